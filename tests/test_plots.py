@@ -1,0 +1,99 @@
+"""Figures 2 and 3 are written as valid image files whatever parts of the grid exist."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from transferability import plots
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+TREATMENTS = ("selffer", "transfer", "selffer_ft", "transfer_ft", "random")
+FIGURES = {"figure2": plots.figure2, "figure3": plots.figure3}
+
+
+def make_table(
+    splits: Iterable[str] = ("random0", "dissimilar"),
+    ns: Iterable[int] = range(1, 8),
+    seeds: Iterable[int] = range(2),
+) -> pd.DataFrame:
+    """A full grid whose accuracies only need to be plausible, not shaped like the paper."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for split in splits:
+        kind = "dissimilar" if split == "dissimilar" else "random"
+        for target in ("A", "B"):
+            for seed in seeds:
+                cells = [("base", 0)] + [(t, n) for t in TREATMENTS for n in ns]
+                for treatment, n in cells:
+                    rows.append(
+                        {
+                            "split": split,
+                            "split_kind": kind,
+                            "target": target,
+                            "source": "none" if treatment == "random" else target,
+                            "treatment": treatment,
+                            "n": n,
+                            "seed": seed,
+                            "top1": float(rng.uniform(0.3, 0.6)),
+                            "diverged": False,
+                            "chance": 0.2,
+                            "epochs": 10,
+                            "train_seconds": 1.0,
+                        }
+                    )
+    return pd.DataFrame(rows)
+
+
+def is_png(path: Path) -> bool:
+    return path.is_file() and path.read_bytes()[:8] == PNG_MAGIC
+
+
+@pytest.fixture(params=sorted(FIGURES))
+def figure(request):
+    return FIGURES[request.param]
+
+
+def test_full_grid_gives_a_png(figure, tmp_path):
+    assert is_png(figure(make_table(), tmp_path / "fig.png"))
+
+
+def test_subset_of_n_gives_a_png(figure, tmp_path):
+    assert is_png(figure(make_table(ns=[1, 4, 7]), tmp_path / "fig.png"))
+
+
+def test_no_dissimilar_split_gives_a_png(figure, tmp_path):
+    assert is_png(figure(make_table(splits=["random0"]), tmp_path / "fig.png"))
+
+
+def test_empty_table_gives_a_png(figure, tmp_path):
+    assert is_png(figure(make_table().iloc[0:0], tmp_path / "fig.png"))
+
+
+def test_diverged_nets_still_give_a_png(figure, tmp_path):
+    df = make_table(ns=[1, 7])
+    df.loc[df.index[-3:], ["diverged", "top1"]] = [True, 0.2]
+    assert is_png(figure(df, tmp_path / "fig.png"))
+
+
+def test_parent_directories_are_created(tmp_path):
+    assert is_png(plots.figure2(make_table(ns=[1]), tmp_path / "a" / "b" / "fig.png"))
+
+
+def test_pdf_suffix_writes_a_pdf(tmp_path):
+    path = plots.figure3(make_table(ns=[1]), tmp_path / "fig.pdf")
+    assert path.read_bytes()[:5] == b"%PDF-"
+
+
+def test_no_temporary_file_is_left_behind(tmp_path):
+    plots.figure2(make_table(ns=[1]), tmp_path / "fig.png")
+    assert [p.name for p in tmp_path.iterdir()] == ["fig.png"]
+
+
+def test_every_treatment_has_one_style_with_its_display_name():
+    from transferability.claims import DISPLAY_NAMES
+
+    assert {t: s.label for t, s in plots.STYLES.items()} == DISPLAY_NAMES

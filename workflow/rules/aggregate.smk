@@ -1,0 +1,65 @@
+rule aggregate:
+    """Every net's metrics into one tidy table (parquet, and CSV beside it)."""
+    input:
+        base_metrics(),
+        cell_metrics(),
+    output:
+        table=SUMMARY,
+        csv=SUMMARY_CSV,
+    log:
+        f"{LOGS}/aggregate.log",
+    benchmark:
+        f"{BENCHMARKS}/aggregate.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    threads: res("aggregate", "threads")
+    resources:
+        mem_mb=res("aggregate", "mem_mb"),
+        runtime=res("aggregate", "runtime"),
+    shell:
+        "{PY} aggregate --metrics {input:q} --out-table {output.table:q}"
+        " --out-csv {output.csv:q} > {log:q} 2>&1"
+
+
+rule figures:
+    """The paper's Figures 2 and 3 from the table."""
+    input:
+        table=SUMMARY,
+    output:
+        figure2=report(FIGURES[0], caption="../report/figure2.rst", category="Figures"),
+        figure3=report(FIGURES[1], caption="../report/figure3.rst", category="Figures"),
+    params:
+        settings=settings_json(config["plots"]),
+    log:
+        f"{LOGS}/figures.log",
+    benchmark:
+        f"{BENCHMARKS}/figures.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    threads: res("aggregate", "threads")
+    resources:
+        mem_mb=res("aggregate", "mem_mb"),
+        runtime=res("aggregate", "runtime"),
+    shell:
+        "{PY} figures --table {input.table:q} --settings {params.settings:q}"
+        " --figure2 {output.figure2:q} --figure3 {output.figure3:q} > {log:q} 2>&1"
+
+
+rule claims:
+    """A verdict on each of the paper's claims, with effect sizes and intervals."""
+    input:
+        table=SUMMARY,
+    output:
+        report(CLAIMS, caption="../report/claims.rst", category="Claims"),
+    log:
+        f"{LOGS}/claims.log",
+    benchmark:
+        f"{BENCHMARKS}/claims.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    threads: res("aggregate", "threads")
+    resources:
+        mem_mb=res("aggregate", "mem_mb"),
+        runtime=res("aggregate", "runtime"),
+    shell:
+        "{PY} claims --table {input.table:q} --out {output:q} > {log:q} 2>&1"

@@ -1,0 +1,61 @@
+# Paths, the experiment grid and per-job settings. The grid and settings come from the
+# package (transferability.grid) so the tests use exactly the same enumeration.
+
+import json
+import shlex
+
+from transferability import grid
+from transferability.errors import PipelineError
+
+RESULTS = "results"
+DATA_CACHE = f"{RESULTS}/data/{config['dataset']['name']}.pt"
+SPLIT_FILE = f"{RESULTS}/splits/{{split}}.json"
+BASE_DIR = f"{RESULTS}/base/{{split}}/{{half}}/seed{{seed}}"
+CELL_DIR = f"{RESULTS}/cells/{{split}}/{{target}}/{{treatment}}/n{{n}}/seed{{seed}}"
+SUMMARY = f"{RESULTS}/summary.parquet"
+SUMMARY_CSV = f"{RESULTS}/summary.csv"
+FIGURES = [f"{RESULTS}/figures/figure2.png", f"{RESULTS}/figures/figure3.png"]
+CLAIMS = f"{RESULTS}/claims.md"
+LOGS = f"{RESULTS}/logs"
+BENCHMARKS = f"{RESULTS}/benchmarks"
+
+# Every step is `python -m transferability STEP`; the package path is quoted once here.
+PY = f"PYTHONPATH={shlex.quote(PACKAGE_ROOT)} python -m transferability"
+
+try:
+    grid.validate(config, cache_exists=Path(DATA_CACHE).exists())
+except PipelineError as e:
+    raise WorkflowError(f"config: {e}") from None
+
+wildcard_constraints:
+    split=r"random\d+|dissimilar",
+    half="A|B",
+    target="A|B",
+    treatment="|".join(grid.TREATMENTS),
+    n="[1-7]",
+    seed=r"\d+",
+
+
+def settings_json(settings):
+    """Settings as one canonical JSON string: stable for Snakemake's params trigger."""
+    return json.dumps(settings, sort_keys=True)
+
+
+def res(kind, key):
+    return config["resources"][kind][key]
+
+
+def base_metrics():
+    return [f"{BASE_DIR}/metrics.json".format(**vars(b)) for b in grid.bases(config)]
+
+
+def cell_metrics():
+    return [f"{CELL_DIR}/metrics.json".format(**vars(c)) for c in grid.cells(config)]
+
+
+def cell_base(wildcards):
+    """The checkpoint a cell copies its first n layers from (none for random)."""
+    source = grid.source_half(wildcards.treatment, wildcards.target)
+    if source == "none":
+        return []
+    return f"{BASE_DIR}/model.pt".format(split=wildcards.split, half=source, seed=wildcards.seed)

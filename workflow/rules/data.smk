@@ -1,0 +1,41 @@
+rule prepare_data:
+    """Read the raw IDX files once into a tensor cache every training job loads."""
+    output:
+        DATA_CACHE,
+    params:
+        settings=settings_json(config["dataset"]),
+    log:
+        f"{LOGS}/prepare_data.log",
+    benchmark:
+        f"{BENCHMARKS}/prepare_data.tsv"
+    conda:
+        "../../envs/data.yaml"
+    threads: res("data", "threads")
+    resources:
+        mem_mb=res("data", "mem_mb"),
+        runtime=res("data", "runtime"),
+    shell:
+        "{PY} prepare-data --settings {params.settings:q} --out {output:q} > {log:q} 2>&1"
+
+
+rule make_split:
+    """Classes into halves A/B and the train/val/test images of each half."""
+    input:
+        cache=DATA_CACHE,
+    output:
+        SPLIT_FILE,
+    params:
+        settings=lambda wc: settings_json(grid.split_settings(config, wc.split)),
+    log:
+        f"{LOGS}/make_split/{{split}}.log",
+    benchmark:
+        f"{BENCHMARKS}/make_split/{{split}}.tsv"
+    conda:
+        "../../envs/data.yaml"
+    threads: res("data", "threads")
+    resources:
+        mem_mb=res("data", "mem_mb"),
+        runtime=res("data", "runtime"),
+    shell:
+        "{PY} make-split --cache {input.cache:q} --split {wildcards.split}"
+        " --settings {params.settings:q} --out {output:q} > {log:q} 2>&1"

@@ -1,0 +1,54 @@
+rule train_base:
+    """A base net: all eight layers trained on one half (the n = 0 points)."""
+    input:
+        cache=DATA_CACHE,
+        split=SPLIT_FILE,
+    output:
+        model=f"{BASE_DIR}/model.pt",
+        metrics=f"{BASE_DIR}/metrics.json",
+    params:
+        settings=settings_json(grid.train_settings(config, "base")),
+    log:
+        f"{LOGS}/train_base/{{split}}/{{half}}/seed{{seed}}.log",
+    benchmark:
+        f"{BENCHMARKS}/train_base/{{split}}/{{half}}/seed{{seed}}.tsv"
+    conda:
+        "../../envs/train.yaml"
+    threads: res("train", "threads")
+    resources:
+        mem_mb=res("train", "mem_mb"),
+        runtime=res("train", "runtime"),
+    shell:
+        "{PY} train-base --cache {input.cache:q} --split-file {input.split:q}"
+        " --split {wildcards.split} --half {wildcards.half} --seed {wildcards.seed}"
+        " --threads {threads} --settings {params.settings:q}"
+        " --out-model {output.model:q} --out-metrics {output.metrics:q} > {log:q} 2>&1"
+
+
+rule train_cell:
+    """One transfer cell: layers 1..n from a base net (or random), chopped and retrained."""
+    input:
+        cache=DATA_CACHE,
+        split=SPLIT_FILE,
+        base=cell_base,
+    output:
+        metrics=f"{CELL_DIR}/metrics.json",
+    params:
+        settings=lambda wc: settings_json(grid.train_settings(config, wc.treatment)),
+        base=lambda wc, input: f"--base {shlex.quote(input.base)}" if input.base else "",
+    log:
+        f"{LOGS}/train_cell/{{split}}/{{target}}/{{treatment}}/n{{n}}/seed{{seed}}.log",
+    benchmark:
+        f"{BENCHMARKS}/train_cell/{{split}}/{{target}}/{{treatment}}/n{{n}}/seed{{seed}}.tsv"
+    conda:
+        "../../envs/train.yaml"
+    threads: res("train", "threads")
+    resources:
+        mem_mb=res("train", "mem_mb"),
+        runtime=res("train", "runtime"),
+    shell:
+        "{PY} train-cell --cache {input.cache:q} --split-file {input.split:q}"
+        " --split {wildcards.split} --target {wildcards.target}"
+        " --treatment {wildcards.treatment} --n {wildcards.n} --seed {wildcards.seed}"
+        " {params.base} --threads {threads} --settings {params.settings:q}"
+        " --out-metrics {output.metrics:q} > {log:q} 2>&1"

@@ -1,0 +1,127 @@
+"""One trained net per call: a base net, or a transfer cell built from one.
+
+Each function takes the resolved settings of exactly that net and writes its
+metrics (and, for base nets, its weights) atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import socket
+from pathlib import Path
+
+import torch
+
+from . import models
+from .datasets import save_atomic
+from .errors import DataError
+from .splits import read_split
+from .grid import FINE_TUNED, source_half
+from .training import Recipe, derived_seed, load_half, train
+
+
+def _net(settings: dict, num_classes: int) -> models.TransferNet:
+    model = settings["model"]
+    return models.TransferNet(
+        model["layout"], num_classes, model.get("in_channels", 1), model.get("widths")
+    )
+
+
+def _environment(threads: int) -> dict:
+    return {
+        "device": "cpu",
+        "threads": threads,
+        "torch_version": torch.__version__,
+        "python_version": platform.python_version(),
+        "host": socket.gethostname(),
+    }
+
+
+def write_json_atomic(record: dict, path: str | Path) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        tmp.write_text(json.dumps(record, indent=1, sort_keys=True))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def load_checkpoint(path: str | Path) -> dict:
+    try:
+        return torch.load(path, weights_only=True, map_location="cpu")
+    except Exception as e:  # a truncated zip, a foreign pickle, ...: all mean "remake it"
+        raise DataError(
+            f"{path}: cannot load the base-net checkpoint ({e}); delete it so it is retrained"
+        ) from e
+
+
+def _record(split_path, *, split, target, source, treatment, n, seed, outcome, settings, threads):
+    split_record = read_split(split_path)
+    return {
+        "split": split,
+        "split_kind": split_record["kind"],
+        "target": target,
+        "source": source,
+        "treatment": treatment,
+        "n": n,
+        "seed": seed,
+        "top1": outcome.top1,
+        "val_top1": outcome.val_top1,
+        "best_epoch": outcome.best_epoch,
+        "epochs": outcome.epochs_run,
+        "diverged": outcome.diverged,
+        "final_loss": outcome.final_loss,
+        "train_seconds": outcome.train_seconds,
+        "chance": 1.0 / len(split_record["halves"][target]["class_indices"]),
+        "classes": split_record["halves"][target]["classes"],
+        "history": outcome.history,
+        "settings": settings,
+        **_environment(threads),
+    }
+
+
+def train_base(*, cache, split_path, split, half, seed, settings, threads, out_model, out_metrics):
+    torch.set_num_threads(threads)
+    data = load_half(cache, split_path, half)
+    num_classes = len(read_split(split_path)["halves"][half]["class_indices"])
+    net_seed = derived_seed(split, half, "base", seed)
+    torch.manual_seed(net_seed)
+    net = _net(settings, num_classes).to(memory_format=torch.channels_last)
+    outcome, diagnostics = train(net, data, Recipe.from_config(settings["recipe"]), 0, net_seed)
+    record = _record(
+        split_path, split=split, target=half, source=half, treatment="base", n=0, seed=seed,
+        outcome=outcome, settings=settings, threads=threads,
+    )
+    save_atomic(net.state_dict(), out_model)
+    write_json_atomic(record | diagnostics, out_metrics)
+    return record
+
+
+def train_cell(
+    *, cache, split_path, split, target, treatment, n, seed, base, settings, threads, out_metrics
+):
+    """BnB/AnB (frozen), BnB+/AnB+ (fine-tuned) or random-frozen, chopped at layer n."""
+    torch.set_num_threads(threads)
+    source = source_half(treatment, target)
+    data = load_half(cache, split_path, target)
+    num_classes = len(read_split(split_path)["halves"][target]["class_indices"])
+    net_seed = derived_seed(split, target, treatment, n, seed)
+    torch.manual_seed(net_seed)
+    net = _net(settings, num_classes)
+    if treatment != "random":
+        state = load_checkpoint(base)
+        models.check_compatible(net, state, n, str(base))
+        models.transplant(net, state, n)
+    net = net.to(memory_format=torch.channels_last)
+    frozen = 0 if treatment in FINE_TUNED else n
+    outcome, diagnostics = train(net, data, Recipe.from_config(settings["recipe"]), frozen, net_seed)
+    record = _record(
+        split_path, split=split, target=target, source=source, treatment=treatment, n=n,
+        seed=seed, outcome=outcome, settings=settings, threads=threads,
+    )
+    write_json_atomic(record | diagnostics, out_metrics)
+    return record

@@ -1,0 +1,162 @@
+"""Command-line entry points, one per workflow rule: `python -m transferability STEP ...`.
+
+Settings arrive as one JSON object (`--settings`), so a rule passes exactly what its
+outputs depend on and nothing is pasted unquoted into a shell. Heavy imports
+(torch, pandas) happen inside each step, so each job pays only for what it uses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .errors import PipelineError
+
+
+def _prepare_data(args) -> None:
+    from .datasets import build_cache
+
+    s = args.settings
+    build_cache(s["name"], s["root"], s["download"], s["download_root"], args.out)
+    print(f"wrote {args.out}")
+
+
+def _make_split(args) -> None:
+    from . import splits
+    from .datasets import class_names, load_cache
+
+    s = args.settings
+    names = class_names(s["dataset"])
+    if s["kind"] == "random":
+        halves = splits.random_halves(len(names), s["seed"])
+    else:
+        halves = splits.resolve_groups(names, s["groups"])
+    cache = load_cache(args.cache)
+    record = splits.make_split(
+        split=args.split,
+        kind=s["kind"],
+        class_names=names,
+        halves=halves,
+        train_labels=cache["train_y"].tolist(),
+        test_labels=cache["test_y"].tolist(),
+        train_per_class=s["train_per_class"],
+        val_per_class=s["val_per_class"],
+        test_per_class=s["test_per_class"],
+        subset_seed=s["subset_seed"],
+        split_seed=s.get("seed"),
+    )
+    splits.write_split(record, args.out)
+    for half in splits.HALVES:
+        print(f"{args.split} {half}: {record['halves'][half]['classes']}")
+
+
+def _train_base(args) -> None:
+    from .cells import train_base
+
+    r = train_base(
+        cache=args.cache,
+        split_path=args.split_file,
+        split=args.split,
+        half=args.half,
+        seed=args.seed,
+        settings=args.settings,
+        threads=args.threads,
+        out_model=args.out_model,
+        out_metrics=args.out_metrics,
+    )
+    print(f"base {args.split}/{args.half} seed {args.seed}: top1 {r['top1']:.4f}")
+
+
+def _train_cell(args) -> None:
+    from .cells import train_cell
+
+    r = train_cell(
+        cache=args.cache,
+        split_path=args.split_file,
+        split=args.split,
+        target=args.target,
+        treatment=args.treatment,
+        n=args.n,
+        seed=args.seed,
+        base=args.base,
+        settings=args.settings,
+        threads=args.threads,
+        out_metrics=args.out_metrics,
+    )
+    print(f"{args.treatment} {args.split}/{args.target} n={args.n}: top1 {r['top1']:.4f}")
+
+
+def _aggregate(args) -> None:
+    from .summary import write_summary
+
+    table = write_summary(args.metrics, args.out_table, args.out_csv)
+    print(f"wrote {args.out_table}: {len(table)} nets")
+
+
+def _figures(args) -> None:
+    from . import plots
+    from .summary import read_summary
+
+    table = read_summary(args.table)
+    dpi = args.settings.get("dpi", 150)
+    plots.figure2(table, args.figure2, dpi)
+    plots.figure3(table, args.figure3, dpi)
+
+
+def _claims(args) -> None:
+    from . import claims
+    from .summary import read_summary, write_text_atomic
+
+    table = read_summary(args.table)
+    write_text_atomic(claims.render_markdown(table, claims.all_claims(table)), args.out)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m transferability", description=__doc__)
+    sub = p.add_subparsers(dest="step", required=True)
+
+    def step(name, func, *args_spec):
+        sp = sub.add_parser(name)
+        sp.set_defaults(func=func)
+        sp.add_argument("--settings", type=json.loads, default={}, help="JSON object")
+        for flag, kw in args_spec:
+            sp.add_argument(flag, **kw)
+        return sp
+
+    req = {"required": True}
+    common_train = (
+        ("--cache", req),
+        ("--split-file", req),
+        ("--split", req),
+        ("--seed", {"type": int, "required": True}),
+        ("--threads", {"type": int, "default": 1}),
+    )
+    step("prepare-data", _prepare_data, ("--out", req))
+    step("make-split", _make_split, ("--cache", req), ("--split", req), ("--out", req))
+    step(
+        "train-base", _train_base, *common_train, ("--half", req),
+        ("--out-model", req), ("--out-metrics", req),
+    )
+    step(
+        "train-cell", _train_cell, *common_train, ("--target", req), ("--treatment", req),
+        ("--n", {"type": int, "required": True}), ("--base", {"default": None}),
+        ("--out-metrics", req),
+    )
+    step(
+        "aggregate", _aggregate, ("--metrics", {"nargs": "+", "required": True}),
+        ("--out-table", req), ("--out-csv", req),
+    )
+    step("figures", _figures, ("--table", req), ("--figure2", req), ("--figure3", req))
+    step("claims", _claims, ("--table", req), ("--out", req))
+    return p
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        args.func(args)
+    except PipelineError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0

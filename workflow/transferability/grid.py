@@ -1,0 +1,134 @@
+"""The experiment grid from a config: which splits, base nets and cells exist, and the
+resolved settings each of them depends on. Pure Python, no torch: the Snakefile calls
+it at start, and tests use it to know which nets a run must produce.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .datasets import class_names, find_idx_files
+from .errors import ConfigError
+from .splits import HALVES, resolve_groups
+
+TREATMENTS = ("selffer", "transfer", "selffer_ft", "transfer_ft", "random")
+FINE_TUNED = ("selffer_ft", "transfer_ft")
+
+
+@dataclass(frozen=True, order=True)
+class Base:
+    split: str
+    half: str
+    seed: int
+
+
+@dataclass(frozen=True, order=True)
+class Cell:
+    split: str
+    target: str
+    treatment: str
+    n: int
+    seed: int
+
+
+def source_half(treatment: str, target: str) -> str:
+    """The half whose base net lends its layers: own half for selffers, the other for transfer."""
+    if treatment in ("selffer", "selffer_ft"):
+        return target
+    if treatment in ("transfer", "transfer_ft"):
+        return "B" if target == "A" else "A"
+    if treatment == "random":
+        return "none"
+    raise ConfigError(f"treatments: unknown treatment {treatment!r}; known: {list(TREATMENTS)}")
+
+
+def split_names(config: dict) -> list[str]:
+    names = [f"random{i}" for i in range(config["splits"]["random"])]
+    if config["splits"]["dissimilar"]["enabled"]:
+        names.append("dissimilar")
+    return names
+
+
+def bases(config: dict) -> list[Base]:
+    """Base nets the cells need (and always both halves: they are the n = 0 points)."""
+    return [Base(s, h, seed) for s in split_names(config) for h in HALVES for seed in config["seeds"]]
+
+
+def cells(config: dict) -> list[Cell]:
+    return [
+        Cell(s, t, treatment, n, seed)
+        for s in split_names(config)
+        for t in HALVES
+        for treatment in config["treatments"]
+        for n in sorted(config["layers"])
+        for seed in config["seeds"]
+    ]
+
+
+def split_settings(config: dict, split: str) -> dict:
+    """Everything a split file depends on."""
+    subset = config["subset"]
+    settings = {
+        "dataset": config["dataset"]["name"],
+        "train_per_class": subset["train_per_class"],
+        "val_per_class": subset["val_per_class"],
+        "test_per_class": subset["test_per_class"],
+        "subset_seed": subset["seed"],
+    }
+    if split == "dissimilar":
+        groups = config["splits"]["dissimilar"]
+        return settings | {"kind": "dissimilar", "groups": {h: groups[h] for h in HALVES}}
+    index = int(split.removeprefix("random"))
+    return settings | {"kind": "random", "seed": config["splits"]["seed"] + index}
+
+
+def model_settings(config: dict) -> dict:
+    return {k: v for k, v in sorted(config["model"].items())}
+
+
+def recipe(config: dict, treatment: str) -> dict:
+    """The base recipe, overridden by `training.cell` for cells and `training.finetune` for *_ft."""
+    training = config["training"]
+    merged = dict(training["base"])
+    if treatment != "base":
+        merged |= training.get("cell", {})
+    if treatment in FINE_TUNED:
+        merged |= training.get("finetune", {})
+    return dict(sorted(merged.items()))
+
+
+def train_settings(config: dict, treatment: str) -> dict:
+    return {"model": model_settings(config), "recipe": recipe(config, treatment)}
+
+
+def validate(config: dict, cache_exists: bool = False) -> None:
+    """Checks the JSON schema cannot express; each error names the key and the fix."""
+    names = class_names(config["dataset"]["name"])
+    if not split_names(config):
+        raise ConfigError(
+            "splits: no split to run; set splits.random >= 1 or splits.dissimilar.enabled: true"
+        )
+    dissimilar = config["splits"]["dissimilar"]
+    if dissimilar["enabled"]:
+        if "A" not in dissimilar or "B" not in dissimilar:
+            raise ConfigError(
+                "splits.dissimilar: give the class names of both halves (A and B) "
+                "or set splits.dissimilar.enabled: false"
+            )
+        resolve_groups(names, dissimilar)
+    dataset = config["dataset"]
+    if not cache_exists and not dataset["download"] and find_idx_files(dataset["root"]) is None:
+        if not Path(dataset["root"]).is_dir():
+            problem = f"the folder {dataset['root']!r} does not exist"
+        else:
+            problem = f"the folder {dataset['root']!r} has no Fashion-MNIST IDX files"
+        raise ConfigError(
+            f"dataset.root: {problem}. Install the data with "
+            "`apt-get install dataset-fashion-mnist`, set dataset.root to a folder with "
+            "the four *-ubyte.gz files, or set dataset.download: true"
+        )
+    for kind in ("base", "cell", "finetune"):
+        steps = recipe(config, "transfer_ft" if kind == "finetune" else kind)["lr_steps"]
+        if list(steps) != sorted(steps):
+            raise ConfigError(f"training.{kind}.lr_steps: must be increasing, got {steps}")

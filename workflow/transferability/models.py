@@ -1,0 +1,173 @@
+"""The 8-weight-layer AlexNet-shaped net and the surgery of the transfer experiments.
+
+The net is a sequence of eight *stages*, one per weight layer (conv1..conv5, fc6..fc8).
+A stage is: weight layer -> deterministic tail (ReLU, max-pool) -> dropout (fc6, fc7).
+Keeping dropout separate lets training cache the deterministic output of frozen
+stages and apply the stochastic part afterwards, exactly as the un-cached net would.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .errors import ConfigError
+
+LAYER_NAMES = ("conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8")
+NUM_LAYERS = len(LAYER_NAMES)
+FIRST_FC = 5  # index of fc6: the first stage that flattens its input
+DROPOUT_P = 0.5
+
+
+@dataclass(frozen=True)
+class ConvSpec:
+    kernel: int
+    stride: int
+    padding: int
+    pool: tuple[int, int] | None  # (kernel, stride) of the max-pool after the ReLU
+
+
+# Two layouts of the same 8-layer shape: one sized for 28-px images, one that is
+# torchvision's AlexNet for 224-px crops (the paper's 227 px with Caffe's padding).
+LAYOUTS = {
+    "small28": {
+        "convs": (
+            ConvSpec(5, 1, 2, (2, 2)),
+            ConvSpec(5, 1, 2, (2, 2)),
+            ConvSpec(3, 1, 1, None),
+            ConvSpec(3, 1, 1, None),
+            ConvSpec(3, 1, 1, (2, 2)),
+        ),
+        "image_side": 28,
+        "widths": (16, 32, 48, 48, 32, 128, 128),
+    },
+    "alexnet224": {
+        "convs": (
+            ConvSpec(11, 4, 2, (3, 2)),
+            ConvSpec(5, 1, 2, (3, 2)),
+            ConvSpec(3, 1, 1, None),
+            ConvSpec(3, 1, 1, None),
+            ConvSpec(3, 1, 1, (3, 2)),
+        ),
+        "image_side": 224,
+        "widths": (64, 192, 384, 256, 256, 4096, 4096),
+    },
+}
+
+
+class Stage(nn.Module):
+    def __init__(self, weight: nn.Module, tail: nn.Module, dropout: bool):
+        super().__init__()
+        self.weight = weight
+        self.tail = tail
+        self.dropout = nn.Dropout(DROPOUT_P) if dropout else nn.Identity()
+
+    def deterministic(self, x: torch.Tensor) -> torch.Tensor:
+        if isinstance(self.weight, nn.Linear) and x.dim() > 2:
+            x = x.flatten(1)
+        return self.tail(self.weight(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dropout(self.deterministic(x))
+
+
+class TransferNet(nn.Module):
+    def __init__(self, layout: str, num_classes: int, in_channels: int = 1, widths=None):
+        super().__init__()
+        if layout not in LAYOUTS:
+            raise ConfigError(f"model.layout: unknown layout {layout!r}; known: {sorted(LAYOUTS)}")
+        spec = LAYOUTS[layout]
+        widths = tuple(widths or spec["widths"])
+        if len(widths) != NUM_LAYERS - 1:
+            raise ConfigError(
+                f"model.widths: give {NUM_LAYERS - 1} widths (conv1..conv5, fc6, fc7), "
+                f"got {len(widths)}"
+            )
+        stages = []
+        channels, side = in_channels, spec["image_side"]
+        for conv, width in zip(spec["convs"], widths[:5]):
+            tail = [nn.ReLU(inplace=True)]
+            side = (side + 2 * conv.padding - conv.kernel) // conv.stride + 1
+            if conv.pool:
+                tail.append(nn.MaxPool2d(*conv.pool))
+                side = (side - conv.pool[0]) // conv.pool[1] + 1
+            layer = nn.Conv2d(channels, width, conv.kernel, conv.stride, conv.padding)
+            stages.append(Stage(layer, nn.Sequential(*tail), dropout=False))
+            channels = width
+        features = channels * side * side
+        for width in widths[5:]:
+            stages.append(Stage(nn.Linear(features, width), nn.ReLU(inplace=True), dropout=True))
+            features = width
+        stages.append(Stage(nn.Linear(features, num_classes), nn.Identity(), dropout=False))
+        self.stages = nn.ModuleList(stages)
+        self.layout, self.widths, self.num_classes = layout, widths, num_classes
+        init_weights(self)
+
+    def forward(self, x: torch.Tensor, start: int = 0) -> torch.Tensor:
+        """Run stages start..8; `start` > 0 takes the output of stage `start` as input."""
+        for stage in self.stages[start:]:
+            x = stage(x)
+        return x
+
+    def weight_layers(self) -> list[nn.Module]:
+        return [stage.weight for stage in self.stages]
+
+
+def init_weights(net: TransferNet) -> None:
+    """One init for every layer, base, re-initialised and random alike.
+
+    He (Kaiming) normal with fan-in keeps the ReLU activations' scale constant with
+    depth, so frozen *random* layers pass signal instead of dying at some n and not at
+    others (an artefact of the init scale, not science). Biases start at zero.
+    """
+    for layer in net.weight_layers():
+        nn.init.kaiming_normal_(layer.weight, mode="fan_in", nonlinearity="relu")
+        nn.init.zeros_(layer.bias)
+
+
+def layer_keys(net: TransferNet, n: int) -> list[str]:
+    """State-dict keys of the first n weight layers."""
+    return [
+        key
+        for i in range(n)
+        for key in (f"stages.{i}.weight.weight", f"stages.{i}.weight.bias")
+    ]
+
+
+def check_compatible(net: TransferNet, state: dict, n: int, source: str) -> None:
+    """A checkpoint from another architecture fails here, naming the layer and shapes."""
+    own = net.state_dict()
+    for key in layer_keys(net, n):
+        if key not in state:
+            raise ConfigError(f"{source}: checkpoint has no {key}; was it made by this pipeline?")
+        if state[key].shape != own[key].shape:
+            raise ConfigError(
+                f"{source}: {key} has shape {tuple(state[key].shape)}, this net expects "
+                f"{tuple(own[key].shape)}; the base net was trained with another "
+                "model.layout/model.widths — delete it so it is retrained"
+            )
+
+
+def transplant(net: TransferNet, state: dict, n: int) -> None:
+    """Copy the first n weight layers of `state` into `net` (the rest stay as initialised)."""
+    with torch.no_grad():
+        own = net.state_dict()
+        for key in layer_keys(net, n):
+            own[key].copy_(state[key])
+
+
+def freeze(net: TransferNet, n: int) -> None:
+    """Frozen layers take no gradient: learning rate 0 and no weight decay, in effect."""
+    for stage in net.stages[:n]:
+        stage.weight.requires_grad_(False)
+
+
+def deterministic_depth(n_frozen: int) -> int:
+    """How many leading stages can be cached: frozen, and no dropout before their end.
+
+    Dropout after fc6 sits *inside* a frozen fc6+fc7 block, so at n=7 the cache holds
+    fc6's pre-dropout output and fc7 runs (without gradient) every step.
+    """
+    return min(n_frozen, FIRST_FC + 1)

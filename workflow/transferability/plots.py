@@ -1,0 +1,394 @@
+"""Figures 2 and 3 of Yosinski et al. (2014), drawn from the tidy results table.
+
+Diverged nets are left out of every point and mean and counted in a footnote, so a chance-level
+point on a figure is always a real result, never a crashed run.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+# Figures are drawn on cluster nodes and in tests without a display.
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from .claims import (
+    DISPLAY_NAMES,
+    HIGH_N_MIN,
+    MID_N,
+    diverged_nets,
+    pair_with_base,
+    usable_nets,
+)
+
+
+@dataclass(frozen=True)
+class TreatmentStyle:
+    label: str
+    color: str  # edge colour, and line colour in the mean panels
+    facecolor: str
+    marker: str
+    offset: float  # sideways shift on the n axis so treatments at one n do not overlap
+
+
+# The paper's Figure 2 palette: blues for selffers, reds for transfers, darker when frozen.
+STYLES: dict[str, TreatmentStyle] = {
+    "base": TreatmentStyle(DISPLAY_NAMES["base"], "black", "white", "o", 0.0),
+    "selffer": TreatmentStyle(
+        DISPLAY_NAMES["selffer"], "#08306b", "#08306b", "o", -0.24
+    ),
+    "selffer_ft": TreatmentStyle(
+        DISPLAY_NAMES["selffer_ft"], "#6baed6", "#6baed6", "o", -0.08
+    ),
+    "transfer": TreatmentStyle(
+        DISPLAY_NAMES["transfer"], "#99000d", "#99000d", "D", 0.08
+    ),
+    "transfer_ft": TreatmentStyle(
+        DISPLAY_NAMES["transfer_ft"], "#fc9272", "#fc9272", "D", 0.24
+    ),
+    "random": TreatmentStyle(DISPLAY_NAMES["random"], "#525252", "#525252", "s", 0.0),
+}
+FIGURE2_TREATMENTS = ("base", "selffer", "selffer_ft", "transfer", "transfer_ft")
+X_LABEL = "Layer n at which network is chopped and retrained"
+N_TICKS = range(8)
+POINT_SIZE = 28
+
+
+# ------------------------------------------------------------------------------------
+# Shared pieces
+
+
+def _save(fig: Figure, path: str | Path, dpi: int = 150) -> Path:
+    """Write next to the target then rename, so a reader never sees a half-written figure."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
+    try:
+        fig.savefig(tmp, format=path.suffix.lstrip(".").lower() or "png", dpi=dpi)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+        plt.close(fig)
+    return path
+
+
+def _no_data(ax: Axes, what: str = "no data") -> None:
+    ax.text(
+        0.5, 0.5, what, transform=ax.transAxes, ha="center", va="center", color="0.4"
+    )
+
+
+def _n_axis(ax: Axes) -> None:
+    ax.set_xticks(list(N_TICKS))
+    ax.set_xlim(-0.6, 7.6)
+    ax.set_xlabel(X_LABEL)
+
+
+def _title(fig: Figure, df: pd.DataFrame, title: str) -> None:
+    """Title with the diverged count: a reader must know what the points leave out."""
+    n_bad = len(diverged_nets(df))
+    note = f"{n_bad} diverged net(s) excluded" if n_bad else "no diverged nets"
+    fig.suptitle(f"{title} ({note})", fontsize=11)
+
+
+def _points(
+    ax: Axes, nets: pd.DataFrame, style: TreatmentStyle, y: str = "top1", **kw
+) -> None:
+    ax.scatter(
+        nets["n"] + style.offset,
+        nets[y],
+        s=POINT_SIZE,
+        marker=style.marker,
+        facecolors=style.facecolor,
+        edgecolors=style.color,
+        linewidths=0.8,
+        zorder=3,
+        **kw,
+    )
+
+
+def _means_by_n(nets: pd.DataFrame, y: str = "top1") -> pd.Series:
+    return nets.groupby("n")[y].mean().sort_index()
+
+
+# ------------------------------------------------------------------------------------
+# Figure 2
+
+
+def _figure2_points(ax: Axes, nets: pd.DataFrame) -> None:
+    for treatment in FIGURE2_TREATMENTS:
+        sub = nets[nets["treatment"] == treatment]
+        if not sub.empty:
+            style = STYLES[treatment]
+            _points(ax, sub, style, label=style.label)
+    if nets.empty:
+        _no_data(ax)
+    else:
+        ax.legend(loc="lower left", fontsize=8, ncol=5)
+    ax.set_ylabel("Top-1 accuracy (higher is better)")
+    ax.set_title("Every net (random splits), shifted sideways by treatment")
+
+
+def _annotate(
+    ax: Axes,
+    text: str,
+    xy: tuple[float, float],
+    offset: tuple[float, float],
+    color: str,
+) -> None:
+    ax.annotate(
+        text,
+        xy=xy,
+        xytext=offset,
+        textcoords="offset points",
+        ha="center",
+        fontsize=8,
+        color=color,
+        arrowprops={"arrowstyle": "->", "color": color, "lw": 0.8},
+    )
+
+
+def _annotate_dip(ax: Axes, bnb: pd.Series) -> None:
+    mid, ends = bnb[bnb.index.isin(MID_N)], bnb[~bnb.index.isin(MID_N)]
+    if mid.empty or ends.empty:
+        return
+    dip = mid.mean() - ends.mean()
+    text = f"{'BnB dip' if dip < 0 else 'no BnB dip'} {100 * dip:+.1f}%"
+    _annotate(
+        ax, text, (int(mid.idxmin()), mid.min()), (0, -28), STYLES["selffer"].color
+    )
+
+
+def _annotate_drop(ax: Axes, anb: pd.Series, base: float) -> None:
+    if len(anb) < 2:
+        return
+    drop = anb.iloc[-1] - base
+    n_top = int(anb.index[-1])
+    label = "AnB drop" if drop < 0 else "no AnB drop"
+    text = f"{label} at n={n_top}: {100 * drop:+.1f}%"
+    # Left of the last point: below it would sit on the n tick labels.
+    _annotate(ax, text, (n_top, anb.iloc[-1]), (-75, 0), STYLES["transfer"].color)
+
+
+def _annotate_boost(ax: Axes, anb_ft: pd.Series, base: float) -> None:
+    high = anb_ft[anb_ft.index >= HIGH_N_MIN]
+    at = high if not high.empty else anb_ft
+    boost = at.mean() - base
+    label = "AnB+ boost" if boost > 0 else "no AnB+ boost"
+    lo, hi = int(at.index[0]), int(at.index[-1])
+    span = f"n={lo}" if lo == hi else f"n={lo}..{hi}"
+    text = f"{label} ({span}): {100 * boost:+.1f}%"
+    n_at = int(at.index[len(at) // 2])
+    _annotate(ax, text, (n_at, at[n_at]), (0, 22), STYLES["transfer_ft"].color)
+
+
+def _figure2_annotations(ax: Axes, means: dict[str, pd.Series], base: float) -> None:
+    """Label the three effects the paper reads off this panel, where the data allows."""
+    if "selffer" in means:
+        _annotate_dip(ax, means["selffer"])
+    if np.isnan(base):
+        return
+    if "transfer" in means:
+        _annotate_drop(ax, means["transfer"], base)
+    if "transfer_ft" in means:
+        _annotate_boost(ax, means["transfer_ft"], base)
+
+
+def _figure2_means(ax: Axes, nets: pd.DataFrame) -> None:
+    if nets.empty:
+        _no_data(ax)
+        return
+    base_nets = nets[nets["treatment"] == "base"]
+    base = float(base_nets["top1"].mean()) if not base_nets.empty else float("nan")
+    if not np.isnan(base):
+        ax.axhline(base, color="black", ls="--", lw=1, label="base (mean)")
+        ax.scatter(
+            [0],
+            [base],
+            s=POINT_SIZE,
+            marker="o",
+            facecolors="white",
+            edgecolors="black",
+            zorder=3,
+        )
+    means: dict[str, pd.Series] = {}
+    for treatment in FIGURE2_TREATMENTS[1:]:
+        sub = nets[nets["treatment"] == treatment]
+        if sub.empty:
+            continue
+        style = STYLES[treatment]
+        means[treatment] = _means_by_n(sub)
+        m = means[treatment]
+        ax.plot(
+            m.index,
+            m.values,
+            color=style.color,
+            marker=style.marker,
+            ms=5,
+            lw=1.5,
+            label=style.label,
+        )
+    _figure2_annotations(ax, means, base)
+    ax.legend(loc="lower left", fontsize=8, ncol=5)
+    ax.set_ylabel("Mean top-1 accuracy")
+    ax.set_title("Means per treatment and n")
+
+
+def figure2(df: pd.DataFrame, path: str | Path, dpi: int = 150) -> Path:
+    """Paper Figure 2: every net (top) and the per-n means (bottom), random splits only."""
+    nets = usable_nets(df)
+    nets = nets[nets["split_kind"] == "random"]
+    with sns.axes_style("whitegrid"):
+        fig, (top, bottom) = plt.subplots(
+            2, 1, figsize=(9, 9), sharex=True, layout="constrained"
+        )
+        _figure2_points(top, nets)
+        _figure2_means(bottom, nets)
+        _n_axis(bottom)
+        top.tick_params(labelbottom=True)
+        _title(fig, df, "Figure 2: random splits")
+    return _save(fig, path, dpi)
+
+
+# ------------------------------------------------------------------------------------
+# Figure 3
+
+
+def _target_palette(targets: list[str]) -> dict[str, tuple[float, float, float]]:
+    return dict(
+        zip(targets, sns.color_palette("deep", max(len(targets), 1)), strict=False)
+    )
+
+
+def _figure3_dissimilar(ax: Axes, nets: pd.DataFrame) -> None:
+    dis = nets[
+        (nets["split_kind"] == "dissimilar")
+        & nets["treatment"].isin(["base", "transfer"])
+    ]
+    ax.set_title("(a) Dissimilar split: base and AnB")
+    ax.set_ylabel("Top-1 accuracy")
+    if dis.empty:
+        _no_data(ax)
+        return
+    targets = sorted(dis["target"].unique())
+    palette = _target_palette(targets)
+    for target in targets:
+        sub, color = dis[dis["target"] == target], palette[target]
+        base, anb = sub[sub["treatment"] == "base"], sub[sub["treatment"] == "transfer"]
+        ax.scatter(
+            base["n"],
+            base["top1"],
+            s=POINT_SIZE,
+            facecolors="white",
+            edgecolors=color,
+            zorder=3,
+        )
+        ax.scatter(
+            anb["n"],
+            anb["top1"],
+            s=POINT_SIZE,
+            marker="D",
+            color=color,
+            alpha=0.5,
+            zorder=3,
+        )
+        means = _means_by_n(sub)
+        ax.plot(
+            means.index, means.values, color=color, lw=1.5, label=f"target {target}"
+        )
+    ax.legend(fontsize=8, loc="lower left")
+
+
+def _chance_lines(ax: Axes, nets: pd.DataFrame) -> None:
+    for i, chance in enumerate(sorted(nets["chance"].dropna().round(6).unique())):
+        ax.axhline(
+            chance, color="0.5", ls=":", lw=1, label="chance" if i == 0 else None
+        )
+
+
+def _figure3_random(ax: Axes, nets: pd.DataFrame) -> None:
+    ax.set_title("(b) Random frozen layers (all splits)")
+    ax.set_ylabel("Top-1 accuracy")
+    rnd = nets[nets["treatment"] == "random"]
+    if rnd.empty:
+        _no_data(ax)
+        return
+    # Only the bases of the splits that have random nets, so the n=0 point is comparable.
+    base = nets[
+        (nets["treatment"] == "base") & nets["split"].isin(rnd["split"].unique())
+    ]
+    style = STYLES["random"]
+    _points(ax, base, STYLES["base"], label="base")
+    _points(ax, rnd, style, alpha=0.6)
+    means = _means_by_n(pd.concat([base, rnd]))
+    ax.plot(means.index, means.values, color=style.color, lw=1.5, label="random (mean)")
+    _chance_lines(ax, pd.concat([base, rnd]))
+    ax.legend(fontsize=8, loc="upper right")
+
+
+def _relative_series(nets: pd.DataFrame) -> list[tuple[str, pd.DataFrame, str]]:
+    paired = nets.assign(rel=(nets["top1"] - nets["base_top1"]) / nets["base_top1"])
+    anb = paired["treatment"] == "transfer"
+    return [
+        (
+            "AnB, random splits",
+            paired[anb & (paired["split_kind"] == "random")],
+            STYLES["transfer"].color,
+        ),
+        (
+            "AnB, dissimilar split",
+            paired[anb & (paired["split_kind"] == "dissimilar")],
+            "#6a3d9a",
+        ),
+        (
+            "random frozen",
+            paired[paired["treatment"] == "random"],
+            STYLES["random"].color,
+        ),
+    ]
+
+
+def _figure3_relative(ax: Axes, df: pd.DataFrame) -> None:
+    ax.set_title("(c) Top-1 relative to each net's own base")
+    ax.set_ylabel("(top-1 - base top-1) / base top-1")
+    paired = pair_with_base(df)
+    drawn = False
+    for label, sub, color in _relative_series(paired):
+        if sub.empty:
+            continue
+        drawn = True
+        ax.scatter(sub["n"], sub["rel"], s=12, color=color, alpha=0.35, zorder=2)
+        means = _means_by_n(sub, "rel")
+        # Every net is its own reference, so the lines start from 0 at n=0.
+        xs = np.concatenate([[0], means.index.to_numpy()])
+        ys = np.concatenate([[0.0], means.to_numpy()])
+        ax.plot(xs, ys, color=color, marker="o", ms=4, lw=1.5, label=label)
+    ax.axhline(0, color="black", lw=0.8)
+    if not drawn:
+        _no_data(ax)
+        return
+    ax.legend(fontsize=8, loc="lower left")
+
+
+def figure3(df: pd.DataFrame, path: str | Path, dpi: int = 150) -> Path:
+    """Paper Figure 3: (a) dissimilar split, (b) random frozen layers, (c) top-1 relative to base."""
+    nets = usable_nets(df)
+    with sns.axes_style("whitegrid"):
+        fig, axes = plt.subplots(1, 3, figsize=(16, 5), layout="constrained")
+        _figure3_dissimilar(axes[0], nets)
+        _figure3_random(axes[1], nets)
+        _figure3_relative(axes[2], df)
+        for ax in axes:
+            _n_axis(ax)
+        _title(fig, df, "Figure 3")
+    return _save(fig, path, dpi)

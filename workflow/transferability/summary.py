@@ -1,0 +1,56 @@
+"""The tidy results table: one row per trained net, gathered from the metrics files."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+
+# Columns first in the table, in this order; the rest (provenance) follow sorted.
+KEY_COLUMNS = [
+    "split", "split_kind", "target", "source", "treatment", "n", "seed",
+    "top1", "val_top1", "diverged", "chance", "epochs", "best_epoch", "train_seconds",
+]
+# Per-epoch history and class lists stay in the metrics files; the table is flat.
+NESTED = ("history", "classes", "settings")
+
+
+def read_metrics(paths) -> pd.DataFrame:
+    rows = []
+    for path in paths:
+        record = json.loads(Path(path).read_text())
+        record["settings"] = json.dumps(record.get("settings", {}), sort_keys=True)
+        record["metrics_path"] = str(path)
+        rows.append({k: v for k, v in record.items() if k not in NESTED[:2]})
+    table = pd.DataFrame(rows)
+    rest = sorted(c for c in table.columns if c not in KEY_COLUMNS)
+    table = table[KEY_COLUMNS + rest]
+    return table.sort_values(["split", "target", "treatment", "n", "seed"], ignore_index=True)
+
+
+def _atomic(path: str | Path, write) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_text_atomic(text: str, path: str | Path) -> None:
+    _atomic(path, lambda tmp: tmp.write_text(text))
+
+
+def write_summary(metrics_paths, out_table, out_csv) -> pd.DataFrame:
+    table = read_metrics(metrics_paths)
+    _atomic(out_table, lambda tmp: table.to_parquet(tmp, engine="pyarrow", index=False))
+    _atomic(out_csv, lambda tmp: table.to_csv(tmp, index=False))
+    return table
+
+
+def read_summary(path) -> pd.DataFrame:
+    return pd.read_parquet(path, engine="pyarrow")

@@ -1,0 +1,211 @@
+"""Training a base net or a transfer cell, as plain functions over whole-dataset tensors.
+
+Data lives in memory as one tensor per part (train/val/test); a step indexes a
+batch out of it. Frozen leading layers are run once over the whole dataset and
+their output cached (see models.deterministic_depth), so a frozen cell with large
+n trains only its top.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+import warnings
+import zlib
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+
+from . import models
+from .datasets import load_cache
+from .splits import read_split
+
+EVAL_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """SGD with momentum and a stepped learning rate, the paper's solver scaled down."""
+
+    epochs: int
+    batch_size: int
+    lr: float
+    momentum: float
+    weight_decay: float
+    lr_steps: tuple[float, ...]  # fractions of all iterations at which lr *= lr_gamma
+    lr_gamma: float
+    warmup: float  # fraction of all iterations with a linear ramp from 0 to lr
+    clip_grad_norm: float | None
+    augment_flip: bool = False
+
+    @classmethod
+    def from_config(cls, cfg: dict) -> Recipe:
+        return cls(
+            epochs=cfg["epochs"],
+            batch_size=cfg["batch_size"],
+            lr=cfg["lr"],
+            momentum=cfg["momentum"],
+            weight_decay=cfg["weight_decay"],
+            lr_steps=tuple(cfg["lr_steps"]),
+            lr_gamma=cfg["lr_gamma"],
+            warmup=cfg["warmup"],
+            clip_grad_norm=cfg.get("clip_grad_norm"),
+            augment_flip=cfg.get("augment_flip", False),
+        )
+
+    def lr_at(self, step: int, total: int) -> float:
+        warm = self.warmup * total
+        scale = min(1.0, (step + 1) / warm) if warm >= 1 else 1.0
+        drops = sum(step >= f * total for f in self.lr_steps)
+        return self.lr * scale * self.lr_gamma**drops
+
+
+@dataclass
+class Outcome:
+    top1: float
+    val_top1: float
+    best_epoch: int
+    epochs_run: int
+    diverged: bool
+    final_loss: float
+    train_seconds: float
+    history: list[dict] = field(default_factory=list)
+
+
+def derived_seed(*parts) -> int:
+    """A stable 31-bit seed from a cell's name (Python's hash() is salted per process)."""
+    return zlib.crc32("/".join(map(str, parts)).encode()) & 0x7FFFFFFF
+
+
+def load_half(cache_path, split_path, target: str) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """Train/val/test images of one half as normalised float tensors, labels 0..k-1."""
+    cache = load_cache(cache_path)
+    half = read_split(split_path)["halves"][target]
+    relabel = torch.full((len(cache["classes"]),), -1, dtype=torch.int64)
+    relabel[torch.tensor(half["class_indices"])] = torch.arange(len(half["class_indices"]))
+    mean, std = cache["mean"], cache["std"]
+    parts = {}
+    for part, source in (("train", "train"), ("val", "train"), ("test", "test")):
+        idx = torch.tensor(half[f"{part}_idx"], dtype=torch.int64)
+        x = cache[f"{source}_x"][idx].unsqueeze(1).float().div_(255).sub_(mean).div_(std)
+        parts[part] = (x.contiguous(memory_format=torch.channels_last), relabel[cache[f"{source}_y"][idx]])
+    return parts
+
+
+@torch.no_grad()
+def _run(net: models.TransferNet, x: torch.Tensor, start: int = 0, stop: int | None = None):
+    """Eval-mode forward of stages [start, stop), without the last stage's dropout."""
+    stop = models.NUM_LAYERS if stop is None else stop
+    out = []
+    for chunk in x.split(EVAL_BATCH):
+        for stage in net.stages[start:stop]:
+            chunk = stage.deterministic(chunk)
+        out.append(chunk)
+    return torch.cat(out)
+
+
+@torch.no_grad()
+def top1(net: models.TransferNet, x: torch.Tensor, y: torch.Tensor, start: int = 0) -> float:
+    net.eval()
+    correct = sum(
+        int((net(xb, start=start).argmax(1) == yb).sum())
+        for xb, yb in zip(x.split(EVAL_BATCH), y.split(EVAL_BATCH))
+    )
+    return correct / len(y)
+
+
+def dead_fraction(features: torch.Tensor) -> float:
+    """Fraction of units (channels for conv maps) that are zero on every image."""
+    if features.dim() == 4:
+        alive = features.amax(dim=(0, 2, 3)) > 0
+    else:
+        alive = features.amax(dim=0) > 0
+    return 1.0 - float(alive.float().mean())
+
+
+def train(
+    net: models.TransferNet,
+    data: dict[str, tuple[torch.Tensor, torch.Tensor]],
+    recipe: Recipe,
+    n_frozen: int,
+    seed: int,
+    log=print,
+) -> tuple[Outcome, dict]:
+    """Train `net` (first n_frozen stages frozen) and return the outcome and diagnostics.
+
+    Model selection: the epoch with the best validation top-1 (validation images are
+    carved from the training images); top-1 is then measured once on the test images.
+    """
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
+    models.freeze(net, n_frozen)
+    params = [p for p in net.parameters() if p.requires_grad]
+    optimizer = torch.optim.SGD(
+        params, lr=recipe.lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay
+    )
+    depth = 0 if recipe.augment_flip else models.deterministic_depth(n_frozen)
+    pending_dropout = depth > 0 and not isinstance(net.stages[depth - 1].dropout, torch.nn.Identity)
+    feats = {part: (_run(net, x, 0, depth) if depth else x, y) for part, (x, y) in data.items()}
+    diagnostics = {"dead_fraction": dead_fraction(feats["train"][0]) if depth else 0.0}
+
+    def forward(x: torch.Tensor) -> torch.Tensor:
+        if pending_dropout:
+            x = net.stages[depth - 1].dropout(x)
+        return net(x, start=depth)
+
+    x_train, y_train = feats["train"]
+    steps_per_epoch = math.ceil(len(y_train) / recipe.batch_size)
+    total = recipe.epochs * steps_per_epoch
+    best = (-1.0, 0, copy.deepcopy(net.state_dict()))
+    diverged, loss_value, step = False, float("nan"), 0
+    history = []
+    started = time.perf_counter()
+    for epoch in range(1, recipe.epochs + 1):
+        net.train()
+        order = torch.randperm(len(y_train), generator=generator)
+        loss_sum = 0.0
+        for batch in order.split(recipe.batch_size):
+            for group in optimizer.param_groups:
+                group["lr"] = recipe.lr_at(step, total)
+            xb = x_train[batch]
+            if recipe.augment_flip:
+                flip = torch.rand(len(batch), generator=generator) < 0.5
+                xb = torch.where(flip[:, None, None, None], xb.flip(3), xb)
+            loss = F.cross_entropy(forward(xb), y_train[batch])
+            if not torch.isfinite(loss):
+                diverged = True
+                break
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if recipe.clip_grad_norm:
+                torch.nn.utils.clip_grad_norm_(params, recipe.clip_grad_norm)
+            optimizer.step()
+            loss_sum += loss.item()
+            step += 1
+        if diverged:
+            log(f"epoch {epoch}: loss is not finite; the net diverged, training stops")
+            warnings.warn("training diverged (non-finite loss)", RuntimeWarning, stacklevel=2)
+            break
+        loss_value = loss_sum / steps_per_epoch
+        val = top1(net, *feats["val"], start=depth)
+        history.append({"epoch": epoch, "loss": loss_value, "val_top1": val})
+        log(f"epoch {epoch}: loss {loss_value:.4f} val_top1 {val:.4f}")
+        if val > best[0]:
+            best = (val, epoch, copy.deepcopy(net.state_dict()))
+    seconds = time.perf_counter() - started
+    if not diverged:
+        net.load_state_dict(best[2])
+    test = top1(net, *feats["test"], start=depth)
+    outcome = Outcome(
+        top1=test,
+        val_top1=max(best[0], 0.0),
+        best_epoch=best[1],
+        epochs_run=len(history),
+        diverged=diverged,
+        final_loss=loss_value,
+        train_seconds=seconds,
+        history=history,
+    )
+    return outcome, diagnostics
