@@ -12,12 +12,17 @@ min_version("9.0")
 configfile: Path(workflow.basedir) / "config/config.yaml"
 
 
-validate(config, "workflow/schemas/config.schema.yaml")
-
 # The rules' Python package lives in workflow/; the Snakefile only needs its
 # torch-free parts (config checks, grid enumeration).
 PACKAGE_ROOT = str(Path(workflow.basedir) / "workflow")
 sys.path.insert(0, PACKAGE_ROOT)
+
+from transferability.configcheck import schema_problems
+
+CONFIG_SCHEMA = Path(workflow.basedir) / "workflow/schemas/config.schema.yaml"
+if problems := schema_problems(config, CONFIG_SCHEMA):
+    raise WorkflowError("config: " + "\n  ".join(["invalid configuration:", *problems]))
+validate(config, str(CONFIG_SCHEMA))  # fills in the schema's defaults
 
 
 include: "workflow/rules/common.smk"
@@ -27,9 +32,9 @@ include: "workflow/rules/aggregate.smk"
 
 
 rule all:
+    default_target: True
     input:
         SUMMARY,
         SUMMARY_CSV,
         FIGURES,
         CLAIMS,
-    default_target: True

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 import numpy as np
 import pandas as pd
 import pytest
+
 from transferability import claims as C
 
 BASE = 0.60
@@ -80,9 +81,7 @@ def make_table(
     return pd.DataFrame(rows)
 
 
-def without(
-    df: pd.DataFrame, treatment: str, ns: Iterable[int] | None = None
-) -> pd.DataFrame:
+def without(df: pd.DataFrame, treatment: str, ns: Iterable[int] | None = None) -> pd.DataFrame:
     drop = df["treatment"] == treatment
     if ns is not None:
         drop &= df["n"].isin(list(ns))
@@ -130,9 +129,7 @@ def test_selffer_dip_reproduced(table):
 
 
 def test_selffer_dip_not_reproduced_for_a_bump():
-    df = make_table(
-        override(selffer=lambda n, k: BASE + (0.03 if 3 <= n <= 5 else 0.0))
-    )
+    df = make_table(override(selffer=lambda n, k: BASE + (0.03 if 3 <= n <= 5 else 0.0)))
     assert C.claim_selffer_dip(df).verdict == C.NOT_REPRODUCED
 
 
@@ -161,9 +158,7 @@ def test_transfer_decline_inconclusive_with_one_n():
 
 def test_transfer_decline_uses_random_splits_only(table):
     # The dissimilar split declines three times as fast; it must not leak into this effect.
-    assert C.claim_transfer_declines_with_n(table).effect == pytest.approx(
-        -0.06, abs=0.01
-    )
+    assert C.claim_transfer_declines_with_n(table).effect == pytest.approx(-0.06, abs=0.01)
 
 
 # --- claim 4: AnB+ boost
@@ -179,10 +174,7 @@ def test_transfer_ft_boost_not_reproduced_when_anb_plus_is_worse():
 
 
 def test_transfer_ft_boost_inconclusive_without_anb_plus(table):
-    assert (
-        C.claim_transfer_ft_boost(without(table, "transfer_ft")).verdict
-        == C.INCONCLUSIVE
-    )
+    assert C.claim_transfer_ft_boost(without(table, "transfer_ft")).verdict == C.INCONCLUSIVE
 
 
 def test_transfer_ft_boost_effect_is_difference_to_base(table):
@@ -197,9 +189,7 @@ def test_dissimilar_reproduced(table):
 
 
 def test_dissimilar_not_reproduced_when_dissimilar_drops_less():
-    slow = override(
-        transfer=lambda n, k: BASE - (0.03 if k == "random" else 0.01) * (n - 1)
-    )
+    slow = override(transfer=lambda n, k: BASE - (0.03 if k == "random" else 0.01) * (n - 1))
     assert C.claim_dissimilar_drops_more(make_table(slow)).verdict == C.NOT_REPRODUCED
 
 
@@ -221,9 +211,7 @@ def test_random_not_reproduced_when_random_layers_stay_good():
 
 
 def test_random_inconclusive_without_random_nets(table):
-    assert (
-        C.claim_random_toward_chance(without(table, "random")).verdict == C.INCONCLUSIVE
-    )
+    assert C.claim_random_toward_chance(without(table, "random")).verdict == C.INCONCLUSIVE
 
 
 # --- missing pieces, diverged nets
@@ -231,9 +219,7 @@ def test_random_inconclusive_without_random_nets(table):
 
 def test_all_claims_cope_with_a_subset_of_n():
     claims = C.all_claims(make_table(ns=[1, 4, 7]))
-    assert all(
-        c.verdict in (C.REPRODUCED, C.NOT_REPRODUCED, C.INCONCLUSIVE) for c in claims
-    )
+    assert all(c.verdict in (C.REPRODUCED, C.NOT_REPRODUCED, C.INCONCLUSIVE) for c in claims)
 
 
 def test_all_claims_inconclusive_on_an_empty_table():

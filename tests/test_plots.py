@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+
 from transferability import plots
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

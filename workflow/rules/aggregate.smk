@@ -28,8 +28,6 @@ rule figures:
     output:
         figure2=report(FIGURES[0], caption="../report/figure2.rst", category="Figures"),
         figure3=report(FIGURES[1], caption="../report/figure3.rst", category="Figures"),
-    params:
-        settings=settings_json(config["plots"]),
     log:
         f"{LOGS}/figures.log",
     benchmark:
@@ -40,6 +38,8 @@ rule figures:
     resources:
         mem_mb=res("aggregate", "mem_mb"),
         runtime=res("aggregate", "runtime"),
+    params:
+        settings=settings_json(config["plots"]),
     shell:
         "{PY} figures --table {input.table:q} --settings {params.settings:q}"
         " --figure2 {output.figure2:q} --figure3 {output.figure3:q} > {log:q} 2>&1"

@@ -27,6 +27,7 @@ try:
 except PipelineError as e:
     raise WorkflowError(f"config: {e}") from None
 
+
 wildcard_constraints:
     split=r"random\d+|dissimilar",
     half="A|B",
@@ -58,4 +59,6 @@ def cell_base(wildcards):
     source = grid.source_half(wildcards.treatment, wildcards.target)
     if source == "none":
         return []
-    return f"{BASE_DIR}/model.pt".format(split=wildcards.split, half=source, seed=wildcards.seed)
+    return f"{BASE_DIR}/model.pt".format(
+        split=wildcards.split, half=source, seed=wildcards.seed
+    )

@@ -2,8 +2,6 @@ rule prepare_data:
     """Read the raw IDX files once into a tensor cache every training job loads."""
     output:
         DATA_CACHE,
-    params:
-        settings=settings_json(config["dataset"]),
     log:
         f"{LOGS}/prepare_data.log",
     benchmark:
@@ -14,6 +12,8 @@ rule prepare_data:
     resources:
         mem_mb=res("data", "mem_mb"),
         runtime=res("data", "runtime"),
+    params:
+        settings=settings_json(config["dataset"]),
     shell:
         "{PY} prepare-data --settings {params.settings:q} --out {output:q} > {log:q} 2>&1"
 
@@ -24,8 +24,6 @@ rule make_split:
         cache=DATA_CACHE,
     output:
         SPLIT_FILE,
-    params:
-        settings=lambda wc: settings_json(grid.split_settings(config, wc.split)),
     log:
         f"{LOGS}/make_split/{{split}}.log",
     benchmark:
@@ -36,6 +34,8 @@ rule make_split:
     resources:
         mem_mb=res("data", "mem_mb"),
         runtime=res("data", "runtime"),
+    params:
+        settings=lambda wc: settings_json(grid.split_settings(config, wc.split)),
     shell:
         "{PY} make-split --cache {input.cache:q} --split {wildcards.split}"
         " --settings {params.settings:q} --out {output:q} > {log:q} 2>&1"

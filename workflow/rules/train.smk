@@ -6,8 +6,6 @@ rule train_base:
     output:
         model=f"{BASE_DIR}/model.pt",
         metrics=f"{BASE_DIR}/metrics.json",
-    params:
-        settings=settings_json(grid.train_settings(config, "base")),
     log:
         f"{LOGS}/train_base/{{split}}/{{half}}/seed{{seed}}.log",
     benchmark:
@@ -18,6 +16,8 @@ rule train_base:
     resources:
         mem_mb=res("train", "mem_mb"),
         runtime=res("train", "runtime"),
+    params:
+        settings=settings_json(grid.train_settings(config, "base")),
     shell:
         "{PY} train-base --cache {input.cache:q} --split-file {input.split:q}"
         " --split {wildcards.split} --half {wildcards.half} --seed {wildcards.seed}"
@@ -33,9 +33,6 @@ rule train_cell:
         base=cell_base,
     output:
         metrics=f"{CELL_DIR}/metrics.json",
-    params:
-        settings=lambda wc: settings_json(grid.train_settings(config, wc.treatment)),
-        base=lambda wc, input: f"--base {shlex.quote(input.base)}" if input.base else "",
     log:
         f"{LOGS}/train_cell/{{split}}/{{target}}/{{treatment}}/n{{n}}/seed{{seed}}.log",
     benchmark:
@@ -46,6 +43,9 @@ rule train_cell:
     resources:
         mem_mb=res("train", "mem_mb"),
         runtime=res("train", "runtime"),
+    params:
+        settings=lambda wc: settings_json(grid.train_settings(config, wc.treatment)),
+        base=lambda wc, input: f"--base {shlex.quote(input.base)}" if input.base else "",
     shell:
         "{PY} train-cell --cache {input.cache:q} --split-file {input.split:q}"
         " --split {wildcards.split} --target {wildcards.target}"

@@ -17,8 +17,8 @@ import torch
 from . import models
 from .datasets import save_atomic
 from .errors import DataError
-from .splits import read_split
 from .grid import FINE_TUNED, source_half
+from .splits import read_split
 from .training import Recipe, derived_seed, load_half, train
 
 
@@ -93,8 +93,16 @@ def train_base(*, cache, split_path, split, half, seed, settings, threads, out_m
     net = _net(settings, num_classes).to(memory_format=torch.channels_last)
     outcome, diagnostics = train(net, data, Recipe.from_config(settings["recipe"]), 0, net_seed)
     record = _record(
-        split_path, split=split, target=half, source=half, treatment="base", n=0, seed=seed,
-        outcome=outcome, settings=settings, threads=threads,
+        split_path,
+        split=split,
+        target=half,
+        source=half,
+        treatment="base",
+        n=0,
+        seed=seed,
+        outcome=outcome,
+        settings=settings,
+        threads=threads,
     )
     save_atomic(net.state_dict(), out_model)
     write_json_atomic(record | diagnostics, out_metrics)
@@ -118,10 +126,20 @@ def train_cell(
         models.transplant(net, state, n)
     net = net.to(memory_format=torch.channels_last)
     frozen = 0 if treatment in FINE_TUNED else n
-    outcome, diagnostics = train(net, data, Recipe.from_config(settings["recipe"]), frozen, net_seed)
+    outcome, diagnostics = train(
+        net, data, Recipe.from_config(settings["recipe"]), frozen, net_seed
+    )
     record = _record(
-        split_path, split=split, target=target, source=source, treatment=treatment, n=n,
-        seed=seed, outcome=outcome, settings=settings, threads=threads,
+        split_path,
+        split=split,
+        target=target,
+        source=source,
+        treatment=treatment,
+        n=n,
+        seed=seed,
+        outcome=outcome,
+        settings=settings,
+        threads=threads,
     )
     write_json_atomic(record | diagnostics, out_metrics)
     return record

@@ -107,9 +107,7 @@ class _Spec:
 
     def no_data(self, why: str, diverged_note: str = "") -> Claim:
         detail = f"no data: {why}." + diverged_note
-        return self.make(
-            float("nan"), (float("nan"), float("nan")), 0, INCONCLUSIVE, detail
-        )
+        return self.make(float("nan"), (float("nan"), float("nan")), 0, INCONCLUSIVE, detail)
 
 
 # ------------------------------------------------------------------------------------
@@ -121,9 +119,7 @@ def normalise(df: pd.DataFrame) -> pd.DataFrame:
     out = df.copy()
     for column, dtype in COLUMNS.items():
         if column not in out.columns:
-            out[column] = pd.Series(
-                False if dtype == "bool" else pd.NA, index=out.index
-            )
+            out[column] = pd.Series(False if dtype == "bool" else pd.NA, index=out.index)
     out["diverged"] = out["diverged"].fillna(False).astype(bool)
     # An unknown n (-1) matches no claim, rather than failing the whole report.
     out["n"] = pd.to_numeric(out["n"], errors="coerce").fillna(-1).astype("int64")
@@ -228,9 +224,7 @@ def _ns(ns: Iterable[int]) -> str:
     return ",".join(str(n) for n in sorted(set(ns)))
 
 
-def _diverged_note(
-    df: pd.DataFrame, treatments: Iterable[str], split_kind: str | None
-) -> str:
+def _diverged_note(df: pd.DataFrame, treatments: Iterable[str], split_kind: str | None) -> str:
     """Say how many nets of the treatments a claim uses (and their bases) were thrown out."""
     bad = diverged_nets(df)
     bad = bad[bad["treatment"].isin([*treatments, "base"])]
@@ -238,9 +232,7 @@ def _diverged_note(
         bad = bad[bad["split_kind"] == split_kind]
     if bad.empty:
         return ""
-    return (
-        f" {len(bad)} diverged net(s) of these treatments or their bases were excluded."
-    )
+    return f" {len(bad)} diverged net(s) of these treatments or their bases were excluded."
 
 
 # ------------------------------------------------------------------------------------
@@ -260,15 +252,13 @@ def claim_selffer_low_n_matches_base(df: pd.DataFrame) -> Claim:
     paired = pair_with_base(df)
     cells = paired[(paired["treatment"] == "selffer") & paired["n"].isin(LOW_END_N)]
     if cells.empty:
-        return spec.no_data(
-            "no non-diverged BnB net at n=1 or 2 with a usable base", note
-        )
+        return spec.no_data("no non-diverged BnB net at n=1 or 2 with a usable base", note)
     diff = (cells["top1"] - cells["base_top1"]).to_numpy()
     effect, ci = float(diff.mean()), bootstrap_mean(diff)
     low, high = ci
     if np.isnan(low):
         verdict = INCONCLUSIVE
-    elif -MATCH_TOLERANCE <= low and high <= MATCH_TOLERANCE:
+    elif low >= -MATCH_TOLERANCE and high <= MATCH_TOLERANCE:
         verdict = REPRODUCED
     elif high < -MATCH_TOLERANCE or low > MATCH_TOLERANCE:
         verdict = NOT_REPRODUCED
@@ -295,9 +285,7 @@ def _dip_per_group(cells: pd.DataFrame) -> pd.Series:
 
     def one(group: pd.DataFrame) -> float:
         by_n = group.groupby("n")["top1"].mean()
-        low, mid, high = (
-            by_n[by_n.index.isin(ns)] for ns in (LOW_END_N, MID_N, HIGH_END_N)
-        )
+        low, mid, high = (by_n[by_n.index.isin(ns)] for ns in (LOW_END_N, MID_N, HIGH_END_N))
         if low.empty or mid.empty or high.empty:
             return float("nan")
         return float(mid.mean() - (low.mean() + high.mean()) / 2)
@@ -327,9 +315,7 @@ def claim_selffer_dip(df: pd.DataFrame) -> Claim:
         f"n={_ns(cells[used]['n'])}): {signed_pct(effect)}, {_ci_text(ci)} (bootstrap over "
         f"groups); a dip needs the CI below 0.{note}"
     )
-    return spec.make(
-        effect, ci, n_nets, _sign_verdict(ci, expect_negative=True), detail
-    )
+    return spec.make(effect, ci, n_nets, _sign_verdict(ci, expect_negative=True), detail)
 
 
 def _lowest_and_highest(cells: pd.DataFrame) -> tuple[int, int] | None:
@@ -349,9 +335,7 @@ def claim_transfer_declines_with_n(df: pd.DataFrame) -> Claim:
     spec = _TRANSFER_DECLINE
     note = _diverged_note(df, ["transfer"], "random")
     paired = pair_with_base(df)
-    cells = paired[
-        (paired["treatment"] == "transfer") & (paired["split_kind"] == "random")
-    ]
+    cells = paired[(paired["treatment"] == "transfer") & (paired["split_kind"] == "random")]
     ends = _lowest_and_highest(cells)
     if ends is None:
         return spec.no_data(
@@ -381,18 +365,15 @@ def claim_transfer_ft_boost(df: pd.DataFrame) -> Claim:
     spec = _TRANSFER_FT_BOOST
     note = _diverged_note(df, ["transfer_ft"], "random")
     paired = pair_with_base(df)
-    cells = paired[
-        (paired["treatment"] == "transfer_ft") & (paired["split_kind"] == "random")
-    ]
+    cells = paired[(paired["treatment"] == "transfer_ft") & (paired["split_kind"] == "random")]
     if cells.empty:
-        return spec.no_data(
-            "no non-diverged AnB+ net with a usable base on random splits", note
-        )
+        return spec.no_data("no non-diverged AnB+ net with a usable base on random splits", note)
     diff = cells["top1"] - cells["base_top1"]
     effect, ci = float(diff.mean()), bootstrap_mean(diff.to_numpy())
     high = diff[cells["n"] >= HIGH_N_MIN].to_numpy()
     high_text = (
-        f"at n>={HIGH_N_MIN} ({len(high)} nets): {signed_pct(high.mean())}, {_ci_text(bootstrap_mean(high))}"
+        f"at n>={HIGH_N_MIN} ({len(high)} nets): {signed_pct(high.mean())}, "
+        f"{_ci_text(bootstrap_mean(high))}"
         if len(high)
         else f"no nets at n>={HIGH_N_MIN}"
     )
@@ -401,9 +382,7 @@ def claim_transfer_ft_boost(df: pd.DataFrame) -> Claim:
         f"{signed_pct(effect)}, {_ci_text(ci)}; {high_text}. A boost needs the CI above 0, "
         f"a loss the CI below 0.{note}"
     )
-    return spec.make(
-        effect, ci, len(diff), _sign_verdict(ci, expect_negative=False), detail
-    )
+    return spec.make(effect, ci, len(diff), _sign_verdict(ci, expect_negative=False), detail)
 
 
 _DISSIMILAR = _Spec(
@@ -422,10 +401,7 @@ def claim_dissimilar_drops_more(df: pd.DataFrame) -> Claim:
     rel = (cells["top1"] - cells["base_top1"]) / cells["base_top1"]
     kind = cells["split_kind"]
     # Compare the two kinds at the same n, otherwise a deeper n on one side fakes a bigger drop.
-    ns = sorted(
-        set(cells.loc[kind == "random", "n"])
-        & set(cells.loc[kind == "dissimilar", "n"])
-    )
+    ns = sorted(set(cells.loc[kind == "random", "n"]) & set(cells.loc[kind == "dissimilar", "n"]))
     if not ns:
         return spec.no_data(
             f"needs AnB nets with a usable base at a common n>={HIGH_N_MIN} on both random and "
@@ -437,7 +413,8 @@ def claim_dissimilar_drops_more(df: pd.DataFrame) -> Claim:
     rnd = rel[at_ns & (kind == "random")].to_numpy()
     effect, ci = float(dis.mean() - rnd.mean()), bootstrap_diff(dis, rnd)
     detail = (
-        f"Mean relative drop (AnB - base) / base at n={_ns(ns)}: dissimilar {signed_pct(dis.mean())} "
+        f"Mean relative drop (AnB - base) / base at n={_ns(ns)}: "
+        f"dissimilar {signed_pct(dis.mean())} "
         f"({len(dis)} nets) vs random {signed_pct(rnd.mean())} ({len(rnd)} nets); difference "
         f"{signed_pct(effect)}, {_ci_text(ci)}; a larger drop needs the CI below 0.{note}"
     )
@@ -485,9 +462,7 @@ def claim_random_toward_chance(df: pd.DataFrame) -> Claim:
         f"under {NEAR_CHANCE:.0%} kept at n={n_hi}; not reproduced if the CI is above 0 or "
         f"{NEAR_CHANCE:.0%} or more is kept.{note}"
     )
-    return spec.make(
-        effect, ci, len(hi) + len(lo), _random_verdict(ci, float(hi.mean())), detail
-    )
+    return spec.make(effect, ci, len(hi) + len(lo), _random_verdict(ci, float(hi.mean())), detail)
 
 
 CLAIM_FUNCTIONS: tuple[Callable[[pd.DataFrame], Claim], ...] = (
@@ -505,9 +480,7 @@ def all_claims(df: pd.DataFrame) -> list[Claim]:
 
 
 def claims_table(claims: Sequence[Claim]) -> pd.DataFrame:
-    return pd.DataFrame(
-        [asdict(c) for c in claims], columns=[f.name for f in fields(Claim)]
-    )
+    return pd.DataFrame([asdict(c) for c in claims], columns=[f.name for f in fields(Claim)])
 
 
 # ------------------------------------------------------------------------------------
@@ -559,9 +532,7 @@ def _claims_section(claims: Sequence[Claim]) -> str:
             c.statement,
             c.paper_value,
             signed_pct(c.effect),
-            "n/a"
-            if pd.isna(c.ci_low)
-            else f"[{signed_pct(c.ci_low)}, {signed_pct(c.ci_high)}]",
+            "n/a" if pd.isna(c.ci_low) else f"[{signed_pct(c.ci_low)}, {signed_pct(c.ci_high)}]",
             c.n_nets,
             f"**{_verdict_text(c)}**",
             c.detail,
@@ -590,9 +561,7 @@ def mean_top1_table(df: pd.DataFrame) -> pd.DataFrame:
     nets = nets[nets["split_kind"] == "random"]
     if nets.empty:
         return pd.DataFrame()
-    table = nets.pivot_table(
-        index="treatment", columns="n", values="top1", aggfunc="mean"
-    )
+    table = nets.pivot_table(index="treatment", columns="n", values="top1", aggfunc="mean")
     order = [t for t in TREATMENT_ORDER if t in table.index]
     return table.reindex(order).sort_index(axis=1)
 

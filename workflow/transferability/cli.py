@@ -135,17 +135,29 @@ def parser() -> argparse.ArgumentParser:
     step("prepare-data", _prepare_data, ("--out", req))
     step("make-split", _make_split, ("--cache", req), ("--split", req), ("--out", req))
     step(
-        "train-base", _train_base, *common_train, ("--half", req),
-        ("--out-model", req), ("--out-metrics", req),
-    )
-    step(
-        "train-cell", _train_cell, *common_train, ("--target", req), ("--treatment", req),
-        ("--n", {"type": int, "required": True}), ("--base", {"default": None}),
+        "train-base",
+        _train_base,
+        *common_train,
+        ("--half", req),
+        ("--out-model", req),
         ("--out-metrics", req),
     )
     step(
-        "aggregate", _aggregate, ("--metrics", {"nargs": "+", "required": True}),
-        ("--out-table", req), ("--out-csv", req),
+        "train-cell",
+        _train_cell,
+        *common_train,
+        ("--target", req),
+        ("--treatment", req),
+        ("--n", {"type": int, "required": True}),
+        ("--base", {"default": None}),
+        ("--out-metrics", req),
+    )
+    step(
+        "aggregate",
+        _aggregate,
+        ("--metrics", {"nargs": "+", "required": True}),
+        ("--out-table", req),
+        ("--out-csv", req),
     )
     step("figures", _figures, ("--table", req), ("--figure2", req), ("--figure3", req))
     step("claims", _claims, ("--table", req), ("--out", req))

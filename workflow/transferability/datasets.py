@@ -132,9 +132,7 @@ def build_cache(
                 f"({IMAGE_SIDE}, {IMAGE_SIDE}) for {dataset}"
             )
         if lshape != ishape[:1]:
-            raise DataError(
-                f"{files[f'{part}_labels']}: {lshape[0]} labels for {ishape[0]} images"
-            )
+            raise DataError(f"{files[f'{part}_labels']}: {lshape[0]} labels for {ishape[0]} images")
         x = torch.frombuffer(bytearray(images), dtype=torch.uint8).view(ishape)
         y = torch.frombuffer(bytearray(labels), dtype=torch.uint8).to(torch.int64)
         if int(y.max()) >= len(names):

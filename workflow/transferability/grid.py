@@ -52,7 +52,9 @@ def split_names(config: dict) -> list[str]:
 
 def bases(config: dict) -> list[Base]:
     """Base nets the cells need (and always both halves: they are the n = 0 points)."""
-    return [Base(s, h, seed) for s in split_names(config) for h in HALVES for seed in config["seeds"]]
+    return [
+        Base(s, h, seed) for s in split_names(config) for h in HALVES for seed in config["seeds"]
+    ]
 
 
 def cells(config: dict) -> list[Cell]:

@@ -87,7 +87,7 @@ class TransferNet(nn.Module):
             )
         stages = []
         channels, side = in_channels, spec["image_side"]
-        for conv, width in zip(spec["convs"], widths[:5]):
+        for conv, width in zip(spec["convs"], widths[:5], strict=True):
             tail = [nn.ReLU(inplace=True)]
             side = (side + 2 * conv.padding - conv.kernel) // conv.stride + 1
             if conv.pool:
@@ -130,9 +130,7 @@ def init_weights(net: TransferNet) -> None:
 def layer_keys(net: TransferNet, n: int) -> list[str]:
     """State-dict keys of the first n weight layers."""
     return [
-        key
-        for i in range(n)
-        for key in (f"stages.{i}.weight.weight", f"stages.{i}.weight.bias")
+        key for i in range(n) for key in (f"stages.{i}.weight.weight", f"stages.{i}.weight.bias")
     ]
 
 

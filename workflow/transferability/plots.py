@@ -44,18 +44,10 @@ class TreatmentStyle:
 # The paper's Figure 2 palette: blues for selffers, reds for transfers, darker when frozen.
 STYLES: dict[str, TreatmentStyle] = {
     "base": TreatmentStyle(DISPLAY_NAMES["base"], "black", "white", "o", 0.0),
-    "selffer": TreatmentStyle(
-        DISPLAY_NAMES["selffer"], "#08306b", "#08306b", "o", -0.24
-    ),
-    "selffer_ft": TreatmentStyle(
-        DISPLAY_NAMES["selffer_ft"], "#6baed6", "#6baed6", "o", -0.08
-    ),
-    "transfer": TreatmentStyle(
-        DISPLAY_NAMES["transfer"], "#99000d", "#99000d", "D", 0.08
-    ),
-    "transfer_ft": TreatmentStyle(
-        DISPLAY_NAMES["transfer_ft"], "#fc9272", "#fc9272", "D", 0.24
-    ),
+    "selffer": TreatmentStyle(DISPLAY_NAMES["selffer"], "#08306b", "#08306b", "o", -0.24),
+    "selffer_ft": TreatmentStyle(DISPLAY_NAMES["selffer_ft"], "#6baed6", "#6baed6", "o", -0.08),
+    "transfer": TreatmentStyle(DISPLAY_NAMES["transfer"], "#99000d", "#99000d", "D", 0.08),
+    "transfer_ft": TreatmentStyle(DISPLAY_NAMES["transfer_ft"], "#fc9272", "#fc9272", "D", 0.24),
     "random": TreatmentStyle(DISPLAY_NAMES["random"], "#525252", "#525252", "s", 0.0),
 }
 FIGURE2_TREATMENTS = ("base", "selffer", "selffer_ft", "transfer", "transfer_ft")
@@ -83,9 +75,7 @@ def _save(fig: Figure, path: str | Path, dpi: int = 150) -> Path:
 
 
 def _no_data(ax: Axes, what: str = "no data") -> None:
-    ax.text(
-        0.5, 0.5, what, transform=ax.transAxes, ha="center", va="center", color="0.4"
-    )
+    ax.text(0.5, 0.5, what, transform=ax.transAxes, ha="center", va="center", color="0.4")
 
 
 def _n_axis(ax: Axes) -> None:
@@ -101,9 +91,7 @@ def _title(fig: Figure, df: pd.DataFrame, title: str) -> None:
     fig.suptitle(f"{title} ({note})", fontsize=11)
 
 
-def _points(
-    ax: Axes, nets: pd.DataFrame, style: TreatmentStyle, y: str = "top1", **kw
-) -> None:
+def _points(ax: Axes, nets: pd.DataFrame, style: TreatmentStyle, y: str = "top1", **kw) -> None:
     ax.scatter(
         nets["n"] + style.offset,
         nets[y],
@@ -164,9 +152,7 @@ def _annotate_dip(ax: Axes, bnb: pd.Series) -> None:
         return
     dip = mid.mean() - ends.mean()
     text = f"{'BnB dip' if dip < 0 else 'no BnB dip'} {100 * dip:+.1f}%"
-    _annotate(
-        ax, text, (int(mid.idxmin()), mid.min()), (0, -28), STYLES["selffer"].color
-    )
+    _annotate(ax, text, (int(mid.idxmin()), mid.min()), (0, -28), STYLES["selffer"].color)
 
 
 def _annotate_drop(ax: Axes, anb: pd.Series, base: float) -> None:
@@ -249,9 +235,7 @@ def figure2(df: pd.DataFrame, path: str | Path, dpi: int = 150) -> Path:
     nets = usable_nets(df)
     nets = nets[nets["split_kind"] == "random"]
     with sns.axes_style("whitegrid"):
-        fig, (top, bottom) = plt.subplots(
-            2, 1, figsize=(9, 9), sharex=True, layout="constrained"
-        )
+        fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 9), sharex=True, layout="constrained")
         _figure2_points(top, nets)
         _figure2_means(bottom, nets)
         _n_axis(bottom)
@@ -265,16 +249,11 @@ def figure2(df: pd.DataFrame, path: str | Path, dpi: int = 150) -> Path:
 
 
 def _target_palette(targets: list[str]) -> dict[str, tuple[float, float, float]]:
-    return dict(
-        zip(targets, sns.color_palette("deep", max(len(targets), 1)), strict=False)
-    )
+    return dict(zip(targets, sns.color_palette("deep", max(len(targets), 1)), strict=False))
 
 
 def _figure3_dissimilar(ax: Axes, nets: pd.DataFrame) -> None:
-    dis = nets[
-        (nets["split_kind"] == "dissimilar")
-        & nets["treatment"].isin(["base", "transfer"])
-    ]
+    dis = nets[(nets["split_kind"] == "dissimilar") & nets["treatment"].isin(["base", "transfer"])]
     ax.set_title("(a) Dissimilar split: base and AnB")
     ax.set_ylabel("Top-1 accuracy")
     if dis.empty:
@@ -303,17 +282,13 @@ def _figure3_dissimilar(ax: Axes, nets: pd.DataFrame) -> None:
             zorder=3,
         )
         means = _means_by_n(sub)
-        ax.plot(
-            means.index, means.values, color=color, lw=1.5, label=f"target {target}"
-        )
+        ax.plot(means.index, means.values, color=color, lw=1.5, label=f"target {target}")
     ax.legend(fontsize=8, loc="lower left")
 
 
 def _chance_lines(ax: Axes, nets: pd.DataFrame) -> None:
     for i, chance in enumerate(sorted(nets["chance"].dropna().round(6).unique())):
-        ax.axhline(
-            chance, color="0.5", ls=":", lw=1, label="chance" if i == 0 else None
-        )
+        ax.axhline(chance, color="0.5", ls=":", lw=1, label="chance" if i == 0 else None)
 
 
 def _figure3_random(ax: Axes, nets: pd.DataFrame) -> None:
@@ -324,9 +299,7 @@ def _figure3_random(ax: Axes, nets: pd.DataFrame) -> None:
         _no_data(ax)
         return
     # Only the bases of the splits that have random nets, so the n=0 point is comparable.
-    base = nets[
-        (nets["treatment"] == "base") & nets["split"].isin(rnd["split"].unique())
-    ]
+    base = nets[(nets["treatment"] == "base") & nets["split"].isin(rnd["split"].unique())]
     style = STYLES["random"]
     _points(ax, base, STYLES["base"], label="base")
     _points(ax, rnd, style, alpha=0.6)
@@ -381,7 +354,7 @@ def _figure3_relative(ax: Axes, df: pd.DataFrame) -> None:
 
 
 def figure3(df: pd.DataFrame, path: str | Path, dpi: int = 150) -> Path:
-    """Paper Figure 3: (a) dissimilar split, (b) random frozen layers, (c) top-1 relative to base."""
+    """Paper Figure 3: (a) dissimilar split, (b) random frozen layers, (c) top-1 vs base."""
     nets = usable_nets(df)
     with sns.axes_style("whitegrid"):
         fig, axes = plt.subplots(1, 3, figsize=(16, 5), layout="constrained")

@@ -42,8 +42,7 @@ def resolve_groups(
                 close = difflib.get_close_matches(name, names, n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 raise ConfigError(
-                    f"{key}.{half}: unknown class name {name!r}{hint}; known classes: "
-                    f"{list(names)}"
+                    f"{key}.{half}: unknown class name {name!r}{hint}; known classes: {list(names)}"
                 )
         halves[half] = sorted(index[name] for name in members)
     overlap = set(halves["A"]) & set(halves["B"])
@@ -78,7 +77,7 @@ def _per_class_sample(
         pool = by_class[c]
         random.Random(f"{seed}-{c}").shuffle(pool)
         start = 0
-        for part, count in zip(parts, counts):
+        for part, count in zip(parts, counts, strict=True):
             stop = len(pool) if count is None else start + count
             if stop > len(pool):
                 raise ConfigError(

@@ -10,8 +10,20 @@ import pandas as pd
 
 # Columns first in the table, in this order; the rest (provenance) follow sorted.
 KEY_COLUMNS = [
-    "split", "split_kind", "target", "source", "treatment", "n", "seed",
-    "top1", "val_top1", "diverged", "chance", "epochs", "best_epoch", "train_seconds",
+    "split",
+    "split_kind",
+    "target",
+    "source",
+    "treatment",
+    "n",
+    "seed",
+    "top1",
+    "val_top1",
+    "diverged",
+    "chance",
+    "epochs",
+    "best_epoch",
+    "train_seconds",
 ]
 # Per-epoch history and class lists stay in the metrics files; the table is flat.
 NESTED = ("history", "classes", "settings")

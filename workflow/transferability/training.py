@@ -90,7 +90,10 @@ def load_half(cache_path, split_path, target: str) -> dict[str, tuple[torch.Tens
     for part, source in (("train", "train"), ("val", "train"), ("test", "test")):
         idx = torch.tensor(half[f"{part}_idx"], dtype=torch.int64)
         x = cache[f"{source}_x"][idx].unsqueeze(1).float().div_(255).sub_(mean).div_(std)
-        parts[part] = (x.contiguous(memory_format=torch.channels_last), relabel[cache[f"{source}_y"][idx]])
+        parts[part] = (
+            x.contiguous(memory_format=torch.channels_last),
+            relabel[cache[f"{source}_y"][idx]],
+        )
     return parts
 
 
@@ -111,17 +114,15 @@ def top1(net: models.TransferNet, x: torch.Tensor, y: torch.Tensor, start: int =
     net.eval()
     correct = sum(
         int((net(xb, start=start).argmax(1) == yb).sum())
-        for xb, yb in zip(x.split(EVAL_BATCH), y.split(EVAL_BATCH))
+        for xb, yb in zip(x.split(EVAL_BATCH), y.split(EVAL_BATCH), strict=True)
     )
     return correct / len(y)
 
 
 def dead_fraction(features: torch.Tensor) -> float:
     """Fraction of units (channels for conv maps) that are zero on every image."""
-    if features.dim() == 4:
-        alive = features.amax(dim=(0, 2, 3)) > 0
-    else:
-        alive = features.amax(dim=0) > 0
+    dims = (0, 2, 3) if features.dim() == 4 else (0,)
+    alive = features.amax(dim=dims) > 0
     return 1.0 - float(alive.float().mean())
 
 

@@ -1,0 +1,48 @@
+# Two entry points for a newcomer: `make demo` runs the default experiment, `make test`
+# runs the test suite. Both create (once) and reuse the virtual environment in .venv/.
+
+SHELL := bash
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cksum < requirements.txt | cut -d' ' -f1)
+FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+CORES ?= 2
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+# Rules run `python -m transferability`: the venv's python must come first on PATH.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: demo test lint data venv clean
+
+demo: venv data
+	@fallback=; [ -f $(FASHION_MNIST) ] || fallback="--configfile config/download.yaml"; \
+	set -x; snakemake --cores $(CORES) $$fallback
+	@echo
+	@echo "Results: results/summary.parquet (and .csv), results/figures/, results/claims.md"
+
+test: venv data lint
+	$(PYTHON) -m pytest
+
+lint: venv
+	$(VENV)/bin/ruff check workflow tests
+	$(VENV)/bin/ruff format --check workflow tests
+	$(VENV)/bin/snakefmt --check Snakefile workflow/rules
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt
+	python3 -m venv $(VENV)
+	$(PYTHON) -m pip install --quiet --upgrade pip
+	$(PYTHON) -m pip install --quiet -r requirements.txt
+	rm -f $(VENV)/.installed-* && touch $@
+
+# The embedded dataset: Debian's dataset-fashion-mnist. Where apt-get is missing the
+# demo asks torchvision to download the files instead (dataset.download).
+data:
+	@if [ ! -f $(FASHION_MNIST) ] && command -v apt-get > /dev/null; then \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq dataset-fashion-mnist; \
+	fi
+
+clean:
+	rm -rf results/* .snakemake

@@ -1,0 +1,83 @@
+"""The data cache: built once from IDX files; bad raw files fail with the file named."""
+
+import gzip
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from transferability.datasets import build_cache, load_cache, read_idx
+from transferability.errors import DataError
+
+from .conftest import FASHION_MNIST_ROOT, write_idx
+
+
+def test_cache_holds_uint8_images_labels_and_class_names(fake_cache):
+    cache = load_cache(fake_cache)
+    assert cache["train_x"].dtype == torch.uint8 and cache["train_x"].shape == (300, 28, 28)
+    assert cache["test_y"].tolist() == np.repeat(np.arange(10), 10).tolist()
+    assert cache["classes"][0] == "T-shirt/top" and len(cache["classes"]) == 10
+    assert 0 < cache["mean"] < 1 and cache["std"] > 0
+
+
+@pytest.mark.skipif(not FASHION_MNIST_ROOT.is_dir(), reason="dataset-fashion-mnist not installed")
+def test_the_debian_files_parse_to_the_published_sizes():
+    shape, data = read_idx(FASHION_MNIST_ROOT / "t10k-images-idx3-ubyte.gz")
+    assert shape == (10000, 28, 28) and len(data) == 10000 * 28 * 28
+
+
+def _copy(src, tmp_path):
+    dst = tmp_path / "data"
+    shutil.copytree(src, dst)
+    return dst
+
+
+@pytest.mark.badinput
+def test_a_truncated_gzip_file_is_named(fake_fashion_mnist, tmp_path):
+    root = _copy(fake_fashion_mnist, tmp_path)
+    target = root / "train-images-idx3-ubyte.gz"
+    target.write_bytes(target.read_bytes()[:500])
+    with pytest.raises(DataError, match="train-images-idx3-ubyte.gz.*truncated or corrupt"):
+        build_cache("fashion_mnist", root, False, "unused", tmp_path / "out.pt")
+    assert not (tmp_path / "out.pt").exists()
+
+
+@pytest.mark.badinput
+def test_an_idx_file_whose_data_is_short_is_named(fake_fashion_mnist, tmp_path):
+    root = _copy(fake_fashion_mnist, tmp_path)
+    target = root / "t10k-labels-idx1-ubyte.gz"
+    data = gzip.decompress(target.read_bytes())
+    target.write_bytes(gzip.compress(data[:-3]))
+    with pytest.raises(DataError, match="t10k-labels.*header says shape"):
+        build_cache("fashion_mnist", root, False, "unused", tmp_path / "out.pt")
+
+
+@pytest.mark.badinput
+def test_a_file_that_is_not_idx_is_named(fake_fashion_mnist, tmp_path):
+    root = _copy(fake_fashion_mnist, tmp_path)
+    (root / "train-labels-idx1-ubyte.gz").write_bytes(gzip.compress(b"<html>not found</html>"))
+    with pytest.raises(DataError, match="train-labels.*not an IDX file"):
+        build_cache("fashion_mnist", root, False, "unused", tmp_path / "out.pt")
+
+
+@pytest.mark.badinput
+def test_images_of_the_wrong_shape_are_refused(fake_fashion_mnist, tmp_path):
+    root = _copy(fake_fashion_mnist, tmp_path)
+    write_idx(root / "train-images-idx3-ubyte.gz", np.zeros((300, 32, 32)))
+    with pytest.raises(DataError, match=r"shape \(32, 32\), expected \(28, 28\)"):
+        build_cache("fashion_mnist", root, False, "unused", tmp_path / "out.pt")
+
+
+@pytest.mark.badinput
+def test_a_missing_data_folder_names_the_key_and_the_fixes(tmp_path):
+    with pytest.raises(DataError, match="dataset.root.*apt-get install dataset-fashion-mnist"):
+        build_cache("fashion_mnist", tmp_path / "nowhere", False, "unused", tmp_path / "out.pt")
+
+
+@pytest.mark.badinput
+def test_a_corrupt_cache_says_to_rebuild_it(tmp_path):
+    bad = tmp_path / "cache.pt"
+    bad.write_bytes(b"garbage")
+    with pytest.raises(DataError, match="rerun prepare_data"):
+        load_cache(bad)

@@ -1,0 +1,59 @@
+"""The grid: which nets a config asks for, and the settings each depends on."""
+
+import copy
+
+import pytest
+import yaml
+
+from transferability import grid
+
+from .conftest import REPO
+
+
+@pytest.fixture
+def config():
+    raw = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    return copy.deepcopy(raw)
+
+
+def test_default_grid_is_at_least_the_papers_shape(config):
+    cells = grid.cells(config)
+    assert {c.split for c in cells} == {"random0", "dissimilar"}
+    assert {c.target for c in cells} == {"A", "B"}
+    assert {c.n for c in cells} == set(range(1, 8))
+    assert len({c.treatment for c in cells}) == 5
+    assert len(cells) + len(grid.bases(config)) >= 140
+
+
+@pytest.mark.parametrize(
+    ("treatment", "target", "source"),
+    [
+        ("selffer", "B", "B"),
+        ("selffer_ft", "A", "A"),
+        ("transfer", "B", "A"),
+        ("transfer_ft", "A", "B"),
+        ("random", "B", "none"),
+    ],
+)
+def test_each_treatment_copies_from_the_right_half(treatment, target, source):
+    assert grid.source_half(treatment, target) == source
+
+
+def test_fine_tune_settings_reach_only_the_fine_tuned_cells(config):
+    config["training"]["finetune"] = {"lr": 0.001}
+    assert grid.recipe(config, "transfer_ft")["lr"] == 0.001
+    assert grid.recipe(config, "selffer_ft")["lr"] == 0.001
+    assert grid.recipe(config, "transfer")["lr"] == 0.01
+    assert grid.recipe(config, "base")["lr"] == 0.01
+
+
+def test_cell_settings_do_not_reach_the_base_nets(config):
+    config["training"]["cell"] = {"epochs": 3}
+    assert grid.recipe(config, "random")["epochs"] == 3
+    assert grid.recipe(config, "base")["epochs"] == config["training"]["base"]["epochs"]
+
+
+def test_random_splits_get_consecutive_seeds(config):
+    config["splits"]["random"] = 3
+    seeds = [grid.split_settings(config, f"random{i}")["seed"] for i in range(3)]
+    assert seeds == [config["splits"]["seed"] + i for i in range(3)]

@@ -1,0 +1,125 @@
+"""Model surgery: exactly n layers copied, frozen ones untouched, random ones from no base."""
+
+import pytest
+import torch
+
+from transferability import models
+from transferability.errors import ConfigError
+from transferability.training import Recipe, train
+
+WIDTHS = (4, 8, 8, 8, 8, 16, 16)
+
+
+def net(seed: int, widths=WIDTHS, classes: int = 5) -> models.TransferNet:
+    torch.manual_seed(seed)
+    return models.TransferNet("small28", classes, widths=widths)
+
+
+def layer_params(net: models.TransferNet, i: int) -> list[torch.Tensor]:
+    layer = net.weight_layers()[i]
+    return [layer.weight.detach().clone(), layer.bias.detach().clone()]
+
+
+def tiny_data(seed: int = 0, n: int = 64):
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % 5
+    x = torch.randn(n, 1, 28, 28, generator=g) + y.view(-1, 1, 1, 1).float()
+    return {part: (x, y) for part in ("train", "val", "test")}
+
+
+RECIPE = Recipe(
+    epochs=2,
+    batch_size=16,
+    lr=0.01,
+    momentum=0.9,
+    weight_decay=5e-4,
+    lr_steps=(0.5,),
+    lr_gamma=0.1,
+    warmup=0.1,
+    clip_grad_norm=5.0,
+)
+
+
+def test_the_net_has_eight_weight_layers_and_the_expected_output():
+    m = net(0)
+    assert len(m.weight_layers()) == models.NUM_LAYERS == 8
+    assert m(torch.zeros(3, 1, 28, 28)).shape == (3, 5)
+
+
+def test_alexnet224_layout_is_torchvision_shaped():
+    m = models.TransferNet("alexnet224", 500, in_channels=3)
+    shapes = [tuple(layer.weight.shape) for layer in m.weight_layers()]
+    assert shapes[0] == (64, 3, 11, 11) and shapes[5] == (4096, 256 * 6 * 6)
+    assert shapes[7] == (500, 4096)
+
+
+@pytest.mark.parametrize("n", range(1, 8))
+def test_transplant_copies_exactly_n_layers(n):
+    source, target = net(1), net(2)
+    before = [layer_params(target, i) for i in range(8)]
+    models.transplant(target, source.state_dict(), n)
+    for i in range(8):
+        expected = layer_params(source, i) if i < n else before[i]
+        for got, want in zip(layer_params(target, i), expected, strict=True):
+            assert torch.equal(got, want)
+
+
+@pytest.mark.parametrize("n", [1, 5, 6, 7])
+def test_frozen_layers_are_bit_identical_after_training(n):
+    m = net(3)
+    frozen_before = [layer_params(m, i) for i in range(n)]
+    train(m, tiny_data(), RECIPE, n_frozen=n, seed=0, log=lambda *_: None)
+    for i in range(n):
+        for got, want in zip(layer_params(m, i), frozen_before[i], strict=True):
+            assert torch.equal(got, want)
+
+
+@pytest.mark.parametrize("n", [1, 5, 7])
+def test_layers_above_n_and_fine_tuned_layers_change(n):
+    m = net(3)
+    before = [layer_params(m, i) for i in range(8)]
+    train(m, tiny_data(), RECIPE, n_frozen=0, seed=0, log=lambda *_: None)
+    for i in range(8):
+        assert not torch.equal(layer_params(m, i)[0], before[i][0]), f"layer {i + 1}"
+
+
+def test_random_layers_come_from_no_base_net():
+    base_a, base_b, random_net = net(10), net(11), net(12)
+    for i in range(8):
+        w = layer_params(random_net, i)[0]
+        assert not torch.equal(w, layer_params(base_a, i)[0])
+        assert not torch.equal(w, layer_params(base_b, i)[0])
+
+
+@pytest.mark.parametrize("n", range(1, 8))
+def test_cached_prefix_then_top_equals_the_whole_net_in_eval_mode(n):
+    from transferability.training import _run
+
+    m = net(4).eval()
+    x = torch.randn(8, 1, 28, 28)
+    depth = models.deterministic_depth(n)
+    cached = _run(m, x, 0, depth)
+    torch.testing.assert_close(m(cached, start=depth), m(x), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("n", range(1, 8))
+def test_random_frozen_layers_are_not_dead(n):
+    """He init keeps ReLU outputs alive at every depth (no erratic chance-level cells)."""
+    from transferability.training import _run, dead_fraction
+
+    m = net(5, widths=(16, 32, 48, 48, 32, 128, 128)).eval()
+    x = torch.randn(256, 1, 28, 28)
+    features = _run(m, x, 0, models.deterministic_depth(n))
+    assert dead_fraction(features) < 0.2
+    assert float(features.std()) > 1e-2
+
+
+def test_a_checkpoint_from_another_architecture_is_refused_with_the_layer_named():
+    small, other = net(0), net(0, widths=(6, 8, 8, 8, 8, 16, 16))
+    with pytest.raises(ConfigError, match=r"stages\.0\.weight\.weight.*model\.widths"):
+        models.check_compatible(small, other.state_dict(), 3, "base.pt")
+
+
+def test_an_unknown_layout_names_the_key():
+    with pytest.raises(ConfigError, match="model.layout"):
+        models.TransferNet("vgg", 5)

@@ -1,0 +1,100 @@
+"""The whole workflow through the real `snakemake` command, on a tiny config."""
+
+import pandas as pd
+import pytest
+import yaml
+
+from transferability import grid
+
+from .conftest import FASHION_MNIST_ROOT, REPO, snakemake
+
+pytestmark = pytest.mark.workflow
+
+# A few hundred real Fashion-MNIST images, one epoch, the two ends of n.
+TINY = {
+    "subset": {"train_per_class": 40, "val_per_class": 10, "test_per_class": 20},
+    "layers": [1, 7],
+    "training": {"base": {"epochs": 1}},
+}
+
+
+def resolved(overrides: dict) -> dict:
+    """The config snakemake sees: the default with the overrides merged in."""
+    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    for key, value in overrides.items():
+        if isinstance(value, dict):
+            config[key] = config[key] | {
+                k: (config[key].get(k, {}) | v if isinstance(v, dict) else v)
+                for k, v in value.items()
+            }
+        else:
+            config[key] = value
+    return config
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    if not FASHION_MNIST_ROOT.is_dir():
+        pytest.fail("install Debian's dataset-fashion-mnist first (make data)")
+    workdir = tmp_path_factory.mktemp("tiny-run")
+    result = snakemake(workdir, "--cores", "2", config=TINY)
+    assert result.returncode == 0, result.stderr[-5000:]
+    return workdir
+
+
+def expected_nets(config: dict) -> set[tuple]:
+    bases = {(b.split, b.half, "base", 0, b.seed) for b in grid.bases(config)}
+    cells = {(c.split, c.target, c.treatment, c.n, c.seed) for c in grid.cells(config)}
+    return bases | cells
+
+
+def test_table_has_exactly_one_row_per_expected_net(tiny_run):
+    table = pd.read_parquet(tiny_run / "results/summary.parquet")
+    rows = list(table[["split", "target", "treatment", "n", "seed"]].itertuples(index=False))
+    assert len(rows) == len(set(rows))
+    assert set(map(tuple, rows)) == expected_nets(resolved(TINY))
+
+
+def test_table_has_the_columns_of_the_tidy_schema(tiny_run):
+    table = pd.read_parquet(tiny_run / "results/summary.parquet")
+    for column in [
+        "split", "split_kind", "target", "source", "treatment", "n", "seed",
+        "top1", "epochs", "train_seconds", "diverged",
+    ]:  # fmt: skip
+        assert column in table.columns
+    assert table["top1"].between(0, 1).all()
+    assert set(table.loc[table["treatment"] == "base", "n"]) == {0}
+
+
+def test_csv_beside_the_parquet_has_the_same_rows(tiny_run):
+    csv = pd.read_csv(tiny_run / "results/summary.csv")
+    parquet = pd.read_parquet(tiny_run / "results/summary.parquet")
+    assert len(csv) == len(parquet) and list(csv.columns) == list(parquet.columns)
+
+
+def test_figures_and_claims_exist(tiny_run):
+    for figure in ("figure2.png", "figure3.png"):
+        data = (tiny_run / "results/figures" / figure).read_bytes()
+        assert data.startswith(b"\x89PNG")
+    claims = (tiny_run / "results/claims.md").read_text()
+    for name in [
+        "selffer_low_n_matches_base",
+        "selffer_dip",
+        "transfer_declines_with_n",
+        "transfer_ft_boost",
+        "dissimilar_drops_more",
+        "random_toward_chance",
+    ]:
+        assert name in claims
+
+
+def test_every_job_left_a_log_and_a_benchmark(tiny_run):
+    logs = list((tiny_run / "results/logs/train_cell").rglob("*.log"))
+    benchmarks = list((tiny_run / "results/benchmarks/train_cell").rglob("*.tsv"))
+    assert len(logs) == len(benchmarks) == len(grid.cells(resolved(TINY)))
+
+
+def test_a_complete_run_has_nothing_left_to_do(tiny_run):
+    result = snakemake(tiny_run, "--dry-run", config=TINY)
+    assert result.returncode == 0, result.stderr
+    assert "Nothing to be done" in result.stdout + result.stderr
