@@ -40,11 +40,12 @@ def test_each_treatment_copies_from_the_right_half(treatment, target, source):
 
 
 def test_fine_tune_settings_reach_only_the_fine_tuned_cells(config):
-    config["training"]["finetune"] = {"lr": 0.001}
-    assert grid.recipe(config, "transfer_ft")["lr"] == 0.001
-    assert grid.recipe(config, "selffer_ft")["lr"] == 0.001
-    assert grid.recipe(config, "transfer")["lr"] == 0.01
-    assert grid.recipe(config, "base")["lr"] == 0.01
+    base_lr = config["training"]["base"]["lr"]
+    config["training"]["finetune"] = {"lr": base_lr / 7}
+    assert grid.recipe(config, "transfer_ft")["lr"] == base_lr / 7
+    assert grid.recipe(config, "selffer_ft")["lr"] == base_lr / 7
+    assert grid.recipe(config, "transfer")["lr"] == base_lr
+    assert grid.recipe(config, "base")["lr"] == base_lr
 
 
 def test_cell_settings_do_not_reach_the_base_nets(config):

@@ -75,7 +75,15 @@ def test_frozen_layers_are_bit_identical_after_training(n):
 
 
 @pytest.mark.parametrize("n", [1, 5, 7])
-def test_layers_above_n_and_fine_tuned_layers_change(n):
+def test_layers_above_n_are_trained(n):
+    m = net(3)
+    before = [layer_params(m, i) for i in range(8)]
+    train(m, tiny_data(), RECIPE, n_frozen=n, seed=0, log=lambda *_: None)
+    for i in range(n, 8):
+        assert not torch.equal(layer_params(m, i)[0], before[i][0]), f"layer {i + 1}"
+
+
+def test_fine_tuned_cells_change_every_layer():
     m = net(3)
     before = [layer_params(m, i) for i in range(8)]
     train(m, tiny_data(), RECIPE, n_frozen=0, seed=0, log=lambda *_: None)

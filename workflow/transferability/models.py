@@ -115,15 +115,24 @@ class TransferNet(nn.Module):
         return [stage.weight for stage in self.stages]
 
 
-def init_weights(net: TransferNet) -> None:
-    """One init for every layer, base, re-initialised and random alike.
+OUTPUT_INIT_STD = 0.01
 
-    He (Kaiming) normal with fan-in keeps the ReLU activations' scale constant with
-    depth, so frozen *random* layers pass signal instead of dying at some n and not at
-    others (an artefact of the init scale, not science). Biases start at zero.
+
+def init_weights(net: TransferNet) -> None:
+    """One init for every net, base, re-initialised and random alike.
+
+    Hidden layers: He (Kaiming) normal with fan-in, which keeps the ReLU activations'
+    scale constant with depth, so frozen *random* layers pass signal instead of dying
+    at some n and not at others (an artefact of the init scale, not science).
+    Output layer (fc8, never copied or frozen): N(0, 0.01^2) as in Caffe's AlexNet, so
+    training starts from near-uniform predictions instead of spending its first steps
+    undoing large random logits. Biases start at zero.
     """
-    for layer in net.weight_layers():
+    *hidden, output = net.weight_layers()
+    for layer in hidden:
         nn.init.kaiming_normal_(layer.weight, mode="fan_in", nonlinearity="relu")
+    nn.init.normal_(output.weight, std=OUTPUT_INIT_STD)
+    for layer in net.weight_layers():
         nn.init.zeros_(layer.bias)
 
 
