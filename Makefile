@@ -27,6 +27,7 @@ lint: venv
 	$(VENV)/bin/ruff check workflow tests
 	$(VENV)/bin/ruff format --check workflow tests
 	$(VENV)/bin/snakefmt --check Snakefile workflow/rules
+	snakemake --lint
 
 venv: $(STAMP)
 

@@ -157,8 +157,9 @@ def test_transfer_decline_inconclusive_with_one_n():
 
 
 def test_transfer_decline_uses_random_splits_only(table):
-    # The dissimilar split declines three times as fast; it must not leak into this effect.
-    assert C.claim_transfer_declines_with_n(table).effect == pytest.approx(-0.06, abs=0.01)
+    # AnB loses 1% per layer on random splits: n=5..7 vs n=1,2 is -4.5%. The dissimilar
+    # split declines three times as fast; it must not leak into this effect.
+    assert C.claim_transfer_declines_with_n(table).effect == pytest.approx(-0.045, abs=0.005)
 
 
 # --- claim 4: AnB+ boost

@@ -17,7 +17,7 @@ rule aggregate:
         mem_mb=res("aggregate", "mem_mb"),
         runtime=res("aggregate", "runtime"),
     shell:
-        "{PY} aggregate --metrics {input:q} --out-table {output.table:q}"
+        "python -m transferability aggregate --metrics {input:q} --out-table {output.table:q}"
         " --out-csv {output.csv:q} > {log:q} 2>&1"
 
 
@@ -41,7 +41,7 @@ rule figures:
     params:
         settings=settings_json(config["plots"]),
     shell:
-        "{PY} figures --table {input.table:q} --settings {params.settings:q}"
+        "python -m transferability figures --table {input.table:q} --settings {params.settings:q}"
         " --figure2 {output.figure2:q} --figure3 {output.figure3:q} > {log:q} 2>&1"
 
 
@@ -62,4 +62,4 @@ rule claims:
         mem_mb=res("aggregate", "mem_mb"),
         runtime=res("aggregate", "runtime"),
     shell:
-        "{PY} claims --table {input.table:q} --out {output:q} > {log:q} 2>&1"
+        "python -m transferability claims --table {input.table:q} --out {output:q} > {log:q} 2>&1"

@@ -19,8 +19,13 @@ CLAIMS = f"{RESULTS}/claims.md"
 LOGS = f"{RESULTS}/logs"
 BENCHMARKS = f"{RESULTS}/benchmarks"
 
-# Every step is `python -m transferability STEP`; the package path is quoted once here.
-PY = f"PYTHONPATH={shlex.quote(PACKAGE_ROOT)} python -m transferability"
+# Every step is `python -m transferability STEP`: the package's folder goes on PYTHONPATH,
+# quoted once here (a clone's path may contain spaces).
+# The prefix is formatted like a shell command, hence the doubled braces.
+_package_path = shlex.quote(PACKAGE_ROOT).replace("{", "{{").replace("}", "}}")
+shell.prefix(
+    f"set -euo pipefail; export PYTHONPATH={_package_path}${{{{PYTHONPATH:+:$PYTHONPATH}}}}; "
+)
 
 try:
     grid.validate(config, cache_exists=Path(DATA_CACHE).exists())

@@ -15,7 +15,7 @@ rule prepare_data:
     params:
         settings=settings_json(config["dataset"]),
     shell:
-        "{PY} prepare-data --settings {params.settings:q} --out {output:q} > {log:q} 2>&1"
+        "python -m transferability prepare-data --settings {params.settings:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule make_split:
@@ -37,5 +37,5 @@ rule make_split:
     params:
         settings=lambda wc: settings_json(grid.split_settings(config, wc.split)),
     shell:
-        "{PY} make-split --cache {input.cache:q} --split {wildcards.split}"
+        "python -m transferability make-split --cache {input.cache:q} --split {wildcards.split}"
         " --settings {params.settings:q} --out {output:q} > {log:q} 2>&1"

@@ -19,7 +19,7 @@ rule train_base:
     params:
         settings=settings_json(grid.train_settings(config, "base")),
     shell:
-        "{PY} train-base --cache {input.cache:q} --split-file {input.split:q}"
+        "python -m transferability train-base --cache {input.cache:q} --split-file {input.split:q}"
         " --split {wildcards.split} --half {wildcards.half} --seed {wildcards.seed}"
         " --threads {threads} --settings {params.settings:q}"
         " --out-model {output.model:q} --out-metrics {output.metrics:q} > {log:q} 2>&1"
@@ -47,7 +47,7 @@ rule train_cell:
         settings=lambda wc: settings_json(grid.train_settings(config, wc.treatment)),
         base=lambda wc, input: f"--base {shlex.quote(input.base)}" if input.base else "",
     shell:
-        "{PY} train-cell --cache {input.cache:q} --split-file {input.split:q}"
+        "python -m transferability train-cell --cache {input.cache:q} --split-file {input.split:q}"
         " --split {wildcards.split} --target {wildcards.target}"
         " --treatment {wildcards.treatment} --n {wildcards.n} --seed {wildcards.seed}"
         " {params.base} --threads {threads} --settings {params.settings:q}"

@@ -323,6 +323,20 @@ def _lowest_and_highest(cells: pd.DataFrame) -> tuple[int, int] | None:
     return (ns[0], ns[-1]) if len(ns) >= 2 else None
 
 
+def _low_and_high_groups(cells: pd.DataFrame) -> tuple[list[int], list[int]] | None:
+    """Low n (1, 2) and high n (5..7), else the lowest and highest n there are.
+
+    Pooling the ends gives a handful of nets per side even with one random split,
+    where the single n=1 and n=7 would leave two nets each and no interval.
+    """
+    ns = sorted(set(cells["n"]))
+    if len(ns) < 2:
+        return None
+    low = [n for n in ns if n in LOW_END_N] or ns[:1]
+    high = [n for n in ns if n >= HIGH_N_MIN and n not in low] or ns[-1:]
+    return low, high
+
+
 _TRANSFER_DECLINE = _Spec(
     "transfer_declines_with_n",
     "Transfer nets AnB get worse the more frozen layers come from the other half "
@@ -336,18 +350,18 @@ def claim_transfer_declines_with_n(df: pd.DataFrame) -> Claim:
     note = _diverged_note(df, ["transfer"], "random")
     paired = pair_with_base(df)
     cells = paired[(paired["treatment"] == "transfer") & (paired["split_kind"] == "random")]
-    ends = _lowest_and_highest(cells)
-    if ends is None:
+    groups = _low_and_high_groups(cells)
+    if groups is None:
         return spec.no_data(
             "needs AnB nets with a usable base at two or more n on random splits", note
         )
-    n_lo, n_hi = ends
+    n_lo, n_hi = groups
     diff = cells["top1"] - cells["base_top1"]
-    lo, hi = diff[cells["n"] == n_lo].to_numpy(), diff[cells["n"] == n_hi].to_numpy()
+    lo, hi = diff[cells["n"].isin(n_lo)].to_numpy(), diff[cells["n"].isin(n_hi)].to_numpy()
     effect, ci = float(hi.mean() - lo.mean()), bootstrap_diff(hi, lo)
     detail = (
-        f"Mean AnB - own base at n={n_hi} ({signed_pct(hi.mean())}, {len(hi)} nets) minus at "
-        f"n={n_lo} ({signed_pct(lo.mean())}, {len(lo)} nets), random splits: "
+        f"Mean AnB - own base at n={_ns(n_hi)} ({signed_pct(hi.mean())}, {len(hi)} nets) "
+        f"minus at n={_ns(n_lo)} ({signed_pct(lo.mean())}, {len(lo)} nets), random splits: "
         f"{signed_pct(effect)}, {_ci_text(ci)}; a decline needs the CI below 0.{note}"
     )
     return spec.make(effect, ci, len(hi) + len(lo), _sign_verdict(ci, True), detail)
