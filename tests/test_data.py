@@ -81,3 +81,18 @@ def test_a_corrupt_cache_says_to_rebuild_it(tmp_path):
     bad.write_bytes(b"garbage")
     with pytest.raises(DataError, match="rerun prepare_data"):
         load_cache(bad)
+
+
+def test_where_the_files_are_absent_the_download_fallback_is_used(tmp_path, monkeypatch):
+    """dataset.download: true asks torchvision (here a stand-in writing local files)."""
+    from transferability import datasets
+
+    from .conftest import make_fake_fashion_mnist
+
+    def fake_download(download_root):
+        return make_fake_fashion_mnist(download_root / "FashionMNIST" / "raw")
+
+    monkeypatch.setattr(datasets, "_download", fake_download)
+    out = tmp_path / "cache.pt"
+    build_cache("fashion_mnist", tmp_path / "absent", True, tmp_path / "downloads", out)
+    assert load_cache(out)["train_x"].shape == (300, 28, 28)

@@ -103,3 +103,25 @@ def test_fine_tuning_trains_all_layers_and_frozen_cells_fewer():
     models.freeze(m, 5)
     trainable = [p for p in m.parameters() if p.requires_grad]
     assert len(trainable) == 2 * 3  # fc6, fc7, fc8: weight and bias each
+
+
+def test_momentum_sgd_matches_torch_optim_sgd():
+    from transferability.training import MomentumSGD
+
+    torch.manual_seed(0)
+    ours = [torch.randn(5, 3, requires_grad=True), torch.randn(3, requires_grad=True)]
+    theirs = [p.detach().clone().requires_grad_(True) for p in ours]
+    reference = torch.optim.SGD(theirs, lr=0.1, momentum=0.9, weight_decay=5e-4)
+    sgd = MomentumSGD(ours, momentum=0.9, weight_decay=5e-4)
+    for step in range(4):
+        lr = 0.1 / (step + 1)
+        for params in (ours, theirs):
+            (params[0] @ params[1]).pow(2).sum().backward()
+        for group in reference.param_groups:
+            group["lr"] = lr
+        reference.step()
+        sgd.step(lr)
+        reference.zero_grad()
+        sgd.zero_grad()
+    for a, b in zip(ours, theirs, strict=True):
+        torch.testing.assert_close(a, b)
