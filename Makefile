@@ -24,8 +24,8 @@ test: venv data lint
 	$(PYTHON) -m pytest
 
 lint: venv
-	$(VENV)/bin/ruff check workflow tests
-	$(VENV)/bin/ruff format --check workflow tests
+	$(VENV)/bin/ruff check workflow tests benchmarks
+	$(VENV)/bin/ruff format --check workflow tests benchmarks
 	$(VENV)/bin/snakefmt --check Snakefile workflow/rules
 	snakemake --lint
 
