@@ -2,51 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
 
 from transferability import plots
 
+from .synthetic import make_table
+
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-TREATMENTS = ("selffer", "transfer", "selffer_ft", "transfer_ft", "random")
 FIGURES = {"figure2": plots.figure2, "figure3": plots.figure3}
-
-
-def make_table(
-    splits: Iterable[str] = ("random0", "dissimilar"),
-    ns: Iterable[int] = range(1, 8),
-    seeds: Iterable[int] = range(2),
-) -> pd.DataFrame:
-    """A full grid whose accuracies only need to be plausible, not shaped like the paper."""
-    rng = np.random.default_rng(0)
-    rows = []
-    for split in splits:
-        kind = "dissimilar" if split == "dissimilar" else "random"
-        for target in ("A", "B"):
-            for seed in seeds:
-                cells = [("base", 0)] + [(t, n) for t in TREATMENTS for n in ns]
-                for treatment, n in cells:
-                    rows.append(
-                        {
-                            "split": split,
-                            "split_kind": kind,
-                            "target": target,
-                            "source": "none" if treatment == "random" else target,
-                            "treatment": treatment,
-                            "n": n,
-                            "seed": seed,
-                            "top1": float(rng.uniform(0.3, 0.6)),
-                            "diverged": False,
-                            "chance": 0.2,
-                            "epochs": 10,
-                            "train_seconds": 1.0,
-                        }
-                    )
-    return pd.DataFrame(rows)
 
 
 def is_png(path: Path) -> bool:
