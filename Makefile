@@ -7,6 +7,7 @@ PYTHON := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum < requirements.txt | cut -d' ' -f1)
 FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 CORES ?= 2
+SNAKEMAKE_ARGS ?=
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Rules run `python -m transferability`: the venv's python must come first on PATH.
@@ -16,7 +17,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 demo: venv data
 	@fallback=; [ -f $(FASHION_MNIST) ] || fallback="--configfile config/download.yaml"; \
-	set -x; snakemake --cores $(CORES) $$fallback
+	set -x; snakemake --cores $(CORES) $$fallback $(SNAKEMAKE_ARGS)
 	@echo
 	@echo "Results: results/summary.parquet (and .csv), results/figures/, results/claims.md"
 
@@ -46,4 +47,4 @@ data:
 	fi
 
 clean:
-	rm -rf results/* .snakemake
+	find results -mindepth 1 ! -name README.md -delete; rm -rf .snakemake
