@@ -125,3 +125,13 @@ def test_momentum_sgd_matches_torch_optim_sgd():
         sgd.zero_grad()
     for a, b in zip(ours, theirs, strict=True):
         torch.testing.assert_close(a, b)
+
+
+def test_a_frozen_prefix_with_dead_units_is_reported_in_the_log():
+    m = net(0)
+    with torch.no_grad():
+        m.stages[0].weight.bias.fill_(-1e3)  # conv1 outputs zero after ReLU for every image
+    lines = []
+    _, diagnostics = train(m, tiny_data(), RECIPE, n_frozen=1, seed=0, log=lines.append)
+    assert diagnostics["dead_fraction"] == 1.0
+    assert any("zero on every training image" in line for line in lines)

@@ -23,6 +23,9 @@ from .datasets import load_cache
 from .splits import read_split
 
 EVAL_BATCH = 1000
+# More dead units than this leaving a frozen prefix means its signal is mostly gone:
+# a property of the init scale, not of transfer, so the log says so.
+DEAD_WARNING = 0.5
 
 
 @dataclass(frozen=True)
@@ -176,6 +179,11 @@ def train(
     pending_dropout = depth > 0 and not isinstance(net.stages[depth - 1].dropout, torch.nn.Identity)
     feats = {part: (_run(net, x, 0, depth) if depth else x, y) for part, (x, y) in data.items()}
     diagnostics = {"dead_fraction": dead_fraction(feats["train"][0]) if depth else 0.0}
+    if diagnostics["dead_fraction"] > DEAD_WARNING:
+        log(
+            f"warning: {diagnostics['dead_fraction']:.0%} of the units leaving the frozen "
+            "layers are zero on every training image"
+        )
 
     def forward(x: torch.Tensor) -> torch.Tensor:
         if pending_dropout:
