@@ -28,7 +28,7 @@ from transferability.training import Recipe, derived_seed, load_half, train  # n
 
 
 def base_top1(cache, split_file, half, recipe, seed=0) -> float:
-    data = load_half(cache, split_file, half)
+    data = load_half(cache, splits.read_split(split_file)["halves"][half])
     torch.manual_seed(derived_seed("ceiling", half, seed))
     net = models.TransferNet("small28", 5).to(memory_format=torch.channels_last)
     outcome, _ = train(net, data, recipe, 0, derived_seed("ceiling", half, seed), log=lambda *_: 0)

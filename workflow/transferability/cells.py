@@ -7,7 +7,6 @@ metrics (and, for base nets, its weights) atomically.
 from __future__ import annotations
 
 import json
-import os
 import platform
 import socket
 from pathlib import Path
@@ -15,7 +14,7 @@ from pathlib import Path
 import torch
 
 from . import models
-from .datasets import save_atomic
+from .atomic import torch_save, write_text
 from .errors import DataError
 from .grid import FINE_TUNED, source_half
 from .splits import read_split
@@ -39,15 +38,8 @@ def _environment(threads: int) -> dict:
     }
 
 
-def write_json_atomic(record: dict, path: str | Path) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        tmp.write_text(json.dumps(record, indent=1, sort_keys=True))
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+def write_metrics(record: dict, path: str | Path) -> None:
+    write_text(path, json.dumps(record, indent=1, sort_keys=True))
 
 
 def load_checkpoint(path: str | Path) -> dict:
@@ -59,8 +51,7 @@ def load_checkpoint(path: str | Path) -> dict:
         ) from e
 
 
-def _record(split_path, *, split, target, source, treatment, n, seed, outcome, settings, threads):
-    split_record = read_split(split_path)
+def _record(split_record, *, split, target, source, treatment, n, seed, outcome, settings, threads):
     return {
         "split": split,
         "split_kind": split_record["kind"],
@@ -86,14 +77,15 @@ def _record(split_path, *, split, target, source, treatment, n, seed, outcome, s
 
 def train_base(*, cache, split_path, split, half, seed, settings, threads, out_model, out_metrics):
     torch.set_num_threads(threads)
-    data = load_half(cache, split_path, half)
-    num_classes = len(read_split(split_path)["halves"][half]["class_indices"])
+    split_record = read_split(split_path)
+    data = load_half(cache, split_record["halves"][half])
+    num_classes = len(split_record["halves"][half]["class_indices"])
     net_seed = derived_seed(split, half, "base", seed)
     torch.manual_seed(net_seed)
     net = _net(settings, num_classes).to(memory_format=torch.channels_last)
     outcome, diagnostics = train(net, data, Recipe.from_config(settings["recipe"]), 0, net_seed)
     record = _record(
-        split_path,
+        split_record,
         split=split,
         target=half,
         source=half,
@@ -104,8 +96,8 @@ def train_base(*, cache, split_path, split, half, seed, settings, threads, out_m
         settings=settings,
         threads=threads,
     )
-    save_atomic(net.state_dict(), out_model)
-    write_json_atomic(record | diagnostics, out_metrics)
+    torch_save(net.state_dict(), out_model)
+    write_metrics(record | diagnostics, out_metrics)
     return record
 
 
@@ -115,8 +107,9 @@ def train_cell(
     """BnB/AnB (frozen), BnB+/AnB+ (fine-tuned) or random-frozen, chopped at layer n."""
     torch.set_num_threads(threads)
     source = source_half(treatment, target)
-    data = load_half(cache, split_path, target)
-    num_classes = len(read_split(split_path)["halves"][target]["class_indices"])
+    split_record = read_split(split_path)
+    data = load_half(cache, split_record["halves"][target])
+    num_classes = len(split_record["halves"][target]["class_indices"])
     net_seed = derived_seed(split, target, treatment, n, seed)
     torch.manual_seed(net_seed)
     net = _net(settings, num_classes)
@@ -130,7 +123,7 @@ def train_cell(
         net, data, Recipe.from_config(settings["recipe"]), frozen, net_seed
     )
     record = _record(
-        split_path,
+        split_record,
         split=split,
         target=target,
         source=source,
@@ -141,5 +134,5 @@ def train_cell(
         settings=settings,
         threads=threads,
     )
-    write_json_atomic(record | diagnostics, out_metrics)
+    write_metrics(record | diagnostics, out_metrics)
     return record

@@ -106,10 +106,11 @@ def _figures(args) -> None:
 
 def _claims(args) -> None:
     from . import claims
-    from .summary import read_summary, write_text_atomic
+    from .atomic import write_text
+    from .summary import read_summary
 
     table = read_summary(args.table)
-    write_text_atomic(claims.render_markdown(table, claims.all_claims(table)), args.out)
+    write_text(args.out, claims.render_markdown(table, claims.all_claims(table)))
 
 
 def parser() -> argparse.ArgumentParser:

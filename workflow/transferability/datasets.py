@@ -8,10 +8,10 @@ functions that build or read the tensor cache.
 from __future__ import annotations
 
 import gzip
-import os
 import struct
 from pathlib import Path
 
+from .atomic import torch_save
 from .errors import ConfigError, DataError
 
 FASHION_MNIST_CLASSES = (
@@ -143,21 +143,7 @@ def build_cache(
     # they were trained on.
     pixels = arrays["train_x"].float().div_(255)
     arrays["mean"], arrays["std"] = float(pixels.mean()), float(pixels.std())
-    save_atomic(arrays, out)
-
-
-def save_atomic(obj, path: str | Path) -> None:
-    """torch.save to a temporary sibling, then rename: a crash never leaves half a file."""
-    import torch
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    torch_save(arrays, out)
 
 
 def load_cache(path: str | Path) -> dict:

@@ -6,7 +6,6 @@ point on a figure is always a real result, never a crashed run.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from .atomic import write_atomic
 from .claims import (
     DISPLAY_NAMES,
     HIGH_N_MIN,
@@ -61,17 +61,13 @@ POINT_SIZE = 28
 
 
 def _save(fig: Figure, path: str | Path, dpi: int = 150) -> Path:
-    """Write next to the target then rename, so a reader never sees a half-written figure."""
+    """Write atomically, so a reader never sees a half-written figure."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
+    fmt = path.suffix.lstrip(".").lower() or "png"
     try:
-        fig.savefig(tmp, format=path.suffix.lstrip(".").lower() or "png", dpi=dpi)
-        os.replace(tmp, path)
+        return write_atomic(path, lambda tmp: fig.savefig(tmp, format=fmt, dpi=dpi))
     finally:
-        tmp.unlink(missing_ok=True)
         plt.close(fig)
-    return path
 
 
 def _no_data(ax: Axes, what: str = "no data") -> None:

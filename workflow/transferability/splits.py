@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import difflib
 import json
-import os
 import random
 from collections.abc import Sequence
 from pathlib import Path
 
+from .atomic import write_text
 from .errors import ConfigError, DataError
 
 HALVES = ("A", "B")
@@ -122,11 +122,7 @@ def make_split(
 
 
 def write_split(record: dict, path: str | Path) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(record, indent=1))
-    os.replace(tmp, path)
+    write_text(path, json.dumps(record, indent=1))
 
 
 def read_split(path: str | Path) -> dict:

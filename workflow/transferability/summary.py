@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pandas as pd
+
+from .atomic import write_atomic
 
 # Columns first in the table, in this order; the rest (provenance) follow sorted.
 KEY_COLUMNS = [
@@ -42,25 +43,10 @@ def read_metrics(paths) -> pd.DataFrame:
     return table.sort_values(["split", "target", "treatment", "n", "seed"], ignore_index=True)
 
 
-def _atomic(path: str | Path, write) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def write_text_atomic(text: str, path: str | Path) -> None:
-    _atomic(path, lambda tmp: tmp.write_text(text))
-
-
 def write_summary(metrics_paths, out_table, out_csv) -> pd.DataFrame:
     table = read_metrics(metrics_paths)
-    _atomic(out_table, lambda tmp: table.to_parquet(tmp, engine="pyarrow", index=False))
-    _atomic(out_csv, lambda tmp: table.to_csv(tmp, index=False))
+    write_atomic(out_table, lambda tmp: table.to_parquet(tmp, engine="pyarrow", index=False))
+    write_atomic(out_csv, lambda tmp: table.to_csv(tmp, index=False))
     return table
 
 

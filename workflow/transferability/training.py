@@ -20,7 +20,6 @@ import torch.nn.functional as F
 
 from . import models
 from .datasets import load_cache
-from .splits import read_split
 
 EVAL_BATCH = 1000
 # More dead units than this leaving a frozen prefix means its signal is mostly gone:
@@ -110,10 +109,9 @@ def derived_seed(*parts) -> int:
     return zlib.crc32("/".join(map(str, parts)).encode()) & 0x7FFFFFFF
 
 
-def load_half(cache_path, split_path, target: str) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-    """Train/val/test images of one half as normalised float tensors, labels 0..k-1."""
+def load_half(cache_path, half: dict) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """Train/val/test images of one half (its split-file record), normalised; labels 0..k-1."""
     cache = load_cache(cache_path)
-    half = read_split(split_path)["halves"][target]
     relabel = torch.full((len(cache["classes"]),), -1, dtype=torch.int64)
     relabel[torch.tensor(half["class_indices"])] = torch.arange(len(half["class_indices"]))
     mean, std = cache["mean"], cache["std"]

@@ -1,0 +1,34 @@
+"""Atomic file writes: every output goes to a temporary sibling, then is renamed over the
+target, so a crash or a full disk never leaves a half-written file that Snakemake would
+take as complete. Torch-free."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+
+def write_atomic(path: str | Path, write: Callable[[Path], object]) -> Path:
+    """Call `write(tmp)` on a temporary sibling of `path`, then rename it to `path`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Same folder, so the rename is atomic; same suffix, for writers that pick the
+    # format from it (matplotlib, pandas).
+    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    return write_atomic(path, lambda tmp: tmp.write_text(text))
+
+
+def torch_save(obj, path: str | Path) -> Path:
+    import torch
+
+    return write_atomic(path, lambda tmp: torch.save(obj, tmp))
