@@ -15,24 +15,25 @@ from .errors import PipelineError
 
 
 def _prepare_data(args) -> None:
-    from .datasets import build_cache
+    from .sources import prepare
 
-    s = args.settings
-    build_cache(s["name"], s["root"], s["download"], s["download_root"], args.out)
+    prepare(args.settings, args.out)
     print(f"wrote {args.out}")
 
 
 def _make_split(args) -> None:
     from . import splits
-    from .datasets import class_names, load_cache
+    from .datasets import load_cache
+    from .sources import expand_groups
 
     s = args.settings
-    names = class_names(s["dataset"])
+    cache = load_cache(args.cache)
+    names = tuple(cache["classes"])
     if s["kind"] == "random":
         halves = splits.random_halves(len(names), s["seed"])
     else:
-        halves = splits.resolve_groups(names, s["groups"])
-    cache = load_cache(args.cache)
+        dataset = {"name": s["dataset"], "wordnet_root": s.get("wordnet_root")}
+        halves = splits.resolve_groups(names, expand_groups(dataset, names, s["groups"]))
     record = splits.make_split(
         split=args.split,
         kind=s["kind"],

@@ -6,9 +6,8 @@ it at start, and tests use it to know which nets a run must produce.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
-from .datasets import class_names, find_idx_files
+from . import sources
 from .errors import ConfigError
 from .splits import HALVES, resolve_groups
 
@@ -80,7 +79,10 @@ def split_settings(config: dict, split: str) -> dict:
     }
     if split == "dissimilar":
         groups = config["splits"]["dissimilar"]
-        return settings | {"kind": "dissimilar", "groups": {h: groups[h] for h in HALVES}}
+        settings |= {"kind": "dissimilar", "groups": {h: groups[h] for h in HALVES}}
+        if any(e.startswith(sources.WORDNET_PREFIX) for h in HALVES for e in groups[h]):
+            settings["wordnet_root"] = config["dataset"]["wordnet_root"]
+        return settings
     index = int(split.removeprefix("random"))
     return settings | {"kind": "random", "seed": config["splits"]["seed"] + index}
 
@@ -106,7 +108,10 @@ def train_settings(config: dict, treatment: str) -> dict:
 
 def validate(config: dict, cache_exists: bool = False) -> None:
     """Checks the JSON schema cannot express; each error names the key and the fix."""
-    names = class_names(config["dataset"]["name"])
+    dataset = config["dataset"]
+    problem = None if cache_exists else sources.data_problem(dataset)
+    if problem:
+        raise ConfigError(problem)
     if not split_names(config):
         raise ConfigError(
             "splits: no split to run; set splits.random >= 1 or splits.dissimilar.enabled: true"
@@ -118,18 +123,10 @@ def validate(config: dict, cache_exists: bool = False) -> None:
                 "splits.dissimilar: give the class names of both halves (A and B) "
                 "or set splits.dissimilar.enabled: false"
             )
-        resolve_groups(names, dissimilar)
-    dataset = config["dataset"]
-    if not cache_exists and not dataset["download"] and find_idx_files(dataset["root"]) is None:
-        if not Path(dataset["root"]).is_dir():
-            problem = f"the folder {dataset['root']!r} does not exist"
-        else:
-            problem = f"the folder {dataset['root']!r} has no Fashion-MNIST IDX files"
-        raise ConfigError(
-            f"dataset.root: {problem}. Install the data with "
-            "`apt-get install dataset-fashion-mnist`, set dataset.root to a folder with "
-            "the four *-ubyte.gz files, or set dataset.download: true"
-        )
+        # A streamed dataset's classes are its folders: checkable only while they are there.
+        if dataset["name"] not in sources.STREAMED or sources.data_problem(dataset) is None:
+            names = sources.class_names(dataset)
+            resolve_groups(names, sources.expand_groups(dataset, names, dissimilar))
     for kind in ("base", "cell", "finetune"):
         steps = recipe(config, "transfer_ft" if kind == "finetune" else kind)["lr_steps"]
         if list(steps) != sorted(steps):

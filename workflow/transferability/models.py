@@ -29,8 +29,11 @@ class ConvSpec:
     pool: tuple[int, int] | None  # (kernel, stride) of the max-pool after the ReLU
 
 
-# Two layouts of the same 8-layer shape: one sized for 28-px images, one that is
-# torchvision's AlexNet for 224-px crops (the paper's 227 px with Caffe's padding).
+# Layouts of the same 8-layer shape: small28 for 28-px images; alexnet32 for 32-px
+# colour images (CIFAR); alexnet227 the paper's net, Caffe's AlexNet (bvlc_reference_caffenet
+# layer sizes: 96-256-384-384-256 conv, 4096-4096 fc, 227-px crops, conv5 output 6x6)
+# without its grouped convolutions and local response normalisation; alexnet224
+# torchvision's AlexNet variant for 224-px crops.
 LAYOUTS = {
     "small28": {
         "convs": (
@@ -42,6 +45,28 @@ LAYOUTS = {
         ),
         "image_side": 28,
         "widths": (16, 32, 48, 48, 32, 128, 128),
+    },
+    "alexnet32": {
+        "convs": (
+            ConvSpec(5, 1, 2, (3, 2)),
+            ConvSpec(5, 1, 2, (3, 2)),
+            ConvSpec(3, 1, 1, None),
+            ConvSpec(3, 1, 1, None),
+            ConvSpec(3, 1, 1, (3, 2)),
+        ),
+        "image_side": 32,
+        "widths": (64, 192, 384, 256, 256, 1024, 1024),
+    },
+    "alexnet227": {
+        "convs": (
+            ConvSpec(11, 4, 0, (3, 2)),
+            ConvSpec(5, 1, 2, (3, 2)),
+            ConvSpec(3, 1, 1, None),
+            ConvSpec(3, 1, 1, None),
+            ConvSpec(3, 1, 1, (3, 2)),
+        ),
+        "image_side": 227,
+        "widths": (96, 256, 384, 384, 256, 4096, 4096),
     },
     "alexnet224": {
         "convs": (

@@ -114,11 +114,18 @@ def load_half(cache_path, half: dict) -> dict[str, tuple[torch.Tensor, torch.Ten
     cache = load_cache(cache_path)
     relabel = torch.full((len(cache["classes"]),), -1, dtype=torch.int64)
     relabel[torch.tensor(half["class_indices"])] = torch.arange(len(half["class_indices"]))
-    mean, std = cache["mean"], cache["std"]
+    if cache.get("kind") == "imagefolder":  # too big for memory: streamed from disk
+        from .imagefolder import load_half as stream_half
+
+        return stream_half(cache, half, relabel, workers=torch.get_num_threads())
+    # A scalar (grey) or per-channel (colour) normalisation.
+    mean = torch.tensor(cache["mean"]).view(-1, 1, 1)
+    std = torch.tensor(cache["std"]).view(-1, 1, 1)
     parts = {}
     for part, source in (("train", "train"), ("val", "train"), ("test", "test")):
         idx = torch.tensor(half[f"{part}_idx"], dtype=torch.int64)
-        x = cache[f"{source}_x"][idx].unsqueeze(1).float().div_(255).sub_(mean).div_(std)
+        x = cache[f"{source}_x"][idx]
+        x = (x.unsqueeze(1) if x.dim() == 3 else x).float().div_(255).sub_(mean).div_(std)
         parts[part] = (
             x.contiguous(memory_format=torch.channels_last),
             relabel[cache[f"{source}_y"][idx]],
@@ -155,6 +162,13 @@ def dead_fraction(features: torch.Tensor) -> float:
     return 1.0 - float(alive.float().mean())
 
 
+def _batches(x, order: torch.Tensor, batch_size: int):
+    """(positions, images) per step: indexed from a tensor, or read by a streamed dataset."""
+    if isinstance(x, torch.Tensor):
+        return ((batch, x[batch]) for batch in order.split(batch_size))
+    return x.batches(order, batch_size)
+
+
 def train(
     net: models.TransferNet,
     data: dict[str, tuple[torch.Tensor, torch.Tensor]],
@@ -173,7 +187,8 @@ def train(
     models.freeze(net, n_frozen)
     params = [p for p in net.parameters() if p.requires_grad]
     optimizer = MomentumSGD(params, recipe.momentum, recipe.weight_decay)
-    depth = 0 if recipe.augment_flip else models.deterministic_depth(n_frozen)
+    streamed = not isinstance(data["train"][0], torch.Tensor)
+    depth = 0 if recipe.augment_flip or streamed else models.deterministic_depth(n_frozen)
     pending_dropout = depth > 0 and not isinstance(net.stages[depth - 1].dropout, torch.nn.Identity)
     feats = {part: (_run(net, x, 0, depth) if depth else x, y) for part, (x, y) in data.items()}
     diagnostics = {"dead_fraction": dead_fraction(feats["train"][0]) if depth else 0.0}
@@ -199,8 +214,7 @@ def train(
         net.train()
         order = torch.randperm(len(y_train), generator=generator)
         loss_sum = 0.0
-        for batch in order.split(recipe.batch_size):
-            xb = x_train[batch]
+        for batch, xb in _batches(x_train, order, recipe.batch_size):
             if recipe.augment_flip:
                 flip = torch.rand(len(batch), generator=generator) < 0.5
                 xb = torch.where(flip[:, None, None, None], xb.flip(3), xb)

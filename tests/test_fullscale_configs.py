@@ -1,0 +1,242 @@
+"""The full-scale configs (config/cifar100.yaml, config/imagenet.yaml) on tiny datasets in
+the real on-disk formats: the data readers, the dissimilar splits, the workflow's dry run
+over the whole grid, and one real tiny training through snakemake."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+import yaml
+
+from transferability import cifar, grid, imagefolder, sources, splits, wordnet
+from transferability.errors import ConfigError, DataError
+
+from .conftest import REPO, snakemake
+from .fullscale import WNIDS, WORDNET_ROOT, write_cifar100, write_imagefolder
+
+TINY_NET = {"widths": [4, 4, 4, 4, 4, 8, 8]}
+TINY_RECIPE = {"epochs": 1, "batch_size": 16}
+TINY_RESOURCES = {"train": {"threads": 1, "mem_mb": 1000, "runtime": 10}}
+
+
+def merged(path: str, overrides: dict) -> dict:
+    """A full-scale config with tiny overrides (nested dicts merged, lists replaced)."""
+
+    def merge(base, over):
+        return {
+            **base,
+            **{
+                k: merge(base[k], v) if isinstance(v, dict) and isinstance(base.get(k), dict) else v
+                for k, v in over.items()
+            },
+        }
+
+    return merge(yaml.safe_load((REPO / path).read_text()), overrides)
+
+
+def needs_wordnet():
+    if not (WORDNET_ROOT / "data.noun").is_file():
+        pytest.fail("install Debian's wordnet-base first (make data)")
+
+
+# ------------------------------------------------------------------------------------
+# WordNet
+
+
+@pytest.mark.parametrize("wnid", sorted(WNIDS))
+def test_wordnet_lemma_and_man_made_rule_for_real_wnids(wnid):
+    needs_wordnet()
+    name, man_made = WNIDS[wnid]
+    assert wordnet.lemma(wnid, WORDNET_ROOT) == name
+    assert wordnet.has_hypernym(wnid, wordnet.ARTIFACT, WORDNET_ROOT) is man_made
+
+
+def test_artifact_offset_is_artifact_n_01_in_the_installed_files():
+    needs_wordnet()
+    assert wordnet.lemma(f"n{wordnet.ARTIFACT}", WORDNET_ROOT) == "artifact"
+    index = (WORDNET_ROOT / "index.noun").read_text().splitlines()
+    (line,) = [x for x in index if x.startswith("artifact n ")]
+    assert line.split()[-1] == wordnet.ARTIFACT  # its first (most frequent) sense
+
+
+def test_wordnet_rejects_a_non_wnid_and_a_missing_database(tmp_path):
+    with pytest.raises(DataError, match="not an ImageNet wnid"):
+        wordnet.offset_of("kit_fox")
+    with pytest.raises(ConfigError, match="wordnet-base"):
+        wordnet.data_file(tmp_path)
+
+
+# ------------------------------------------------------------------------------------
+# CIFAR-100
+
+
+def test_cifar_superclasses_partition_the_100_classes():
+    members = [c for group in cifar.SUPERCLASSES.values() for c in group]
+    assert sorted(members) == sorted(cifar.CLASSES) and len(set(members)) == 100
+
+
+def test_cifar100_dissimilar_split_is_man_made_vs_natural_superclasses():
+    config = merged("config/cifar100.yaml", {})
+    names = cifar.CLASSES
+    groups = sources.expand_groups(config["dataset"], names, config["splits"]["dissimilar"])
+    halves = splits.resolve_groups(names, groups)
+    assert (len(halves["A"]), len(halves["B"])) == (30, 70)
+    assert {"bus", "bottle", "bridge"} <= set(groups["A"])
+    assert {"whale", "oak_tree", "baby"} <= set(groups["B"])
+
+
+def test_cifar100_cache_from_pickles(tmp_path):
+    write_cifar100(tmp_path / "cifar")
+    out = tmp_path / "cifar100.pt"
+    sources.prepare(
+        {"name": "cifar100", "root": str(tmp_path / "cifar"), "download": False,
+         "download_root": "unused"},
+        out,
+    )  # fmt: skip
+    cache = torch.load(out, weights_only=True)
+    assert cache["train_x"].shape == (400, 3, 32, 32) and cache["train_x"].dtype == torch.uint8
+    assert cache["test_y"].tolist()[:2] == [0, 0] and cache["classes"][1] == "aquarium_fish"
+    assert len(cache["mean"]) == 3
+
+
+def test_cifar100_corrupt_pickle_names_the_file(tmp_path):
+    root = write_cifar100(tmp_path / "cifar")
+    (root / cifar.FOLDER / "test").write_bytes(b"not a pickle")
+    with pytest.raises(DataError, match="test: cannot read the CIFAR-100 pickle"):
+        cifar.build_cache(root, False, "unused", tmp_path / "out.pt")
+    assert not (tmp_path / "out.pt").exists()
+
+
+# ------------------------------------------------------------------------------------
+# ImageFolder
+
+
+def test_imagefolder_index_and_streamed_batches(tmp_path):
+    root = write_imagefolder(tmp_path / "inet")
+    out = tmp_path / "index.pt"
+    imagefolder.build_index(root, resize=40, crop=32, stats_images=8, out=out)
+    index = torch.load(out, weights_only=True)
+    assert index["classes"] == sorted(WNIDS)
+    assert len(index["train_files"]) == 32 and len(index["test_files"]) == 16
+    half = {"train_idx": list(range(8)), "val_idx": [8], "test_idx": [0, 1]}
+    relabel = torch.arange(len(WNIDS))
+    parts = imagefolder.load_half(index, half, relabel, workers=0)
+    stream, labels = parts["train"]
+    torch.manual_seed(0)
+    (pos, x), *_ = list(stream.batches(torch.arange(8), 8))
+    assert x.shape == (8, 3, 32, 32) and pos == list(range(8))
+    torch.manual_seed(0)
+    (_, again), *_ = list(stream.batches(torch.arange(8), 8))
+    assert torch.equal(x, again), "same seed, same random crops"
+    (test_x,) = list(parts["test"][0].split(100))
+    assert test_x.shape == (2, 3, 32, 32)
+
+
+def test_imagefolder_missing_val_class_is_named(tmp_path):
+    root = write_imagefolder(tmp_path / "inet")
+    for f in (root / "val" / "n04086273").iterdir():
+        f.unlink()
+    (root / "val" / "n04086273").rmdir()
+    with pytest.raises(DataError, match="val/n04086273: missing"):
+        imagefolder.build_index(root, 40, 32, 8, tmp_path / "index.pt")
+
+
+# ------------------------------------------------------------------------------------
+# Through snakemake: the whole grid's dry run, then one real tiny cell
+
+
+def cifar_config(root) -> dict:
+    return merged(
+        "config/cifar100.yaml",
+        {
+            "dataset": {"root": str(root)},
+            "subset": {"train_per_class": 3, "val_per_class": 1, "test_per_class": 2},
+            "model": TINY_NET,
+            "training": {"base": TINY_RECIPE},
+            "resources": TINY_RESOURCES,
+        },
+    )
+
+
+def imagenet_config(root) -> dict:
+    return merged(
+        "config/imagenet.yaml",
+        {
+            "dataset": {"root": str(root), "resize": 240, "stats_images": 8},
+            "subset": {"val_per_class": 1},
+            "splits": {"random": 1},
+            "model": TINY_NET,
+            "training": {"base": TINY_RECIPE},
+            "resources": TINY_RESOURCES,
+        },
+    )
+
+
+def dry_run_jobs(tmp_path, config) -> dict[str, int]:
+    """Job counts per rule from snakemake's dry-run "Job stats" table."""
+    result = snakemake(tmp_path, "--dry-run", config=config, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    counts = {}
+    for line in result.stdout.split("Job stats:")[1].splitlines()[3:]:
+        if not line.strip():
+            break
+        rule, count = line.split()
+        counts[rule] = int(count)
+    return counts
+
+
+def expected_jobs(config: dict) -> dict[str, int]:
+    resolved = merged("config/config.yaml", config)
+    return {
+        "make_split": len(grid.split_names(resolved)),
+        "train_base": len(grid.bases(resolved)),
+        "train_cell": len(grid.cells(resolved)),
+    }
+
+
+@pytest.mark.workflow
+def test_cifar100_config_dry_run_plans_the_whole_grid(tmp_path):
+    config = cifar_config(write_cifar100(tmp_path / "cifar"))
+    counts = dry_run_jobs(tmp_path / "run", config)
+    # 4 random splits + dissimilar, 2 halves, 2 targets x 5 treatments x 7 n.
+    assert expected_jobs(config) == {"make_split": 5, "train_base": 10, "train_cell": 350}
+    assert counts | expected_jobs(config) == counts
+
+
+@pytest.mark.workflow
+def test_cifar100_config_trains_one_tiny_cell(tmp_path):
+    config = cifar_config(write_cifar100(tmp_path / "cifar"))
+    target = "results/cells/dissimilar/A/transfer/n1/seed0/metrics.json"
+    result = snakemake(tmp_path / "run", "--cores", "1", target, config=config)
+    assert result.returncode == 0, result.stderr[-3000:]
+    split = json.loads((tmp_path / "run/results/splits/dissimilar.json").read_text())
+    assert len(split["halves"]["A"]["classes"]) == 30  # man-made superclasses
+    metrics = json.loads((tmp_path / "run" / target).read_text())
+    assert metrics["source"] == "B" and metrics["chance"] == pytest.approx(1 / 30)
+    assert 0 <= metrics["top1"] <= 1 and metrics["epochs"] == 1
+
+
+@pytest.mark.workflow
+def test_imagenet_config_dry_run_plans_the_whole_grid(tmp_path):
+    needs_wordnet()
+    config = imagenet_config(write_imagefolder(tmp_path / "inet"))
+    counts = dry_run_jobs(tmp_path / "run", config)
+    assert expected_jobs(config) == {"make_split": 2, "train_base": 4, "train_cell": 140}
+    assert counts | expected_jobs(config) == counts
+
+
+@pytest.mark.workflow
+def test_imagenet_config_trains_one_tiny_cell_on_streamed_jpegs(tmp_path):
+    needs_wordnet()
+    config = imagenet_config(write_imagefolder(tmp_path / "inet"))
+    target = "results/cells/dissimilar/B/transfer_ft/n7/seed0/metrics.json"
+    result = snakemake(tmp_path / "run", "--cores", "1", target, config=config)
+    assert result.returncode == 0, result.stderr[-3000:]
+    split = json.loads((tmp_path / "run/results/splits/dissimilar.json").read_text())
+    man_made = sorted(w for w, (_, is_man_made) in WNIDS.items() if is_man_made)
+    assert split["halves"]["A"]["classes"] == man_made
+    metrics = json.loads((tmp_path / "run" / target).read_text())
+    assert metrics["settings"]["model"]["layout"] == "alexnet227"
+    assert 0 <= metrics["top1"] <= 1 and metrics["epochs"] == 1
