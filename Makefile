@@ -13,13 +13,23 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Rules run `python -m transferability`: the venv's python must come first on PATH.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: demo test lint data venv clean
+.PHONY: demo test lint data venv clean reference
 
 demo: venv data
 	@fallback=; [ -f $(FASHION_MNIST) ] || fallback="--configfile config/download.yaml"; \
 	set -x; snakemake --cores $(CORES) $$fallback $(SNAKEMAKE_ARGS)
 	@echo
 	@echo "Results: results/summary.parquet (and .csv), results/figures/, results/claims.md"
+
+# The committed reference run (results/reference/): `make demo` from a clean results/,
+# timed, then the table, config, wall time and job times copied and figures and claims
+# redrawn from the copied table (tests/test_reference.py checks they match).
+reference: venv data
+	$(MAKE) clean
+	@fallback=; [ -f $(FASHION_MNIST) ] || fallback="--configfile config/download.yaml"; \
+	start=$$(date +%s); $(MAKE) demo && \
+	PYTHONPATH=workflow $(PYTHON) -m transferability.reference --cores $(CORES) \
+		--started $$start $${fallback:+--configfile config/download.yaml}
 
 test: venv data lint
 	$(PYTHON) -m pytest
@@ -45,6 +55,12 @@ data:
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq dataset-fashion-mnist; \
 	fi
+	@# WordNet 3.0 for the ImageNet man-made vs natural split (and its tests).
+	@if [ ! -f /usr/share/wordnet/data.noun ] && command -v apt-get > /dev/null; then \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wordnet-base; \
+	fi
 
 clean:
-	find results -mindepth 1 ! -name README.md -delete; rm -rf .snakemake
+	find results -mindepth 1 -not -path 'results/reference*' ! -name README.md -delete; \
+	rm -rf .snakemake

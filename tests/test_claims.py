@@ -190,8 +190,8 @@ def test_claims_are_deterministic(table):
 
 def test_claims_table_has_one_row_per_claim_and_the_agreed_columns(table):
     frame = C.claims_table(C.all_claims(table))
-    expected = ["name", "statement", "paper_value", "effect", "ci_low", "ci_high"]
-    assert frame.shape[0] == 6 and list(frame.columns) == [
+    expected = ["name", "statement", "paper_value", "paper_effect", "effect", "ci_low", "ci_high"]
+    assert frame.shape[0] == 7 and list(frame.columns) == [
         *expected,
         "n_nets",
         "verdict",

@@ -240,3 +240,22 @@ def test_imagenet_config_trains_one_tiny_cell_on_streamed_jpegs(tmp_path):
     metrics = json.loads((tmp_path / "run" / target).read_text())
     assert metrics["settings"]["model"]["layout"] == "alexnet227"
     assert 0 <= metrics["top1"] <= 1 and metrics["epochs"] == 1
+
+
+def test_man_made_count_script_prints_results_for_a_wnid_list(tmp_path):
+    import subprocess
+    import sys
+
+    needs_wordnet()
+    wnids = tmp_path / "wnids.txt"
+    wnids.write_text("\n".join(WNIDS) + "\n")
+    out = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks/imagenet_man_made.py"), "--wnids", str(wnids)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout
+    man_made = sum(is_man_made for _, is_man_made in WNIDS.values())
+    assert f"RESULT imagenet_list_man_made {man_made} classes" in out
+    assert f"RESULT imagenet_list_natural {len(WNIDS) - man_made} classes" in out

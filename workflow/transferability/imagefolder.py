@@ -149,8 +149,7 @@ class Stream:
         # Drawn from torch's global generator, which train() seeds per net: each epoch
         # gets new crops, and the same net gets the same crops on every run.
         self.images.seed = int(torch.randint(0, 2**31 - 1, (1,)))
-        for chunk, x in zip(chunks, self._loader(chunks), strict=True):
-            yield chunk, x
+        yield from zip(chunks, self._loader(chunks), strict=True)
 
     def split(self, size: int):
         n = len(self.images)

@@ -26,6 +26,7 @@ from .claims import (
     DISPLAY_NAMES,
     HIGH_N_MIN,
     MID_N,
+    bootstrap_mean,
     diverged_nets,
     pair_with_base,
     usable_nets,
@@ -65,7 +66,11 @@ def _save(fig: Figure, path: str | Path, dpi: int = 150) -> Path:
     path = Path(path)
     fmt = path.suffix.lstrip(".").lower() or "png"
     try:
-        return write_atomic(path, lambda tmp: fig.savefig(tmp, format=fmt, dpi=dpi))
+        # No version stamp in the file: the same table gives the same bytes.
+        metadata = {"Software": None} if fmt == "png" else None
+        return write_atomic(
+            path, lambda tmp: fig.savefig(tmp, format=fmt, dpi=dpi, metadata=metadata)
+        )
     finally:
         plt.close(fig)
 
@@ -103,6 +108,14 @@ def _points(ax: Axes, nets: pd.DataFrame, style: TreatmentStyle, y: str = "top1"
 
 def _means_by_n(nets: pd.DataFrame, y: str = "top1") -> pd.Series:
     return nets.groupby("n")[y].mean().sort_index()
+
+
+def _interval_bars(ax: Axes, nets: pd.DataFrame, color, y: str = "top1", dx: float = 0.0):
+    """95% bootstrap interval of the mean at each n (over nets; none with fewer than 3)."""
+    for n, group in nets.groupby("n"):
+        low, high = bootstrap_mean(group[y].to_numpy())
+        if not np.isnan(low):
+            ax.plot([n + dx, n + dx], [low, high], color=color, lw=2.5, alpha=0.6, zorder=2)
 
 
 # ------------------------------------------------------------------------------------
@@ -212,7 +225,7 @@ def _figure2_means(ax: Axes, nets: pd.DataFrame) -> None:
         means[treatment] = _means_by_n(sub)
         m = means[treatment]
         ax.plot(
-            m.index,
+            m.index + style.offset,
             m.values,
             color=style.color,
             marker=style.marker,
@@ -220,10 +233,11 @@ def _figure2_means(ax: Axes, nets: pd.DataFrame) -> None:
             lw=1.5,
             label=style.label,
         )
+        _interval_bars(ax, sub, style.color, dx=style.offset)
     _figure2_annotations(ax, means, base)
     ax.legend(loc="lower left", fontsize=8, ncol=5)
     ax.set_ylabel("Mean top-1 accuracy")
-    ax.set_title("Means per treatment and n")
+    ax.set_title("Means per treatment and n (bars: 95% bootstrap interval over 3+ nets)")
 
 
 def figure2(df: pd.DataFrame, path: str | Path, dpi: int = 150) -> Path:
@@ -279,6 +293,7 @@ def _figure3_dissimilar(ax: Axes, nets: pd.DataFrame) -> None:
         )
         means = _means_by_n(sub)
         ax.plot(means.index, means.values, color=color, lw=1.5, label=f"target {target}")
+        _interval_bars(ax, sub, color)
     ax.legend(fontsize=8, loc="lower left")
 
 
@@ -301,6 +316,7 @@ def _figure3_random(ax: Axes, nets: pd.DataFrame) -> None:
     _points(ax, rnd, style, alpha=0.6)
     means = _means_by_n(pd.concat([base, rnd]))
     ax.plot(means.index, means.values, color=style.color, lw=1.5, label="random (mean)")
+    _interval_bars(ax, pd.concat([base, rnd]), style.color)
     _chance_lines(ax, pd.concat([base, rnd]))
     ax.legend(fontsize=8, loc="upper right")
 
@@ -342,6 +358,7 @@ def _figure3_relative(ax: Axes, df: pd.DataFrame) -> None:
         xs = np.concatenate([[0], means.index.to_numpy()])
         ys = np.concatenate([[0.0], means.to_numpy()])
         ax.plot(xs, ys, color=color, marker="o", ms=4, lw=1.5, label=label)
+        _interval_bars(ax, sub, color, y="rel")
     ax.axhline(0, color="black", lw=0.8)
     if not drawn:
         _no_data(ax)

@@ -1,0 +1,75 @@
+"""The committed reference run (results/reference/): its figures and claims are exactly
+what the current code draws from its committed table, and `make reference`'s copy step
+records what it says it does."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+
+import matplotlib.image
+import numpy as np
+import pytest
+
+from transferability import reference
+
+from .conftest import REPO
+
+COMMITTED = REPO / "results/reference"
+
+
+@pytest.fixture(scope="module")
+def redrawn(tmp_path_factory):
+    out = tmp_path_factory.mktemp("reference")
+    shutil.copy2(COMMITTED / reference.TABLE, out / reference.TABLE)
+    reference.render(out)
+    return out
+
+
+def test_the_reference_run_is_committed_complete():
+    for name in (reference.TABLE, *reference.FIGURES, reference.CLAIMS, "config.yaml", "run.json"):
+        assert (COMMITTED / name).is_file(), name
+    run = json.loads((COMMITTED / "run.json").read_text())
+    assert run["make_demo_seconds"] > 0 and run["cores"] >= 1
+
+
+def test_committed_claims_are_those_of_the_committed_table(redrawn):
+    assert (redrawn / reference.CLAIMS).read_text() == (COMMITTED / reference.CLAIMS).read_text()
+
+
+@pytest.mark.parametrize("figure", reference.FIGURES)
+def test_committed_figures_are_those_of_the_committed_table(redrawn, figure):
+    ours = matplotlib.image.imread(redrawn / figure)
+    committed = matplotlib.image.imread(COMMITTED / figure)
+    assert ours.shape == committed.shape
+    assert np.array_equal(ours, committed), f"{figure}: redraw differs; run `make reference`"
+
+
+def test_copy_step_records_table_config_wall_time_and_job_times(tmp_path, monkeypatch):
+    results = tmp_path / "results"
+    (results / "benchmarks/train_cell").mkdir(parents=True)
+    shutil.copy2(COMMITTED / reference.TABLE, results / "summary.csv")
+    bench = "s\th:m:s\tmax_rss\n2.5\t0:00:02\t100\n"
+    (results / "benchmarks/train_cell/a.tsv").write_text(bench)
+    (results / "benchmarks/train_cell/b.tsv").write_text(bench)
+    (results / "benchmarks/aggregate.tsv").write_text(bench)
+    (tmp_path / ".snakemake/log").mkdir(parents=True)
+    (tmp_path / ".snakemake/log/x.snakemake.log").write_text("...\nElapsed time: 0:09:27.5\n")
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "ref"
+    started = time.time() - 60
+    assert reference.main(["--started", str(started), "--out", str(out)]) == 0
+    run = json.loads((out / "run.json").read_text())
+    assert run["snakemake_elapsed_seconds"] == pytest.approx(567.5)
+    assert 59 <= run["make_demo_seconds"] < 600
+    assert run["jobs_per_rule"]["train_cell"] == {"jobs": 2, "seconds": 5.0}
+    assert run["jobs_per_rule"]["aggregate"]["jobs"] == 1
+    assert (out / "config.yaml").read_text().startswith((REPO / "config/config.yaml").read_text())
+    assert (out / reference.CLAIMS).read_text() == (COMMITTED / reference.CLAIMS).read_text()
+
+
+def test_copy_step_without_a_finished_run_says_so(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert reference.main(["--started", "0", "--results", str(tmp_path / "none")]) == 1
+    assert "run `make demo` first" in capsys.readouterr().err

@@ -1,0 +1,112 @@
+"""Keep a finished run of the default as the committed reference (results/reference/).
+
+    PYTHONPATH=workflow python -m transferability.reference --started EPOCH_SECONDS
+
+`make reference` runs `make demo` from a clean results/ and then calls this, which copies
+the table (summary.csv), the config used and a record of the run (wall time, cores,
+machine, per-rule job time from Snakemake's benchmarks), and draws the figures and
+claims again from the copied table: exactly what tests/test_reference.py redraws and
+compares, so the committed figures and claims are provably those of the committed table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import re
+import shutil
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .atomic import write_text
+
+REPO = Path(__file__).resolve().parents[2]
+TABLE = "summary.csv"
+FIGURES = ("figure2.png", "figure3.png")
+CLAIMS = "claims.md"
+RUN = "run.json"
+ELAPSED = re.compile(r"Elapsed time: (\d+):(\d+):(\d+(?:\.\d+)?)")
+
+
+def render(out: str | Path) -> None:
+    """Figures and claims from out/summary.csv, into out/ (also what the test redraws)."""
+    import pandas as pd
+
+    from . import claims, plots
+
+    out = Path(out)
+    table = pd.read_csv(out / TABLE)
+    plots.figure2(table, out / FIGURES[0])
+    plots.figure3(table, out / FIGURES[1])
+    write_text(out / CLAIMS, claims.render_markdown(table, claims.all_claims(table)))
+
+
+def snakemake_elapsed(workdir: Path) -> float | None:
+    """Seconds of 'Elapsed time' in the newest Snakemake log, if it has one."""
+    logs = sorted((workdir / ".snakemake/log").glob("*.snakemake.log"), key=os.path.getmtime)
+    for log in reversed(logs):
+        match = ELAPSED.search(log.read_text(errors="replace"))
+        if match:
+            h, m, s = match.groups()
+            return int(h) * 3600 + int(m) * 60 + float(s)
+    return None
+
+
+def job_seconds(results: Path) -> dict[str, dict[str, float]]:
+    """Jobs and summed wall seconds per rule, from Snakemake's benchmark files."""
+    per_rule: dict[str, dict[str, float]] = {}
+    for tsv in sorted((results / "benchmarks").rglob("*.tsv")):
+        rule = tsv.relative_to(results / "benchmarks").parts[0].removesuffix(".tsv")
+        with open(tsv) as f:
+            rows = list(csv.DictReader(f, delimiter="\t"))
+        entry = per_rule.setdefault(rule, {"jobs": 0, "seconds": 0.0})
+        entry["jobs"] += 1
+        entry["seconds"] = round(entry["seconds"] + sum(float(r["s"]) for r in rows), 2)
+    return per_rule
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--results", default="results")
+    p.add_argument("--out", default="results/reference")
+    p.add_argument("--started", type=float, required=True, help="epoch seconds make demo began")
+    p.add_argument("--cores", type=int, default=2)
+    p.add_argument("--configfile", action="append", default=[], help="extra config files used")
+    args = p.parse_args(argv)
+    seconds = datetime.now(UTC).timestamp() - args.started
+    results, out = Path(args.results), Path(args.out)
+    if not (results / "summary.csv").is_file():
+        print(f"error: {results}/summary.csv is missing; run `make demo` first", file=sys.stderr)
+        return 1
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(results / "summary.csv", out / TABLE)
+    config = (REPO / "config/config.yaml").read_text()
+    for extra in args.configfile:
+        config += f"\n# merged over it: {extra}\n" + Path(extra).read_text()
+    write_text(out / "config.yaml", config)
+    import torch
+
+    record = {
+        "command": "make reference (make clean; make demo)",
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "make_demo_seconds": round(seconds, 1),
+        "snakemake_elapsed_seconds": snakemake_elapsed(Path.cwd()),
+        "cores": args.cores,
+        "cpu_count": os.cpu_count(),
+        "machine": platform.processor() or platform.machine(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "jobs_per_rule": job_seconds(results),
+    }
+    write_text(out / RUN, json.dumps(record, indent=1) + "\n")
+    render(out)
+    print(f"reference run written to {out}/ ({seconds / 60:.1f} min)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
