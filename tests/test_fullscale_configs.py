@@ -259,3 +259,52 @@ def test_man_made_count_script_prints_results_for_a_wnid_list(tmp_path):
     man_made = sum(is_man_made for _, is_man_made in WNIDS.values())
     assert f"RESULT imagenet_list_man_made {man_made} classes" in out
     assert f"RESULT imagenet_list_natural {len(WNIDS) - man_made} classes" in out
+
+
+def test_alexnet227_is_the_papers_eight_layer_net_on_227_px_crops():
+    from transferability import models
+
+    net = models.TransferNet("alexnet227", num_classes=500, in_channels=3)
+    assert len(net.weight_layers()) == 8
+    widths = [layer.weight.shape[0] for layer in net.weight_layers()]
+    assert widths == [96, 256, 384, 384, 256, 4096, 4096, 500]
+    assert net.stages[5].weight.in_features == 256 * 6 * 6  # conv5 pooled to 6x6
+    small = models.TransferNet("alexnet227", 3, in_channels=3, widths=TINY_NET["widths"])
+    assert small(torch.zeros(2, 3, 227, 227)).shape == (2, 3)
+
+
+MISSING_DATA = [
+    ("config/cifar100.yaml", "/no/such/cifar", "dataset.root: no CIFAR-100"),
+    ("config/imagenet.yaml", "/no/such/inet", "dataset.root: '/no/such/inet' does not exist"),
+]
+
+
+def fails_at_start(tmp_path, config: dict) -> str:
+    result = snakemake(tmp_path, "--dry-run", config=config, timeout=120)
+    assert result.returncode != 0
+    assert not (tmp_path / "results").exists()
+    return result.stdout + result.stderr
+
+
+@pytest.mark.badinput
+@pytest.mark.parametrize(("config_path", "root", "message"), MISSING_DATA)
+def test_full_scale_config_without_its_data_fails_at_start(tmp_path, config_path, root, message):
+    assert message in fails_at_start(tmp_path, merged(config_path, {"dataset": {"root": root}}))
+
+
+@pytest.mark.badinput
+def test_cifar100_unknown_superclass_is_named(tmp_path):
+    config = cifar_config(write_cifar100(tmp_path / "cifar", 1, 1))
+    config["splits"]["dissimilar"]["A"] = ["vehicles_3"]
+    out = fails_at_start(tmp_path / "run", config)
+    assert "splits.dissimilar.A: unknown class name 'vehicles_3'" in out
+
+
+@pytest.mark.badinput
+def test_imagenet_without_wordnet_names_the_key_and_the_package(tmp_path):
+    root = write_imagefolder(tmp_path / "inet", train_per_class=1, val_per_class=1)
+    config = imagenet_config(root)
+    config["dataset"]["wordnet_root"] = str(tmp_path / "no-wordnet")
+    result = snakemake(tmp_path / "run", "--dry-run", config=config, timeout=120)
+    out = result.stdout + result.stderr
+    assert result.returncode != 0 and "dataset.wordnet_root" in out and "wordnet-base" in out

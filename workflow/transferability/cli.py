@@ -49,7 +49,8 @@ def _make_split(args) -> None:
     )
     splits.write_split(record, args.out)
     for half in splits.HALVES:
-        print(f"{args.split} {half}: {record['halves'][half]['classes']}")
+        classes = record["halves"][half]["classes"]
+        print(f"{args.split} {half}: {len(classes)} classes: {classes}")
 
 
 def _train_base(args) -> None:
