@@ -308,3 +308,33 @@ def test_imagenet_without_wordnet_names_the_key_and_the_package(tmp_path):
     result = snakemake(tmp_path / "run", "--dry-run", config=config, timeout=120)
     out = result.stdout + result.stderr
     assert result.returncode != 0 and "dataset.wordnet_root" in out and "wordnet-base" in out
+
+
+def test_replicates_multiply_the_nets_and_each_cell_copies_from_its_own_seed():
+    config = merged("config/config.yaml", merged("config/cifar100.yaml", {"seeds": [0, 1, 2]}))
+    bases, cells = grid.bases(config), grid.cells(config)
+    assert len(bases) == 5 * 2 * 3 and len(cells) == 5 * 2 * 5 * 7 * 3
+    base_keys = {(b.split, b.half, b.seed) for b in bases}
+    for cell in cells:
+        source = grid.source_half(cell.treatment, cell.target)
+        assert source == "none" or (cell.split, source, cell.seed) in base_keys
+
+
+def test_mean_lines_get_95_percent_interval_bars_only_from_three_nets():
+    import matplotlib.pyplot as plt
+
+    from transferability import plots
+
+    from .synthetic import make_table
+
+    table = make_table(splits=["random0"], seeds=range(3), ns=[1, 2])  # 6 nets per n
+    fig, ax = plt.subplots()
+    plots._interval_bars(ax, table[table["treatment"] == "transfer"], "red")
+    assert len(ax.lines) == 2  # one bar per n
+    low, high = ax.lines[0].get_ydata()
+    values = table[(table["treatment"] == "transfer") & (table["n"] == 1)]["top1"]
+    assert low <= values.mean() <= high
+    ax.clear()
+    plots._interval_bars(ax, table[(table["treatment"] == "transfer")].head(2), "red")
+    assert len(ax.lines) == 0
+    plt.close(fig)
