@@ -338,3 +338,20 @@ def test_mean_lines_get_95_percent_interval_bars_only_from_three_nets():
     plots._interval_bars(ax, table[(table["treatment"] == "transfer")].head(2), "red")
     assert len(ax.lines) == 0
     plt.close(fig)
+
+
+def test_man_made_count_script_offline_default_is_imagenette():
+    import subprocess
+    import sys
+
+    needs_wordnet()
+    out = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks/imagenet_man_made.py")],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout
+    assert "RESULT imagenet_imagenette_classes 10 classes" in out
+    assert "RESULT imagenet_imagenette_man_made 8 classes" in out
+    assert "n01440764 tench: natural" in out
