@@ -116,9 +116,9 @@ class _Images:
             # Seeded per (epoch seed, image): the same crops whatever the worker count.
             generator = torch.Generator().manual_seed(self.seed * 1_000_003 + i)
         x = _load(self.files[i], self.resize, self.crop, generator).float().div_(255)
-        mean = torch.tensor(self.mean).view(-1, 1, 1)
-        std = torch.tensor(self.std).view(-1, 1, 1)
-        return x.sub_(mean).div_(std)
+        return x.sub_(torch.tensor(self.mean)[:, None, None]).div_(
+            torch.tensor(self.std)[:, None, None]
+        )
 
 
 class Stream:
