@@ -126,6 +126,13 @@ def test_nothing_changed_nothing_to_do(clone):
 def test_a_fine_tuning_setting_reruns_only_the_fine_tuned_cells(clone):
     jobs = planned_jobs(clone, {"training": {"finetune": {"lr": 0.01}}})
     assert jobs == cells(("selffer_ft", "transfer_ft")) | DOWNSTREAM
+    # The README's way to see the plan: a table of jobs per rule.
+    result = run_snakemake(
+        clone, "--dry-run", "--quiet", "rules", "--configfile", "tiny.yaml", "change.yaml"
+    )
+    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, re.M))
+    assert counts == {"train_cell": "8", "aggregate": "1", "figures": "1", "claims": "1",
+                      "tables": "1", "all": "1", "total": "14"}  # fmt: skip
 
 
 @pytest.mark.invalidation
@@ -226,6 +233,16 @@ def test_nets_used_traces_figures_and_claims_to_metrics_files(clone):
 
 # ------------------------------------------------------------------------------------
 # The Snakemake report
+
+
+@pytest.mark.report
+def test_the_readme_report_command_builds_one_html_file(clone):
+    result = run_snakemake(clone, "--report", "results/report.html")
+    assert result.returncode == 0, result.stderr[-5000:]
+    page = (clone / "results/report.html").read_text()
+    for needle in ("figure2.png", "figure3.png", "claims.html", "summary.html", "nets_used.csv"):
+        assert needle in page, needle
+    assert "Figure 2 of Yosinski et al. (2014)" in page
 
 
 @pytest.mark.report
