@@ -56,7 +56,7 @@ def profile(workdir: Path, config: dict) -> None:
     profiler.disable()
     out = io.StringIO()
     stats = pstats.Stats(profiler, stream=out).sort_stats("cumulative")
-    stats.print_stats(str(REPO), 15)
+    stats.print_stats(rf"{REPO}/(workflow/|Snakefile)", 15)
     stats.print_stats(25)
     print(out.getvalue(), file=sys.stderr)
 

@@ -45,7 +45,13 @@ def _parsed(module: str) -> ast.Module:
     return ast.parse((PACKAGE / f"{module}.py").read_text(), filename=f"{module}.py")
 
 
-def _imported(module: str) -> set[str]:
+@cache
+def _digest(module: str) -> str:
+    return hashlib.sha256(ast.dump(_parsed(module)).encode()).hexdigest()
+
+
+@cache
+def _imported(module: str) -> frozenset[str]:
     """Package modules that `module` imports, at any depth in the file (lazy imports count)."""
     found = set()
     for node in ast.walk(_parsed(module)):
@@ -60,7 +66,7 @@ def _imported(module: str) -> set[str]:
             for alias in node.names:
                 if alias.name.startswith(f"{PACKAGE_NAME}."):
                     found.add(alias.name.split(".")[1])
-    return {m for m in found if (PACKAGE / f"{m}.py").is_file()}
+    return frozenset(m for m in found if (PACKAGE / f"{m}.py").is_file())
 
 
 def modules_of(step: str) -> list[str]:
@@ -82,7 +88,7 @@ def code_fingerprint(step: str) -> str:
     """A short hash of the code `step` runs: changes iff one of its modules' syntax changes."""
     digest = hashlib.sha256()
     for module in modules_of(step):
-        digest.update(f"{module}\0{ast.dump(_parsed(module))}\0".encode())
+        digest.update(f"{module}\0{_digest(module)}\0".encode())
     return digest.hexdigest()[:16]
 
 
