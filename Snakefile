@@ -29,6 +29,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/aggregate.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:
@@ -38,3 +39,4 @@ rule all:
         SUMMARY_CSV,
         FIGURES,
         CLAIMS,
+        REPORT_TABLES,

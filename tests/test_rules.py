@@ -29,6 +29,7 @@ def test_the_workflow_has_the_designed_rules():
         "aggregate",
         "figures",
         "claims",
+        "tables",
     }
 
 

@@ -16,6 +16,8 @@ rule aggregate:
     resources:
         mem_mb=res("aggregate", "mem_mb"),
         runtime=res("aggregate", "runtime"),
+    params:
+        code=code("aggregate"),
     shell:
         "python -m transferability aggregate --metrics {input:q} --out-table {output.table:q}"
         " --out-csv {output.csv:q} > {log:q} 2>&1"
@@ -40,6 +42,7 @@ rule figures:
         runtime=res("aggregate", "runtime"),
     params:
         settings=settings_json(config["plots"]),
+        code=code("figures"),
     shell:
         "python -m transferability figures --table {input.table:q} --settings {params.settings:q}"
         " --figure2 {output.figure2:q} --figure3 {output.figure3:q} > {log:q} 2>&1"
@@ -61,5 +64,7 @@ rule claims:
     resources:
         mem_mb=res("aggregate", "mem_mb"),
         runtime=res("aggregate", "runtime"),
+    params:
+        code=code("claims"),
     shell:
         "python -m transferability claims --table {input.table:q} --out {output:q} > {log:q} 2>&1"

@@ -4,7 +4,7 @@
 import json
 import shlex
 
-from transferability import grid
+from transferability import grid, provenance
 from transferability.errors import PipelineError
 
 RESULTS = "results"
@@ -16,6 +16,12 @@ SUMMARY = f"{RESULTS}/summary.parquet"
 SUMMARY_CSV = f"{RESULTS}/summary.csv"
 FIGURES = [f"{RESULTS}/figures/figure2.png", f"{RESULTS}/figures/figure3.png"]
 CLAIMS = f"{RESULTS}/claims.md"
+NETS_USED = f"{RESULTS}/nets_used.csv"
+REPORT_TABLES = [
+    f"{RESULTS}/report/claims.html",
+    f"{RESULTS}/report/summary.html",
+    NETS_USED,
+]
 LOGS = f"{RESULTS}/logs"
 BENCHMARKS = f"{RESULTS}/benchmarks"
 
@@ -45,6 +51,17 @@ wildcard_constraints:
 def settings_json(settings):
     """Settings as one canonical JSON string: stable for Snakemake's params trigger."""
     return json.dumps(settings, sort_keys=True)
+
+
+def code(step):
+    """Fingerprint of the package code `python -m transferability STEP` runs (see provenance.py)."""
+    return provenance.code_fingerprint(step)
+
+
+# Resolved once per treatment, not once per job: a paper-scale DAG has thousands of cells.
+TRAIN_SETTINGS = {
+    t: settings_json(grid.train_settings(config, t)) for t in ("base", *grid.TREATMENTS)
+}
 
 
 def res(kind, key):

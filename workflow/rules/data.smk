@@ -14,6 +14,7 @@ rule prepare_data:
         runtime=res("data", "runtime"),
     params:
         settings=settings_json(config["dataset"]),
+        code=code("prepare-data"),
     shell:
         "python -m transferability prepare-data --settings {params.settings:q} --out {output:q} > {log:q} 2>&1"
 
@@ -36,6 +37,7 @@ rule make_split:
         runtime=res("data", "runtime"),
     params:
         settings=lambda wc: settings_json(grid.split_settings(config, wc.split)),
+        code=code("make-split"),
     shell:
         "python -m transferability make-split --cache {input.cache:q} --split {wildcards.split}"
         " --settings {params.settings:q} --out {output:q} > {log:q} 2>&1"

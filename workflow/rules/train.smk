@@ -17,7 +17,8 @@ rule train_base:
         mem_mb=res("train", "mem_mb"),
         runtime=res("train", "runtime"),
     params:
-        settings=settings_json(grid.train_settings(config, "base")),
+        settings=TRAIN_SETTINGS["base"],
+        code=code("train-base"),
     shell:
         "python -m transferability train-base --cache {input.cache:q} --split-file {input.split:q}"
         " --split {wildcards.split} --half {wildcards.half} --seed {wildcards.seed}"
@@ -44,8 +45,9 @@ rule train_cell:
         mem_mb=res("train", "mem_mb"),
         runtime=res("train", "runtime"),
     params:
-        settings=lambda wc: settings_json(grid.train_settings(config, wc.treatment)),
+        settings=lambda wc: TRAIN_SETTINGS[wc.treatment],
         base=lambda wc, input: f"--base {shlex.quote(input.base)}" if input.base else "",
+        code=code("train-cell"),
     shell:
         "python -m transferability train-cell --cache {input.cache:q} --split-file {input.split:q}"
         " --split {wildcards.split} --target {wildcards.target}"

@@ -7,13 +7,11 @@ metrics (and, for base nets, its weights) atomically.
 from __future__ import annotations
 
 import json
-import platform
-import socket
 from pathlib import Path
 
 import torch
 
-from . import models
+from . import models, provenance
 from .atomic import torch_save, write_text
 from .errors import DataError
 from .grid import FINE_TUNED, source_half
@@ -28,14 +26,8 @@ def _net(settings: dict, num_classes: int) -> models.TransferNet:
     )
 
 
-def _environment(threads: int) -> dict:
-    return {
-        "device": "cpu",
-        "threads": threads,
-        "torch_version": torch.__version__,
-        "python_version": platform.python_version(),
-        "host": socket.gethostname(),
-    }
+def _environment(threads: int, step: str) -> dict:
+    return {"device": "cpu", "threads": threads, **provenance.environment(step)}
 
 
 def write_metrics(record: dict, path: str | Path) -> None:
@@ -71,7 +63,7 @@ def _record(split_record, *, split, target, source, treatment, n, seed, outcome,
         "classes": split_record["halves"][target]["classes"],
         "history": outcome.history,
         "settings": settings,
-        **_environment(threads),
+        **_environment(threads, "train-base" if treatment == "base" else "train-cell"),
     }
 
 

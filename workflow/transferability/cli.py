@@ -115,6 +115,13 @@ def _claims(args) -> None:
     write_text(args.out, claims.render_markdown(table, claims.all_claims(table)))
 
 
+def _tables(args) -> None:
+    from .summary import read_summary
+    from .trace import write_tables
+
+    write_tables(read_summary(args.table), args.claims_html, args.summary_html, args.nets)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m transferability", description=__doc__)
     sub = p.add_subparsers(dest="step", required=True)
@@ -164,6 +171,14 @@ def parser() -> argparse.ArgumentParser:
     )
     step("figures", _figures, ("--table", req), ("--figure2", req), ("--figure3", req))
     step("claims", _claims, ("--table", req), ("--out", req))
+    step(
+        "tables",
+        _tables,
+        ("--table", req),
+        ("--claims-html", req),
+        ("--summary-html", req),
+        ("--nets", req),
+    )
     return p
 
 

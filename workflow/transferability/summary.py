@@ -30,10 +30,24 @@ KEY_COLUMNS = [
 NESTED = ("history", "classes", "settings")
 
 
+def flat_settings(settings: dict) -> dict:
+    """`{"recipe": {"lr": 0.03}}` as `{"recipe_lr": 0.03}`: one column per resolved setting.
+
+    Lists become JSON text, so a column keeps one type in parquet.
+    """
+    return {
+        f"{group}_{key}": json.dumps(value) if isinstance(value, list | dict) else value
+        for group, values in settings.items()
+        if isinstance(values, dict)
+        for key, value in values.items()
+    }
+
+
 def read_metrics(paths) -> pd.DataFrame:
     rows = []
     for path in paths:
         record = json.loads(Path(path).read_text())
+        record |= flat_settings(record.get("settings", {}))
         record["settings"] = json.dumps(record.get("settings", {}), sort_keys=True)
         record["metrics_path"] = str(path)
         rows.append({k: v for k, v in record.items() if k not in NESTED[:2]})

@@ -1,0 +1,68 @@
+"""The code fingerprint covers exactly the package modules a step runs."""
+
+import pytest
+
+from transferability import provenance
+
+
+def test_training_covers_the_training_code_and_not_the_plots():
+    modules = provenance.modules_of("train-cell")
+    assert {"cells", "training", "models", "splits", "datasets"} <= set(modules)
+    assert not {"plots", "claims", "summary", "cli"} & set(modules)
+
+
+def test_figures_cover_the_plots_and_not_the_training_code():
+    modules = provenance.modules_of("figures")
+    assert {"plots", "summary", "claims"} <= set(modules)
+    assert not {"training", "cells", "models"} & set(modules)
+
+
+def test_steps_running_different_code_have_different_fingerprints():
+    prints = {step: provenance.code_fingerprint(step) for step in provenance.STEP_MODULES}
+    assert prints["train-base"] == prints["train-cell"]
+    assert len({prints[s] for s in ("prepare-data", "train-cell", "figures", "aggregate")}) == 4
+
+
+def test_the_environment_records_software_versions_and_the_fingerprint():
+
+    record = provenance.environment("train-cell")
+    assert record["torch_version"] and record["torchvision_version"]
+    assert record["code_fingerprint"] == provenance.code_fingerprint("train-cell")
+    assert provenance.version("no-such-distribution-xyz") is None
+
+
+def test_an_unknown_step_is_named():
+    with pytest.raises(KeyError, match="unknown step 'train'"):
+        provenance.modules_of("train")
+
+
+def cli_step_imports() -> dict[str, set[str]]:
+    """For each `python -m transferability STEP`, the package modules its cli function imports."""
+    import ast
+
+    tree = ast.parse((provenance.PACKAGE / "cli.py").read_text())
+    functions = {f.name: f for f in tree.body if isinstance(f, ast.FunctionDef)}
+    steps = {}
+    for call in ast.walk(tree):
+        if (
+            isinstance(call, ast.Call)
+            and getattr(call.func, "id", None) == "step"
+            and isinstance(call.args[0], ast.Constant)
+        ):
+            body = functions[call.args[1].id]
+            imported = set()
+            for node in ast.walk(body):
+                if isinstance(node, ast.ImportFrom) and node.level == 1:
+                    if node.module:
+                        imported.add(node.module.split(".")[0])
+                    else:
+                        imported.update(alias.name for alias in node.names)
+            steps[call.args[0].value] = imported
+    return steps
+
+
+def test_every_cli_step_has_a_fingerprint_covering_what_it_imports():
+    steps = cli_step_imports()
+    assert set(steps) == set(provenance.STEP_MODULES)
+    for step, imported in steps.items():
+        assert imported <= set(provenance.modules_of(step)), step

@@ -1,0 +1,31 @@
+rule tables:
+    """The claims and summary tables as HTML for `snakemake --report`, and which nets each figure and claim used."""
+    input:
+        table=SUMMARY,
+    output:
+        claims=report(
+            f"{RESULTS}/report/claims.html",
+            caption="../report/claims_table.rst",
+            category="Claims",
+        ),
+        summary=report(
+            f"{RESULTS}/report/summary.html",
+            caption="../report/summary.rst",
+            category="Tables",
+        ),
+        nets=report(NETS_USED, caption="../report/nets_used.rst", category="Tables"),
+    log:
+        f"{LOGS}/tables.log",
+    benchmark:
+        f"{BENCHMARKS}/tables.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    threads: res("aggregate", "threads")
+    resources:
+        mem_mb=res("aggregate", "mem_mb"),
+        runtime=res("aggregate", "runtime"),
+    params:
+        code=code("tables"),
+    shell:
+        "python -m transferability tables --table {input.table:q} --claims-html {output.claims:q}"
+        " --summary-html {output.summary:q} --nets {output.nets:q} > {log:q} 2>&1"
