@@ -29,8 +29,8 @@ PACKAGE_NAME = PACKAGE.name
 # cli.py itself is left out: it only routes arguments, and counting it would rerun
 # every step whenever any one step's argument handling changed.
 STEP_MODULES = {
-    "prepare-data": ("datasets",),
-    "make-split": ("splits", "datasets"),
+    "prepare-data": ("sources",),
+    "make-split": ("splits", "datasets", "sources"),
     "train-base": ("cells",),
     "train-cell": ("cells",),
     "aggregate": ("summary",),
