@@ -44,14 +44,14 @@ def test_throughput_compares_both_loops_on_full_and_frozen_cells(fake_fashion_mn
         "throughput.py", "--smoke", "--frozen-n", "5", "--data-root", str(fake_fashion_mnist)
     )
     for kind in ("full", "frozen_n5"):
-        for variant in ("", "_bf16"):
+        for variant in ("_fp32", "_bf16"):
             value, unit = results[f"speedup_{kind}{variant}"]
             assert unit == "x" and float(value) > 0
-        for loop in ("ours", "ours_bf16", "plain"):
+        for loop in ("ours_fp32", "ours_bf16", "plain"):
             assert 0 <= float(results[f"{loop}_{kind}_top1"][0]) <= 1
     assert results["device_is_cuda"] == ("0", "bool")
     assert float(results["matmul_fp32_gflops"][0]) > 0
-    assert float(results["ours_full_train_gflops"][0]) > 0
+    assert float(results["ours_fp32_full_train_gflops"][0]) > 0
 
 
 def test_job_overhead_reports_fixed_cost_and_lean_imports(fake_fashion_mnist):

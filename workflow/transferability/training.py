@@ -180,8 +180,13 @@ def train(
     depth = 0 if recipe.augment_flip else models.deterministic_depth(n_frozen)
     pending_dropout = depth > 0 and not isinstance(net.stages[depth - 1].dropout, torch.nn.Identity)
 
-    def autocast():
-        return torch.autocast("cpu", torch.bfloat16, enabled=recipe.precision == "bf16")
+    def autocast(convs: bool = True):
+        # bf16 pays off in the conv layers; on the fully connected top alone the casts
+        # cost more than they save, so a step that runs no conv stays fp32.
+        enabled = recipe.precision == "bf16" and convs
+        return torch.autocast("cpu", torch.bfloat16, enabled=enabled)
+
+    step_runs_convs = depth < models.FIRST_FC
 
     with autocast():
         feats = {
@@ -216,7 +221,7 @@ def train(
             if recipe.augment_flip:
                 flip = torch.rand(len(batch), generator=generator) < 0.5
                 xb = torch.where(flip[:, None, None, None], xb.flip(3), xb)
-            with autocast():
+            with autocast(step_runs_convs):
                 loss = F.cross_entropy(forward(xb), y_train[batch])
             if not torch.isfinite(loss):
                 diverged = True
@@ -233,7 +238,7 @@ def train(
             warnings.warn("training diverged (non-finite loss)", RuntimeWarning, stacklevel=2)
             break
         loss_value = loss_sum / steps_per_epoch
-        with autocast():
+        with autocast(step_runs_convs):
             val = top1(net, *feats["val"], start=depth)
         history.append({"epoch": epoch, "loss": loss_value, "val_top1": val})
         log(f"epoch {epoch}: loss {loss_value:.4f} val_top1 {val:.4f}")
@@ -242,7 +247,7 @@ def train(
     seconds = time.perf_counter() - started
     if not diverged:
         net.load_state_dict(best[2])
-    with autocast():
+    with autocast(step_runs_convs):
         test = top1(net, *feats["test"], start=depth)
     outcome = Outcome(
         top1=test,
