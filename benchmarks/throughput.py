@@ -204,6 +204,7 @@ def step_ablation(net: models.TransferNet, batch: int, steps: int) -> None:
         ("nchw_relu_pool_fp32", plain, False, False),
         ("channels_last_relu_pool_fp32", plain, True, False),
         ("channels_last_pool_relu_fp32", net, True, False),
+        ("channels_last_relu_pool_bf16", plain, True, True),
         ("channels_last_pool_relu_bf16", net, True, True),
     ):
         rate = step_rate(model, channels_last, bf16, batch, steps)

@@ -86,3 +86,9 @@ def test_workflow_wall_reports_per_rule_totals(fake_fashion_mnist, tmp_path):
     assert results["rule_train_cell_jobs"] == ("2", "jobs")
     assert results["rule_prepare_data_jobs"] == ("1", "jobs")
     assert float(results["rule_train_cell_job_seconds"][0]) > 0
+
+
+def test_every_benchmark_script_is_run_by_a_test():
+    tests = "".join(path.read_text() for path in (REPO / "tests").glob("*.py"))
+    scripts = sorted(path.name for path in (REPO / "benchmarks").glob("*.py"))
+    assert scripts and all(f'"{name}"' in tests or f"/{name}" in tests for name in scripts)
