@@ -16,7 +16,7 @@ the FLOP/s achieved by a full-training cell (its steps and evaluations) beside t
 machine's fp32 (and bf16) matmul rate at the same thread count. Prints
 `RESULT <name> <value> <unit>` lines; ratios have unit `x`.
 
-    .venv/bin/python benchmarks/throughput.py            # ~5 min on 2 idle cores
+    .venv/bin/python benchmarks/throughput.py            # a few minutes
     .venv/bin/python benchmarks/throughput.py --smoke    # seconds; checks it runs
 """
 
