@@ -13,7 +13,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Rules run `python -m transferability`: the venv's python must come first on PATH.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: demo test lint data venv clean reference
+.PHONY: demo test lint bench data venv clean reference
 
 demo: venv data
 	@fallback=; [ -f $(FASHION_MNIST) ] || fallback="--configfile config/download.yaml"; \
@@ -33,6 +33,19 @@ reference: venv data
 
 test: venv data lint
 	$(PYTHON) -m pytest
+
+# Every script under benchmarks/ but the _helper modules (each prints `RESULT <name> <value>
+# <unit>` lines), one after another, except those in BENCH_SKIP: base_accuracy_ceiling.py measures accuracy,
+# not speed, and takes minutes (`make bench BENCH_SKIP=` runs it too). Run on an idle
+# machine: workflow_wall.py runs the whole default workflow.
+BENCH_SKIP ?= base_accuracy_ceiling.py
+
+bench: venv data
+	@set -e; for script in benchmarks/[!_]*.py; do \
+		case " $(BENCH_SKIP) " in *" $$(basename $$script) "*) \
+			echo "== $$script: skipped (BENCH_SKIP)"; continue;; esac; \
+		echo "== $$script"; $(PYTHON) $$script; \
+	done
 
 lint: venv
 	$(VENV)/bin/ruff check workflow tests benchmarks

@@ -26,7 +26,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from snakemake_run import REPO, last_cpu_seconds, snakemake
+from _snakemake_run import REPO, last_cpu_seconds, snakemake
 
 PAPER_SCALE = {
     "splits": {"random": 9, "dissimilar": {"enabled": True}},

@@ -26,7 +26,7 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from snakemake_run import last_cpu_seconds, snakemake
+from _snakemake_run import last_cpu_seconds, snakemake
 
 # --smoke: a 1-split, 1-layer grid, for the test suite.
 SMOKE = {"splits": {"random": 1, "dissimilar": {"enabled": False}}, "layers": [1]}

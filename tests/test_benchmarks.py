@@ -4,6 +4,8 @@ import re
 import subprocess
 import sys
 
+import yaml
+
 from .conftest import REPO
 
 RESULT = re.compile(r"^RESULT (\S+) (\S+) (\S+)$")
@@ -25,15 +27,76 @@ def test_base_accuracy_ceiling_prints_results(fake_fashion_mnist):
     assert all(0 <= v <= 1 for v in results.values())
 
 
-def run_smoke(script: str) -> dict[str, float]:
+def run_script(name: str, *args: str, timeout: float = 300) -> dict[str, str]:
+    """Run benchmarks/<name> and return its RESULT lines as {name: (value, unit)}."""
     out = subprocess.run(
-        [sys.executable, str(REPO / "benchmarks" / script), "--smoke", "--repeat", "1"],
+        [sys.executable, str(REPO / "benchmarks" / name), *args],
         capture_output=True,
         text=True,
         check=True,
-        timeout=600,
+        timeout=timeout,
     ).stdout
-    return {m[1]: float(m[2]) for m in map(RESULT.match, out.splitlines()) if m}
+    return {m[1]: (m[2], m[3]) for m in map(RESULT.match, out.splitlines()) if m}
+
+
+def test_throughput_compares_both_loops_on_full_and_frozen_cells(fake_fashion_mnist):
+    results = run_script(
+        "throughput.py", "--smoke", "--frozen-n", "5", "--data-root", str(fake_fashion_mnist)
+    )
+    for kind in ("full", "frozen_n5"):
+        for variant in ("_fp32", "_bf16"):
+            value, unit = results[f"speedup_{kind}{variant}"]
+            assert unit == "x" and float(value) > 0
+        for loop in ("ours_fp32", "ours_bf16", "plain"):
+            assert 0 <= float(results[f"{loop}_{kind}_top1"][0]) <= 1
+    assert results["device_is_cuda"] == ("0", "bool")
+    assert float(results["matmul_fp32_gflops"][0]) > 0
+    assert float(results["ours_fp32_full_train_gflops"][0]) > 0
+
+
+def test_job_overhead_reports_fixed_cost_and_lean_imports(fake_fashion_mnist):
+    results = run_script(
+        "job_overhead.py", "--smoke", "--repeats", "1", "--data-root", str(fake_fashion_mnist)
+    )
+    assert float(results["job_fixed_seconds"][0]) > 0
+    assert float(results["import_torch_seconds"][0]) > 0
+    # A training job needs neither torchvision nor torch._dynamo: each costs a second.
+    assert results["job_imports_torchvision"] == ("0", "bool")
+    assert results["job_imports_dynamo"] == ("0", "bool")
+
+
+def test_workflow_wall_reports_per_rule_totals(fake_fashion_mnist, tmp_path):
+    config = tmp_path / "smallest.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "dataset": {"root": str(fake_fashion_mnist)},
+                "subset": {"train_per_class": 10, "val_per_class": 5, "test_per_class": 5},
+                "splits": {"random": 0},
+                "layers": [7],
+                "treatments": ["random"],
+                "training": {"base": {"epochs": 1}},
+            }
+        )
+    )
+    results = run_script("workflow_wall.py", "--configfile", str(config))
+    assert float(results["workflow_wall_seconds"][0]) > 0
+    # One split (dissimilar): 2 base nets, 2 random cells at n = 7.
+    assert results["rule_train_base_jobs"] == ("2", "jobs")
+    assert results["rule_train_cell_jobs"] == ("2", "jobs")
+    assert results["rule_prepare_data_jobs"] == ("1", "jobs")
+    assert float(results["rule_train_cell_job_seconds"][0]) > 0
+
+
+def test_every_benchmark_script_is_run_by_a_test():
+    tests = "".join(path.read_text() for path in (REPO / "tests").glob("*.py"))
+    scripts = sorted(path.name for path in (REPO / "benchmarks").glob("[!_]*.py"))
+    assert scripts and all(f'"{name}"' in tests or f"/{name}" in tests for name in scripts)
+
+
+def run_smoke(script: str) -> dict[str, float]:
+    results = run_script(script, "--smoke", "--repeat", "1", timeout=600)
+    return {name: float(value) for name, (value, _unit) in results.items()}
 
 
 def test_dag_build_prints_results():

@@ -1,7 +1,7 @@
 """The 8-weight-layer AlexNet-shaped net and the surgery of the transfer experiments.
 
 The net is a sequence of eight *stages*, one per weight layer (conv1..conv5, fc6..fc8).
-A stage is: weight layer -> deterministic tail (ReLU, max-pool) -> dropout (fc6, fc7).
+A stage is: weight layer -> deterministic tail (max-pool, ReLU) -> dropout (fc6, fc7).
 Keeping dropout separate lets training cache the deterministic output of frozen
 stages and apply the stochastic part afterwards, exactly as the un-cached net would.
 """
@@ -113,11 +113,14 @@ class TransferNet(nn.Module):
         stages = []
         channels, side = in_channels, spec["image_side"]
         for conv, width in zip(spec["convs"], widths[:5], strict=True):
-            tail = [nn.ReLU(inplace=True)]
+            # Max-pool before the ReLU: the two commute (ReLU is monotone), values and
+            # gradients alike, and the ReLU then runs on a quarter of the activations.
+            tail = []
             side = (side + 2 * conv.padding - conv.kernel) // conv.stride + 1
             if conv.pool:
                 tail.append(nn.MaxPool2d(*conv.pool))
                 side = (side - conv.pool[0]) // conv.pool[1] + 1
+            tail.append(nn.ReLU(inplace=True))
             layer = nn.Conv2d(channels, width, conv.kernel, conv.stride, conv.padding)
             stages.append(Stage(layer, nn.Sequential(*tail), dropout=False))
             channels = width
