@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from .atomic import write_atomic
+from .errors import DataError
 
 # Columns first in the table, in this order; the rest (provenance) follow sorted.
 KEY_COLUMNS = [
@@ -33,7 +34,12 @@ NESTED = ("history", "classes", "settings")
 def read_metrics(paths) -> pd.DataFrame:
     rows = []
     for path in paths:
-        record = json.loads(Path(path).read_text())
+        try:
+            record = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as e:
+            raise DataError(
+                f"{path}: not a readable metrics file ({e}); delete it so its net is retrained"
+            ) from e
         record["settings"] = json.dumps(record.get("settings", {}), sort_keys=True)
         record["metrics_path"] = str(path)
         rows.append({k: v for k, v in record.items() if k not in NESTED[:2]})
