@@ -6,6 +6,7 @@ import errno
 import gzip
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -424,3 +425,18 @@ def test_a_corrupt_file_under_a_quoted_path_fails_the_rule_cleanly(tmp_path):
     assert log.startswith("error: ") and str(bad) in log and "truncated or corrupt" in log
     assert not (workdir / "results/data/fashion_mnist.pt").exists()
     assert not list((workdir / "results/data").glob(".*tmp*"))
+
+
+def test_every_value_in_a_shell_command_is_quoted_or_constrained():
+    """A path from the config (or anything else free-form) reaches a rule's shell command
+    only through `:q`; the rest are wildcards (constrained to names without spaces or
+    quotes), thread counts and `params.base`, which common.smk quotes with shlex."""
+    from .test_rules import rules
+
+    safe = {"threads", "params.base"} | {
+        f"wildcards.{w}" for w in ("split", "half", "target", "treatment", "n", "seed")
+    }
+    for name, block in rules().items():
+        command = "".join(re.findall(r'"((?:[^"\\]|\\.)*)"', block.split("shell:", 1)[1]))
+        for field in re.findall(r"(?<!\{)\{([^{}]+)\}(?!\})", command):
+            assert field.endswith(":q") or field in safe, f"{name}: {{{field}}} is not quoted"
