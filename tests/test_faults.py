@@ -51,16 +51,24 @@ def run(workdir: Path, *args: str, timeout: float = 600) -> subprocess.Completed
 
 
 def start(workdir: Path, *args: str) -> subprocess.Popen:
-    """Snakemake in a process group of its own, as a shell runs a foreground command:
-    its jobs (shell commands it spawns) share that group."""
-    return subprocess.Popen(
-        command(workdir, *args),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=environment(),
-        start_new_session=True,
-    )
+    """Snakemake as a terminal runs a foreground command: in a process group of its own,
+    which its jobs (the shell commands it spawns) share, with SIGINT at its default (a
+    background launcher such as `make ... &` or CI may have set it to ignored). Output
+    goes to a file: a pipe nobody reads would fill and stall the run."""
+    with (workdir / "snakemake.out").open("w") as output:
+        return subprocess.Popen(
+            command(workdir, *args),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            env=environment(),
+            start_new_session=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
+
+
+def finish(proc: subprocess.Popen, workdir: Path, timeout: float) -> str:
+    proc.wait(timeout=timeout)
+    return (workdir / "snakemake.out").read_text()
 
 
 def new_workdir(tmp_path_factory, name: str) -> Path:
@@ -149,7 +157,7 @@ def test_ctrl_c_then_rerun_incomplete_gives_the_same_results(tmp_path_factory, r
     proc = start(workdir)
     wait_for_cells(workdir, proc, 3)
     os.killpg(proc.pid, signal.SIGINT)
-    output, _ = proc.communicate(timeout=120)
+    output = finish(proc, workdir, timeout=120)
     assert proc.returncode != 0, output[-3000:]
 
     resumed = run(workdir, "--rerun-incomplete")
@@ -178,7 +186,7 @@ def test_a_second_snakemake_on_a_running_directory_is_refused_and_harms_nothing(
     assert all(p.exists() for p in before), "the refused runs deleted files"
     assert first.poll() is None or first.returncode == 0
 
-    output, _ = first.communicate(timeout=600)
+    output = finish(first, workdir, timeout=600)
     assert first.returncode == 0, output[-3000:]
     assert results(workdir) == reference
 
