@@ -1,8 +1,22 @@
-"""Bad configs fail at start, before any job runs, naming the key and the fix."""
+"""Bad input: configs fail at start, before any job runs, naming the key and the fix;
+bad files fail the job that reads them with one line naming the file and the fix."""
 
+import ast
+import errno
+import gzip
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
 import pytest
+import yaml
 
-from .conftest import snakemake
+from transferability.errors import DataError
+
+from .conftest import REPO, snakemake, write_idx
 
 pytestmark = pytest.mark.badinput
 
@@ -65,3 +79,364 @@ def test_no_split_at_all(tmp_path):
 def test_wrong_type(tmp_path):
     out = fails_at_start(tmp_path, {"training": {"base": {"lr": "fast"}}})
     assert "training.base.lr: 'fast' is not of type 'number'" in out
+
+
+# ---------------------------------------------------------------------------------------
+# Bad files, through the command each rule runs (`python -m transferability STEP`): the
+# step exits 1 with one line naming the file and the fix (no traceback), and leaves no
+# output, nor a temporary file beside it, that Snakemake could take as complete.
+
+
+def run_step(capsys, *argv: str) -> tuple[int, str]:
+    from transferability.cli import main
+
+    code = main(list(argv))
+    return code, capsys.readouterr().err
+
+
+def fails_cleanly(capsys, argv: list[str], *outputs: Path) -> str:
+    code, err = run_step(capsys, *argv)
+    assert code == 1, err
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    assert "Traceback" not in err
+    for out in outputs:
+        assert not out.exists(), f"{out} left behind"
+        if out.parent.exists():
+            assert not list(out.parent.glob(f".{out.stem}.tmp*")), "temporary file left behind"
+    return err
+
+
+def dataset_settings(root: Path) -> str:
+    return json.dumps(
+        {"name": "fashion_mnist", "root": str(root), "download": False, "download_root": "x"}
+    )
+
+
+def prepare(capsys, root: Path, out: Path) -> str:
+    argv = ["prepare-data", "--settings", dataset_settings(root), "--out", str(out)]
+    return fails_cleanly(capsys, argv, out)
+
+
+@pytest.fixture
+def raw(fake_fashion_mnist, tmp_path) -> Path:
+    """A private copy of the fake Fashion-MNIST files, free to damage."""
+    return Path(shutil.copytree(fake_fashion_mnist, tmp_path / "raw"))
+
+
+def test_truncated_gz_file(capsys, raw, tmp_path):
+    target = raw / "train-images-idx3-ubyte.gz"
+    target.write_bytes(target.read_bytes()[:700])
+    err = prepare(capsys, raw, tmp_path / "cache.pt")
+    assert str(target) in err and "truncated or corrupt" in err
+
+
+def test_corrupt_gz_stream(capsys, raw, tmp_path):
+    target = raw / "t10k-images-idx3-ubyte.gz"
+    data = bytearray(target.read_bytes())
+    for i in range(40, len(data) - 20, 97):  # damage the deflate stream, keep the header
+        data[i] ^= 0xFF
+    target.write_bytes(bytes(data))
+    err = prepare(capsys, raw, tmp_path / "cache.pt")
+    assert str(target) in err and "re-install the dataset" in err
+
+
+def test_a_gz_name_on_a_file_that_is_not_gzip(capsys, raw, tmp_path):
+    target = raw / "train-labels-idx1-ubyte.gz"
+    target.write_text("<html>404 Not Found</html>")
+    err = prepare(capsys, raw, tmp_path / "cache.pt")
+    assert str(target) in err and "truncated or corrupt" in err
+
+
+def test_an_idx_file_with_a_bad_magic_number(capsys, raw, tmp_path):
+    target = raw / "t10k-labels-idx1-ubyte.gz"
+    target.write_bytes(gzip.compress(b"\x00\x00\x0d\x01" + bytes(100)))  # float data, not bytes
+    err = prepare(capsys, raw, tmp_path / "cache.pt")
+    assert str(target) in err and "not an IDX file of unsigned bytes" in err
+
+
+def test_an_idx_file_shorter_than_its_header_says(capsys, raw, tmp_path):
+    target = raw / "train-images-idx3-ubyte.gz"
+    target.write_bytes(gzip.compress(gzip.decompress(target.read_bytes())[:-28]))
+    err = prepare(capsys, raw, tmp_path / "cache.pt")
+    assert str(target) in err and "header says shape (300, 28, 28)" in err
+
+
+def test_images_of_the_wrong_shape(capsys, raw, tmp_path):
+    write_idx(raw / "t10k-images-idx3-ubyte.gz", np.zeros((100, 32, 32)))
+    err = prepare(capsys, raw, tmp_path / "cache.pt")
+    assert "t10k-images" in err and "shape (32, 32), expected (28, 28)" in err
+
+
+def test_fewer_labels_than_images(capsys, raw, tmp_path):
+    write_idx(raw / "train-labels-idx1-ubyte.gz", np.zeros(299))
+    err = prepare(capsys, raw, tmp_path / "cache.pt")
+    assert "train-labels" in err and "299 labels for 300 images" in err
+
+
+def test_a_label_outside_the_ten_classes(capsys, raw, tmp_path):
+    write_idx(raw / "t10k-labels-idx1-ubyte.gz", np.full(100, 12))
+    err = prepare(capsys, raw, tmp_path / "cache.pt")
+    assert "t10k-labels" in err and "label 12 out of range" in err
+
+
+def test_a_data_folder_without_the_files(capsys, tmp_path):
+    err = prepare(capsys, tmp_path, tmp_path / "cache.pt")
+    assert "dataset.root" in err and "apt-get install dataset-fashion-mnist" in err
+
+
+def test_disk_full_while_writing_the_cache(capsys, raw, tmp_path, monkeypatch):
+    """ENOSPC half-way through torch.save: no cache, no temporary file, one clear line."""
+    import torch
+
+    def half_then_full(obj, f, *args, **kwargs):
+        Path(f).write_bytes(b"PK\x03\x04 half a zip")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(torch, "save", half_then_full)
+    out = tmp_path / "out" / "cache.pt"
+    err = prepare(capsys, raw, out)
+    assert str(out) in err and "no space left" in err and "free some space" in err
+    assert list(out.parent.iterdir()) == []
+
+
+def test_disk_full_while_writing_a_split_file(tmp_path, monkeypatch):
+    from transferability import splits
+
+    def full(self, text, *args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(Path, "write_text", full)
+    out = tmp_path / "random0.json"
+    with pytest.raises(DataError, match="random0.json: no space left"):
+        splits.write_split({"split": "random0"}, out)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_other_os_errors_are_not_disguised_as_a_full_disk(tmp_path):
+    from transferability.atomic import write_atomic
+
+    def denied(tmp):
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    with pytest.raises(PermissionError):
+        write_atomic(tmp_path / "x.json", denied)
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- split files and the data cache -----------------------------------------------------
+
+
+def tiny_config() -> dict:
+    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    config["subset"] |= {"train_per_class": 20, "val_per_class": 5, "test_per_class": None}
+    config["training"]["base"]["epochs"] = 1
+    return config
+
+
+def make_split(capsys, cache: Path, out: Path, config: dict | None = None) -> tuple[int, str]:
+    from transferability import grid
+
+    settings = grid.split_settings(config or tiny_config(), "random0")
+    argv = ["make-split", "--cache", str(cache), "--split", "random0"]
+    return run_step(capsys, *argv, "--settings", json.dumps(settings), "--out", str(out))
+
+
+@pytest.fixture
+def split_file(capsys, fake_cache, tmp_path) -> Path:
+    out = tmp_path / "splits" / "random0.json"
+    code, err = make_split(capsys, fake_cache, out)
+    assert code == 0, err
+    return out
+
+
+def train_base_argv(cache: Path, split: Path, out_dir: Path) -> list[str]:
+    from transferability import grid
+
+    settings = json.dumps(grid.train_settings(tiny_config(), "base"))
+    return [
+        "train-base", "--cache", str(cache), "--split-file", str(split), "--split", "random0",
+        "--half", "A", "--seed", "0", "--settings", settings,
+        "--out-model", str(out_dir / "model.pt"), "--out-metrics", str(out_dir / "metrics.json"),
+    ]  # fmt: skip
+
+
+def train_base_fails(capsys, cache: Path, split: Path, tmp_path: Path) -> str:
+    out = tmp_path / "base"
+    argv = train_base_argv(cache, split, out)
+    return fails_cleanly(capsys, argv, out / "model.pt", out / "metrics.json")
+
+
+def test_a_corrupt_data_cache(capsys, tmp_path):
+    cache = tmp_path / "fashion_mnist.pt"
+    cache.write_bytes(b"PK\x03\x04 not really a zip")
+    out = tmp_path / "random0.json"
+    code, err = make_split(capsys, cache, out)
+    assert code == 1 and str(cache) in err and "rerun prepare_data" in err
+    assert not out.exists()
+
+
+def test_more_images_asked_for_than_a_class_has(capsys, fake_cache, tmp_path):
+    config = tiny_config()
+    config["subset"]["train_per_class"] = 40  # the fake data has 30 per class
+    out = tmp_path / "random0.json"
+    code, err = make_split(capsys, fake_cache, out, config)
+    assert code == 1 and "lower subset.*_per_class" in err and not out.exists()
+
+
+def test_a_split_file_edited_to_overlap(capsys, fake_cache, split_file, tmp_path):
+    record = json.loads(split_file.read_text())
+    record["halves"]["B"]["class_indices"].append(record["halves"]["A"]["class_indices"][0])
+    split_file.write_text(json.dumps(record))
+    err = train_base_fails(capsys, fake_cache, split_file, tmp_path)
+    assert str(split_file) in err and "in both halves" in err and "delete it" in err
+
+
+def test_a_truncated_split_file(capsys, fake_cache, split_file, tmp_path):
+    split_file.write_text(split_file.read_text()[:200])
+    err = train_base_fails(capsys, fake_cache, split_file, tmp_path)
+    assert str(split_file) in err and "not a valid split file" in err
+
+
+def test_a_split_file_made_from_other_data(capsys, fake_cache, split_file, tmp_path):
+    record = json.loads(split_file.read_text())
+    record["halves"]["A"]["train_idx"].append(59_999)  # the real training set; the fake has 300
+    split_file.write_text(json.dumps(record))
+    err = train_base_fails(capsys, fake_cache, split_file, tmp_path)
+    assert str(fake_cache) in err and "train_idx [59999]" in err and "delete it" in err
+
+
+# --- checkpoints ---------------------------------------------------------------------------
+
+
+def train_cell_fails(capsys, cache: Path, split: Path, base: Path, tmp_path: Path) -> str:
+    from transferability import grid
+
+    out = tmp_path / "cell" / "metrics.json"
+    settings = json.dumps(grid.train_settings(tiny_config(), "transfer"))
+    argv = [
+        "train-cell", "--cache", str(cache), "--split-file", str(split), "--split", "random0",
+        "--target", "B", "--treatment", "transfer", "--n", "3", "--seed", "0",
+        "--base", str(base), "--settings", settings, "--out-metrics", str(out),
+    ]  # fmt: skip
+    return fails_cleanly(capsys, argv, out)
+
+
+def test_a_checkpoint_from_another_architecture(capsys, fake_cache, split_file, tmp_path):
+    import torch
+
+    from transferability.models import TransferNet
+
+    other = TransferNet("small28", 5, 1, [8, 16, 24, 24, 16, 64, 64])
+    base = tmp_path / "model.pt"
+    torch.save(other.state_dict(), base)
+    err = train_cell_fails(capsys, fake_cache, split_file, base, tmp_path)
+    assert str(base) in err and "has shape" in err and "model.layout/model.widths" in err
+
+
+def test_a_corrupt_checkpoint(capsys, fake_cache, split_file, tmp_path):
+    base = tmp_path / "model.pt"
+    base.write_bytes(b"\x80\x04garbage, a checkpoint cut short")
+    err = train_cell_fails(capsys, fake_cache, split_file, base, tmp_path)
+    assert str(base) in err and "delete it so it is retrained" in err
+
+
+class Payload:
+    """What a malicious checkpoint would carry: unpickling it runs code."""
+
+    def __reduce__(self):
+        return (os.system, ("touch pwned",))
+
+
+def test_a_checkpoint_that_would_run_code_is_refused(capsys, fake_cache, split_file, tmp_path):
+    """weights_only=True: a pickle naming arbitrary callables is never executed."""
+    import torch
+
+    base = tmp_path / "model.pt"
+    torch.save({"conv1.weight": Payload()}, base)
+    err = train_cell_fails(capsys, fake_cache, split_file, base, tmp_path)
+    assert str(base) in err and "cannot load the base-net checkpoint" in err
+    assert not Path("pwned").exists() and not (tmp_path / "pwned").exists()
+
+
+def test_a_corrupt_metrics_file_stops_aggregate(capsys, tmp_path):
+    good, bad = tmp_path / "good.json", tmp_path / "bad.json"
+    good.write_text(json.dumps({"split": "random0"}))
+    bad.write_text('{"split": "random0", "top1": 0.')
+    table = tmp_path / "summary.parquet"
+    argv = ["aggregate", "--metrics", str(good), str(bad), "--out-table", str(table)]
+    err = fails_cleanly(capsys, [*argv, "--out-csv", str(tmp_path / "s.csv")], table)
+    assert str(bad) in err and "delete it so its net is retrained" in err
+
+
+# --- safety ---------------------------------------------------------------------------------
+
+
+def test_every_torch_load_is_weights_only():
+    """Checkpoints and caches are data: no torch.load may unpickle arbitrary objects."""
+    calls = []
+    for path in [*(REPO / "workflow").rglob("*.py"), *(REPO / "benchmarks").rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "load"
+                and getattr(node.func.value, "id", None) == "torch"
+            ):
+                flags = {k.arg: getattr(k.value, "value", None) for k in node.keywords}
+                calls.append((path.name, node.lineno, flags.get("weights_only")))
+    assert calls, "expected torch.load calls to check"
+    assert all(weights_only is True for *_, weights_only in calls), calls
+
+
+def test_a_data_path_with_spaces_and_quotes_reaches_the_jobs_intact(tmp_path):
+    """Config values go to the shell quoted: prepare_data and make_split run on a
+    Fashion-MNIST root at `my data/it's "here"`, inside a work folder with a space."""
+    from .conftest import make_fake_fashion_mnist
+
+    workdir = tmp_path / "work dir"
+    root = make_fake_fashion_mnist(workdir / "my data" / 'it\'s "here"')
+    config = {
+        "dataset": {"root": str(root)},
+        "subset": {"train_per_class": 20, "val_per_class": 5, "test_per_class": None},
+    }
+    result = snakemake(
+        workdir, "--cores", "1", "results/splits/random0.json", config=config, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    record = json.loads((workdir / "results/splits/random0.json").read_text())
+    assert len(record["halves"]["A"]["train_idx"]) == 5 * 20
+    log = (workdir / "results/logs/prepare_data.log").read_text()
+    assert "wrote results/data/fashion_mnist.pt" in log
+
+
+def test_a_corrupt_file_under_a_quoted_path_fails_the_rule_cleanly(tmp_path):
+    """Through snakemake: the job fails, its log says which file, and no cache is left."""
+    from .conftest import make_fake_fashion_mnist
+
+    workdir = tmp_path / "work"
+    root = make_fake_fashion_mnist(workdir / "it's data")
+    bad = root / "train-images-idx3-ubyte.gz"
+    bad.write_bytes(bad.read_bytes()[:700])
+    config = {"dataset": {"root": str(root)}}
+    result = snakemake(workdir, "--cores", "1", "results/data/fashion_mnist.pt", config=config)
+    assert result.returncode != 0
+    assert "Error in rule prepare_data" in result.stderr
+    log = (workdir / "results/logs/prepare_data.log").read_text()
+    assert log.startswith("error: ") and str(bad) in log and "truncated or corrupt" in log
+    assert not (workdir / "results/data/fashion_mnist.pt").exists()
+    assert not list((workdir / "results/data").glob(".*tmp*"))
+
+
+def test_every_value_in_a_shell_command_is_quoted_or_constrained():
+    """A path from the config (or anything else free-form) reaches a rule's shell command
+    only through `:q`; the rest are wildcards (constrained to names without spaces or
+    quotes), thread counts and `params.base`, which common.smk quotes with shlex."""
+    from .test_rules import rules
+
+    safe = {"threads", "params.base"} | {
+        f"wildcards.{w}" for w in ("split", "half", "target", "treatment", "n", "seed")
+    }
+    for name, block in rules().items():
+        command = "".join(re.findall(r'"((?:[^"\\]|\\.)*)"', block.split("shell:", 1)[1]))
+        for field in re.findall(r"(?<!\{)\{([^{}]+)\}(?!\})", command):
+            assert field.endswith(":q") or field in safe, f"{name}: {{{field}}} is not quoted"

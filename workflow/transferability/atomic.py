@@ -4,9 +4,13 @@ take as complete. Torch-free."""
 
 from __future__ import annotations
 
+import errno
+import glob
 import os
 from collections.abc import Callable
 from pathlib import Path
+
+from .errors import DataError
 
 
 def write_atomic(path: str | Path, write: Callable[[Path], object]) -> Path:
@@ -16,9 +20,20 @@ def write_atomic(path: str | Path, write: Callable[[Path], object]) -> Path:
     # Same folder, so the rename is atomic; same suffix, for writers that pick the
     # format from it (matplotlib, pandas).
     tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
+    # A writer killed outright (SIGKILL) cannot clean up; its rerun does. Snakemake
+    # never runs two jobs for one output, so no other live writer owns these.
+    for stale in path.parent.glob(f".{glob.escape(path.stem)}.tmp*{glob.escape(path.suffix)}"):
+        stale.unlink(missing_ok=True)
     try:
         write(tmp)
         os.replace(tmp, path)
+    except OSError as e:
+        if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        raise DataError(
+            f"{path}: no space left on the device while writing it ({e.strerror}); "
+            "free some space or move the workflow to a larger disk, then rerun"
+        ) from e
     finally:
         tmp.unlink(missing_ok=True)
     return path

@@ -13,7 +13,7 @@ import torch
 
 from . import models, provenance
 from .atomic import torch_save, write_text
-from .errors import DataError
+from .errors import DataError, load_failure
 from .grid import FINE_TUNED, source_half
 from .splits import read_split
 from .training import Recipe, derived_seed, load_half, train
@@ -39,7 +39,8 @@ def load_checkpoint(path: str | Path) -> dict:
         return torch.load(path, weights_only=True, map_location="cpu")
     except Exception as e:  # a truncated zip, a foreign pickle, ...: all mean "remake it"
         raise DataError(
-            f"{path}: cannot load the base-net checkpoint ({e}); delete it so it is retrained"
+            f"{path}: cannot load the base-net checkpoint ({load_failure(e)}); "
+            "delete it so it is retrained"
         ) from e
 
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import gzip
 import struct
+import zlib
 from pathlib import Path
 
 from .atomic import torch_save
-from .errors import ConfigError, DataError
+from .errors import ConfigError, DataError, load_failure
 
 FASHION_MNIST_CLASSES = (
     "T-shirt/top",
@@ -76,7 +77,7 @@ def read_idx(path: Path) -> tuple[tuple[int, ...], bytes]:
             ndim = header[3]
             shape = struct.unpack(f">{ndim}I", f.read(4 * ndim))
             data = f.read()
-    except (OSError, EOFError, gzip.BadGzipFile) as e:
+    except (OSError, EOFError, zlib.error) as e:  # BadGzipFile is an OSError
         raise DataError(
             f"{path}: cannot read ({e}); the file is truncated or corrupt, "
             "re-install the dataset or point dataset.root at a good copy"
@@ -153,5 +154,6 @@ def load_cache(path: str | Path) -> dict:
         return torch.load(path, weights_only=True)
     except Exception as e:  # torch raises many types for a bad pickle/zip
         raise DataError(
-            f"{path}: cannot load the data cache ({e}); delete it and rerun prepare_data"
+            f"{path}: cannot load the data cache ({load_failure(e)}); "
+            "delete it and rerun prepare_data"
         ) from e

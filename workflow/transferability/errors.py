@@ -11,3 +11,13 @@ class ConfigError(PipelineError):
 
 class DataError(PipelineError):
     """Input data is missing or corrupt; the message names the file."""
+
+
+def load_failure(e: BaseException) -> str:
+    """Why torch.load failed, in one line (torch's own messages run over many lines, and
+    for weights_only refusals suggest the unsafe way out)."""
+    text = str(e)
+    if "Weights only load failed" in text:
+        return "it holds objects other than tensors, refused since unpickling them could run code"
+    first = next((line.strip() for line in text.splitlines() if line.strip()), type(e).__name__)
+    return first[:200]

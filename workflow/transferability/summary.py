@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from .atomic import write_atomic
+from .errors import DataError
 
 # Columns first in the table, in this order; the rest (provenance) follow sorted.
 KEY_COLUMNS = [
@@ -46,7 +47,12 @@ def flat_settings(settings: dict) -> dict:
 def read_metrics(paths) -> pd.DataFrame:
     rows = []
     for path in paths:
-        record = json.loads(Path(path).read_text())
+        try:
+            record = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as e:
+            raise DataError(
+                f"{path}: not a readable metrics file ({e}); delete it so its net is retrained"
+            ) from e
         record |= flat_settings(record.get("settings", {}))
         record["settings"] = json.dumps(record.get("settings", {}), sort_keys=True)
         record["metrics_path"] = str(path)

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 
 from . import models
 from .datasets import load_cache
+from .errors import DataError
 
 EVAL_BATCH = 1000
 # More dead units than this leaving a frozen prefix means its signal is mostly gone:
@@ -113,9 +114,23 @@ def derived_seed(*parts) -> int:
     return zlib.crc32("/".join(map(str, parts)).encode()) & 0x7FFFFFFF
 
 
+def check_indices(cache_path, cache: dict, half: dict) -> None:
+    """A split file made from other data (or edited) must fail here, not in an IndexError."""
+    limits = {"class_indices": len(cache["classes"]), "train_idx": len(cache["train_y"])}
+    limits |= {"val_idx": len(cache["train_y"]), "test_idx": len(cache["test_y"])}
+    for key, limit in limits.items():
+        bad = [i for i in half[key] if not 0 <= i < limit]
+        if bad:
+            raise DataError(
+                f"{cache_path}: the split file's {key} {bad[:3]} are out of range (< {limit}); "
+                "it was made from other data — delete it so make_split writes it again"
+            )
+
+
 def load_half(cache_path, half: dict) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """Train/val/test images of one half (its split-file record), normalised; labels 0..k-1."""
     cache = load_cache(cache_path)
+    check_indices(cache_path, cache, half)
     relabel = torch.full((len(cache["classes"]),), -1, dtype=torch.int64)
     relabel[torch.tensor(half["class_indices"])] = torch.arange(len(half["class_indices"]))
     if cache.get("kind") == "imagefolder":  # too big for memory: streamed from disk

@@ -1,0 +1,200 @@
+"""Each rule's conda environment provides every module its code imports.
+
+No conda channel is reachable where the tests run, so this is checked statically: the
+rule's shell command names a CLI step (`python -m transferability STEP`); from that step
+the package's imports are followed through the code (ast, function by function, as far
+as the step can reach), and every third-party module met must come from a package the
+rule's env file pins.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import sys
+from functools import cache
+from pathlib import Path
+
+import pytest
+import yaml
+
+from .conftest import REPO
+from .test_rules import rules
+
+pytestmark = pytest.mark.envs
+
+PACKAGE = REPO / "workflow/transferability"
+# Import name -> conda-forge package that provides it.
+CONDA_PACKAGE = {
+    "torch": "pytorch",
+    "torchvision": "torchvision",
+    "numpy": "numpy",
+    "pandas": "pandas",
+    "pyarrow": "pyarrow",
+    "matplotlib": "matplotlib-base",
+    "seaborn": "seaborn-base",
+    "yaml": "pyyaml",
+    "PIL": "pillow",
+    "jsonschema": "jsonschema",
+    "scipy": "scipy",
+}
+
+
+class Module:
+    def __init__(self, name: str):
+        self.name = name
+        self.tree = ast.parse((PACKAGE / f"{name}.py").read_text())
+        self.defs = {
+            node.name: node
+            for node in self.tree.body
+            if isinstance(node, ast.FunctionDef | ast.ClassDef | ast.AsyncFunctionDef)
+        }
+        # Package modules imported whole (`from . import cifar`): only the names used as
+        # `cifar.NAME` in reached code are followed, not the whole module.
+        self.submodules = {
+            alias.name
+            for node in ast.walk(self.tree)
+            if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module is None
+            for alias in node.names
+        }
+
+    def top_level(self) -> list[ast.AST]:
+        return [node for node in self.tree.body if node.__class__ not in DEFS]
+
+
+DEFS = {ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef}
+
+
+@cache
+def module(name: str) -> Module:
+    return Module(name)
+
+
+def package_modules() -> set[str]:
+    return {p.stem for p in PACKAGE.glob("*.py")}
+
+
+def step_functions() -> dict[str, str]:
+    """CLI step name -> the function in cli.py that runs it (from `step("name", func, ...)`)."""
+    found = {}
+    for node in ast.walk(module("cli").tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "step":
+            name, func = node.args[:2]
+            found[name.value] = func.id
+    return found
+
+
+def third_party_imports(step: str) -> set[str]:
+    """Top-level names of the non-standard modules a CLI step can import."""
+    others = set(step_functions().values()) - {step_functions()[step]}
+    todo = [("__main__", None), ("cli", step_functions()[step])]
+    seen: set[tuple[str, str | None]] = set()
+    external: set[str] = set()
+
+    def reach(mod: str, name: str | None) -> None:
+        if mod == "cli" and name in others:
+            return  # parser() only registers the other steps; it never calls them
+        if (mod, name) not in seen:
+            todo.append((mod, name))
+
+    while todo:
+        mod, name = todo.pop()
+        if (mod, name) in seen:
+            continue
+        seen.add((mod, name))
+        m = module(mod)
+        if name is None:
+            nodes = m.top_level()
+        elif name in m.defs:
+            nodes = [m.defs[name]]
+            reach(mod, None)
+        else:
+            continue  # a constant: the module's top level is reached already
+        for node in (n for top in nodes for n in ast.walk(top)):
+            if isinstance(node, ast.Import):
+                external |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                external.add(node.module.split(".")[0])
+            elif isinstance(node, ast.ImportFrom):
+                if node.module is None:  # from . import models: its top level
+                    for alias in node.names:
+                        reach(alias.name, None)
+                else:  # from .datasets import build_cache
+                    reach(node.module, None)
+                    for alias in node.names:
+                        reach(node.module, alias.name)
+            elif isinstance(node, ast.Name) and node.id in m.defs:
+                reach(mod, node.id)
+            elif (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id in m.submodules
+            ):
+                reach(node.value.id, node.attr)  # models.freeze(...)
+            elif (
+                isinstance(node, ast.keyword)
+                and node.arg == "engine"
+                and isinstance(node.value, ast.Constant)
+            ):
+                # pandas' to_parquet/read_parquet(engine="pyarrow") imports it by name
+                external.add(node.value.value)
+    assert {m for m, _ in seen} <= package_modules()
+    return external - set(sys.stdlib_module_names) - {"__future__"}
+
+
+def env_packages(env_file: Path) -> dict[str, str]:
+    """Package -> pinned version from a conda env file (`name =version`)."""
+    spec = yaml.safe_load(env_file.read_text())
+    pins = {}
+    for dep in spec["dependencies"]:
+        match = re.fullmatch(r"([A-Za-z0-9_.-]+) *=+ *([0-9][0-9A-Za-z.]*)", str(dep))
+        assert match, f"{env_file.name}: {dep!r} is not pinned to one release (`name =version`)"
+        pins[match[1]] = match[2]
+    return pins
+
+
+def rule_env_and_step(block: str) -> tuple[Path, str]:
+    (env,) = re.findall(r'^    conda:\n        "([^"]+)"', block, flags=re.MULTILINE)
+    (step,) = re.findall(r"python -m transferability ([a-z-]+)", block)
+    return (REPO / "workflow/rules" / env).resolve(), step
+
+
+RULES = sorted(rules().items())
+
+
+@pytest.mark.parametrize(("name", "block"), RULES)
+def test_every_module_the_rule_imports_is_in_its_env(name, block):
+    env_file, step = rule_env_and_step(block)
+    provided = set(env_packages(env_file))
+    imports = third_party_imports(step)
+    unknown = imports - set(CONDA_PACKAGE)
+    assert not unknown, f"{name}: add {sorted(unknown)} to CONDA_PACKAGE (import -> conda name)"
+    missing = {CONDA_PACKAGE[i] for i in imports} - provided
+    assert not missing, f"{name} ({step}): {env_file.name} lacks {sorted(missing)}"
+
+
+def test_every_package_of_an_env_is_used_by_a_rule_of_that_env():
+    used: dict[Path, set[str]] = {}
+    for _, block in RULES:
+        env_file, step = rule_env_and_step(block)
+        used.setdefault(env_file, set()).update(CONDA_PACKAGE[i] for i in third_party_imports(step))
+    for env_file, packages in used.items():
+        unused = set(env_packages(env_file)) - packages - {"python"}
+        assert not unused, f"{env_file.name}: {sorted(unused)} not imported by its rules"
+
+
+def test_envs_use_conda_forge_alone_and_the_python_of_the_venv():
+    major_minor = f"{sys.version_info.major}.{sys.version_info.minor}"
+    for env_file in sorted((REPO / "envs").glob("*.yaml")):
+        spec = yaml.safe_load(env_file.read_text())
+        assert spec["channels"] == ["conda-forge", "nodefaults"], env_file.name
+        assert env_packages(env_file)["python"] == major_minor, env_file.name
+
+
+def test_the_import_analysis_sees_lazy_imports():
+    """The analysis itself: the steps' heavy imports live inside functions."""
+    assert third_party_imports("prepare-data") == {"torch", "torchvision", "numpy", "PIL"}
+    assert "torch" in third_party_imports("train-cell")
+    assert "torchvision" not in third_party_imports("train-cell")
+    assert third_party_imports("aggregate") == {"pandas", "pyarrow"}
+    assert {"matplotlib", "seaborn", "numpy", "pandas"} <= third_party_imports("figures")
