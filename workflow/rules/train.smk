@@ -18,11 +18,13 @@ rule train_base:
         runtime=res("train", "runtime"),
     params:
         settings=settings_json(grid.train_settings(config, "base")),
+        resume=f"{RESUME}/base/{{split}}/{{half}}/seed{{seed}}.pt",
     shell:
         "python -m transferability train-base --cache {input.cache:q} --split-file {input.split:q}"
         " --split {wildcards.split} --half {wildcards.half} --seed {wildcards.seed}"
         " --threads {threads} --settings {params.settings:q}"
-        " --out-model {output.model:q} --out-metrics {output.metrics:q} > {log:q} 2>&1"
+        " --out-model {output.model:q} --out-metrics {output.metrics:q}"
+        " --resume-state {params.resume:q} > {log:q} 2>&1"
 
 
 rule train_cell:
@@ -37,6 +39,8 @@ rule train_cell:
         f"{LOGS}/train_cell/{{split}}/{{target}}/{{treatment}}/n{{n}}/seed{{seed}}.log",
     benchmark:
         f"{BENCHMARKS}/train_cell/{{split}}/{{target}}/{{treatment}}/n{{n}}/seed{{seed}}.tsv"
+    group:
+        cell_group
     conda:
         "../../envs/train.yaml"
     threads: res("train", "threads")
@@ -45,10 +49,11 @@ rule train_cell:
         runtime=res("train", "runtime"),
     params:
         settings=lambda wc: settings_json(grid.train_settings(config, wc.treatment)),
+        resume=f"{RESUME}/cells/{{split}}/{{target}}/{{treatment}}/n{{n}}/seed{{seed}}.pt",
         base=lambda wc, input: f"--base {shlex.quote(input.base)}" if input.base else "",
     shell:
         "python -m transferability train-cell --cache {input.cache:q} --split-file {input.split:q}"
         " --split {wildcards.split} --target {wildcards.target}"
         " --treatment {wildcards.treatment} --n {wildcards.n} --seed {wildcards.seed}"
         " {params.base} --threads {threads} --settings {params.settings:q}"
-        " --out-metrics {output.metrics:q} > {log:q} 2>&1"
+        " --out-metrics {output.metrics:q} --resume-state {params.resume:q} > {log:q} 2>&1"
