@@ -77,6 +77,10 @@ write_configs() {
 		AccountingStorageEnforce=associations
 		JobAcctGatherType=jobacct_gather/none
 		JobCompType=jobcomp/none
+		# sacct shows the plugin's --comment (the rule or group of each job).
+		AccountingStoreFlags=job_comment
+		# sacct shows the GPUs each job was given.
+		AccountingStorageTRES=gres/gpu
 		MinJobAge=300
 		InactiveLimit=0
 		KillWait=5
