@@ -13,7 +13,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Rules run `python -m transferability`: the venv's python must come first on PATH.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: demo test lint data venv clean
+.PHONY: demo test lint data slurm-packages venv clean
 
 demo: venv data
 	@fallback=; [ -f $(FASHION_MNIST) ] || fallback="--configfile config/download.yaml"; \
@@ -21,7 +21,7 @@ demo: venv data
 	@echo
 	@echo "Results: results/summary.parquet (and .csv), results/figures/, results/claims.md"
 
-test: venv data lint
+test: venv data slurm-packages lint
 	$(PYTHON) -m pytest
 
 lint: venv
@@ -44,6 +44,16 @@ data:
 	@if [ ! -f $(FASHION_MNIST) ] && command -v apt-get > /dev/null; then \
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq dataset-fashion-mnist; \
+	fi
+
+# The local one-node SLURM cluster of tests/slurm/ (started and stopped by the tests).
+SLURM_PACKAGES := slurm-wlm slurmdbd slurm-client munge mariadb-server
+slurm-packages:
+	@missing=; for tool in slurmctld slurmd slurmdbd sacct munged mariadbd; do \
+		command -v $$tool > /dev/null || missing=1; done; \
+	if [ -n "$$missing" ] && command -v apt-get > /dev/null; then \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(SLURM_PACKAGES); \
 	fi
 
 clean:
