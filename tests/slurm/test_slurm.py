@@ -78,6 +78,10 @@ def _cannot_start(reason: str):
 def cluster():
     if reason := _unavailable():
         _cannot_start(reason)
+    status = subprocess.run([str(CLUSTER_SCRIPT), "status"], capture_output=True, text=True)
+    if "slurmctld -" not in status.stdout:  # up already (e.g. the benchmark's): not ours
+        yield
+        return
     try:
         start = subprocess.run(
             [str(CLUSTER_SCRIPT), "start"], capture_output=True, text=True, timeout=300
