@@ -9,6 +9,7 @@ TRANSFERABILITY_SLURM_TESTS=required turns that skip into a failure.
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import shutil
@@ -74,7 +75,7 @@ def _cannot_start(reason: str):
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def cluster():
     if reason := _unavailable():
         _cannot_start(reason)
@@ -297,3 +298,18 @@ def test_a_killed_training_job_resumes_from_its_last_epoch_with_identical_metric
     resumed, clean = (torch.load(d / model) for d in (workdir, uninterrupted))
     assert resumed.keys() == clean.keys()
     assert all(torch.equal(resumed[k], clean[k]) for k in clean)
+
+
+def test_the_readme_commands_for_watching_progress_list_the_jobs(slurm_run):
+    section = (REPO / "README.md").read_text().split("**Watching progress.**")[1]
+    commands = [line.strip() for line in section.splitlines() if line.startswith("    ")][:2]
+    assert [c.split()[0] for c in commands] == ["squeue", "sacct"]
+    outputs = [
+        subprocess.run(
+            ["bash", "-c", c], capture_output=True, text=True, check=True, timeout=60,
+            env=dict(os.environ, USER=getpass.getuser()),
+        ).stdout
+        for c in commands
+    ]  # fmt: skip
+    assert outputs[0].split()[:5] == ["JOBID", "NAME", "COMMENT", "STATE", "TIME"]
+    assert run_id(slurm_run[1])[:36] in outputs[1] and "rule_train_base" in outputs[1]
