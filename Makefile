@@ -13,7 +13,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Rules run `python -m transferability`: the venv's python must come first on PATH.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: demo test lint bench data venv clean reference
+.PHONY: demo test lint bench data slurm-packages venv clean reference
 
 demo: venv data
 	@fallback=; [ -f $(FASHION_MNIST) ] || fallback="--configfile config/download.yaml"; \
@@ -31,7 +31,7 @@ reference: venv data
 	PYTHONPATH=workflow $(PYTHON) -m transferability.reference --cores $(CORES) \
 		--started $$start $${fallback:+--configfile config/download.yaml}
 
-test: venv data lint
+test: venv data slurm-packages lint
 	$(PYTHON) -m pytest
 
 # Every script under benchmarks/ but the _helper modules (each prints `RESULT <name> <value>
@@ -72,6 +72,16 @@ data:
 	@if [ ! -f /usr/share/wordnet/data.noun ] && command -v apt-get > /dev/null; then \
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wordnet-base; \
+	fi
+
+# The local one-node SLURM cluster of tests/slurm/ (started and stopped by the tests).
+SLURM_PACKAGES := slurm-wlm slurmdbd slurm-client munge mariadb-server
+slurm-packages:
+	@missing=; for tool in slurmctld slurmd slurmdbd sacct munged mariadbd; do \
+		command -v $$tool > /dev/null || missing=1; done; \
+	if [ -n "$$missing" ] && command -v apt-get > /dev/null; then \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(SLURM_PACKAGES); \
 	fi
 
 clean:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import shutil
 import struct
 import subprocess
 import sys
@@ -14,6 +15,21 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 FASHION_MNIST_ROOT = Path("/usr/share/datasets/fashion-mnist")
+
+
+def copy_repository(dest: Path) -> Path:
+    """Copy the repository's files (tracked, and new ones git does not ignore) into `dest`."""
+    files = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO,
+        capture_output=True,
+        check=True,
+    ).stdout.split(b"\0")
+    for name in filter(None, (f.decode() for f in files)):
+        if (REPO / name).is_file():  # a deleted file is still listed until it is committed
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, dest / name)
+    return dest
 
 
 def write_idx(path: Path, array, compress: bool = True) -> None:

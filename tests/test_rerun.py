@@ -11,7 +11,6 @@ import contextlib
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import zipfile
@@ -21,7 +20,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from .conftest import FASHION_MNIST_ROOT, REPO
+from .conftest import FASHION_MNIST_ROOT, copy_repository
 
 # One random split (random0), both ends of n, one seed. The cells' epochs are set on
 # their own, so a change of the base recipe reaches the cells only through the base nets.
@@ -56,12 +55,7 @@ def clone(tmp_path_factory):
     if not FASHION_MNIST_ROOT.is_dir():
         pytest.fail("install Debian's dataset-fashion-mnist first (make data)")
     root = tmp_path_factory.mktemp("rerun")
-    files = subprocess.run(
-        ["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True
-    ).stdout.split(b"\0")
-    for name in filter(None, (f.decode() for f in files)):
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(REPO / name, root / name)
+    copy_repository(root)
     (root / "tiny.yaml").write_text(yaml.safe_dump(TINY))
     result = run_snakemake(root)
     assert result.returncode == 0, result.stderr[-5000:]

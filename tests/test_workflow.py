@@ -1,6 +1,5 @@
 """The whole workflow through the real `snakemake` command, on a tiny config."""
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +10,7 @@ import yaml
 
 from transferability import grid
 
-from .conftest import FASHION_MNIST_ROOT, REPO
+from .conftest import FASHION_MNIST_ROOT, REPO, copy_repository
 
 pytestmark = pytest.mark.workflow
 
@@ -58,12 +57,7 @@ def tiny_run(tmp_path_factory):
     if not FASHION_MNIST_ROOT.is_dir():
         pytest.fail("install Debian's dataset-fashion-mnist first (make data)")
     clone = tmp_path_factory.mktemp("clone")
-    files = subprocess.run(
-        ["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True
-    ).stdout.split(b"\0")
-    for name in filter(None, (f.decode() for f in files)):
-        (clone / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(REPO / name, clone / name)
+    copy_repository(clone)
     (clone / ".venv").symlink_to(Path(sys.executable).parents[1])
     (clone / "tiny.yaml").write_text(yaml.safe_dump(TINY))
     result = make_demo(clone)

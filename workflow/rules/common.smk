@@ -24,6 +24,8 @@ REPORT_TABLES = [
 ]
 LOGS = f"{RESULTS}/logs"
 BENCHMARKS = f"{RESULTS}/benchmarks"
+# Per-epoch training state (not a rule output, so a failed job's state survives).
+RESUME = f"{RESULTS}/resume"
 
 # Every step is `python -m transferability STEP`: the package's folder goes on PYTHONPATH,
 # quoted once here (a clone's path may contain spaces).
@@ -84,3 +86,11 @@ def cell_base(wildcards):
     return f"{BASE_DIR}/model.pt".format(
         split=wildcards.split, half=source, seed=wildcards.seed
     )
+
+
+def cell_group(wildcards):
+    """Cluster jobs: a default cell trains in seconds, so cells form the group `cells`,
+    of which the workflow profile (`group-components: cells=N`) puts N in one SLURM job.
+    Paper-scale configs set cluster.group_cells: false, one job per cell. Local runs
+    ignore groups."""
+    return "cells" if config["cluster"]["group_cells"] else None

@@ -19,11 +19,13 @@ rule train_base:
     params:
         settings=TRAIN_SETTINGS["base"],
         code=code("train-base"),
+        resume=f"{RESUME}/base/{{split}}/{{half}}/seed{{seed}}.pt",
     shell:
         "python -m transferability train-base --cache {input.cache:q} --split-file {input.split:q}"
         " --split {wildcards.split} --half {wildcards.half} --seed {wildcards.seed}"
         " --threads {threads} --settings {params.settings:q}"
-        " --out-model {output.model:q} --out-metrics {output.metrics:q} > {log:q} 2>&1"
+        " --out-model {output.model:q} --out-metrics {output.metrics:q}"
+        " --resume-state {params.resume:q} > {log:q} 2>&1"
 
 
 rule train_cell:
@@ -38,6 +40,8 @@ rule train_cell:
         f"{LOGS}/train_cell/{{split}}/{{target}}/{{treatment}}/n{{n}}/seed{{seed}}.log",
     benchmark:
         f"{BENCHMARKS}/train_cell/{{split}}/{{target}}/{{treatment}}/n{{n}}/seed{{seed}}.tsv"
+    group:
+        cell_group
     conda:
         "../../envs/train.yaml"
     threads: res("train", "threads")
@@ -46,6 +50,7 @@ rule train_cell:
         runtime=res("train", "runtime"),
     params:
         settings=lambda wc: TRAIN_SETTINGS[wc.treatment],
+        resume=f"{RESUME}/cells/{{split}}/{{target}}/{{treatment}}/n{{n}}/seed{{seed}}.pt",
         base=lambda wc, input: f"--base {shlex.quote(input.base)}" if input.base else "",
         code=code("train-cell"),
     shell:
@@ -53,4 +58,4 @@ rule train_cell:
         " --split {wildcards.split} --target {wildcards.target}"
         " --treatment {wildcards.treatment} --n {wildcards.n} --seed {wildcards.seed}"
         " {params.base} --threads {threads} --settings {params.settings:q}"
-        " --out-metrics {output.metrics:q} > {log:q} 2>&1"
+        " --out-metrics {output.metrics:q} --resume-state {params.resume:q} > {log:q} 2>&1"

@@ -13,6 +13,7 @@ import torch
 
 from . import models, provenance
 from .atomic import torch_save, write_text
+from .checkpointing import ResumeState
 from .errors import DataError, load_failure
 from .grid import FINE_TUNED, source_half
 from .splits import read_split
@@ -26,8 +27,8 @@ def _net(settings: dict, num_classes: int) -> models.TransferNet:
     )
 
 
-def _environment(threads: int, step: str) -> dict:
-    return {"device": "cpu", "threads": threads, **provenance.environment(step)}
+def _environment(threads: int, step: str, device: str) -> dict:
+    return {"device": device, "threads": threads, **provenance.environment(step)}
 
 
 def write_metrics(record: dict, path: str | Path) -> None:
@@ -64,11 +65,26 @@ def _record(split_record, *, split, target, source, treatment, n, seed, outcome,
         "classes": split_record["halves"][target]["classes"],
         "history": outcome.history,
         "settings": settings,
-        **_environment(threads, "train-base" if treatment == "base" else "train-cell"),
+        "resumed_from_epoch": outcome.resumed_from_epoch,
+        **_environment(
+            threads, "train-base" if treatment == "base" else "train-cell", outcome.device
+        ),
     }
 
 
-def train_base(*, cache, split_path, split, half, seed, settings, threads, out_model, out_metrics):
+def _resume(path, settings: dict, n_frozen: int, inputs: list) -> ResumeState | None:
+    """The per-epoch state file, keyed by everything the run depends on (inputs by
+    size and mtime: a remade input means starting over, never resuming a stale state)."""
+    if path is None:
+        return None
+    stats = [(str(p), Path(p).stat().st_size, Path(p).stat().st_mtime_ns) for p in inputs if p]
+    key = json.dumps([settings, n_frozen, stats], sort_keys=True)
+    return ResumeState(path, key)
+
+
+def train_base(
+    *, cache, split_path, split, half, seed, settings, threads, out_model, out_metrics, resume=None
+):
     torch.set_num_threads(threads)
     split_record = read_split(split_path)
     data = load_half(cache, split_record["halves"][half])
@@ -76,7 +92,9 @@ def train_base(*, cache, split_path, split, half, seed, settings, threads, out_m
     net_seed = derived_seed(split, half, "base", seed)
     torch.manual_seed(net_seed)
     net = _net(settings, num_classes).to(memory_format=torch.channels_last)
-    outcome, diagnostics = train(net, data, Recipe.from_config(settings["recipe"]), 0, net_seed)
+    resume_state = _resume(resume, settings, 0, [cache, split_path])
+    recipe = Recipe.from_config(settings["recipe"])
+    outcome, diagnostics = train(net, data, recipe, 0, net_seed, resume=resume_state)
     record = _record(
         split_record,
         split=split,
@@ -89,13 +107,27 @@ def train_base(*, cache, split_path, split, half, seed, settings, threads, out_m
         settings=settings,
         threads=threads,
     )
-    torch_save(net.state_dict(), out_model)
+    torch_save(net.to("cpu").state_dict(), out_model)
     write_metrics(record | diagnostics, out_metrics)
+    if resume_state:
+        resume_state.clear()
     return record
 
 
 def train_cell(
-    *, cache, split_path, split, target, treatment, n, seed, base, settings, threads, out_metrics
+    *,
+    cache,
+    split_path,
+    split,
+    target,
+    treatment,
+    n,
+    seed,
+    base,
+    settings,
+    threads,
+    out_metrics,
+    resume=None,
 ):
     """BnB/AnB (frozen), BnB+/AnB+ (fine-tuned) or random-frozen, chopped at layer n."""
     torch.set_num_threads(threads)
@@ -112,9 +144,9 @@ def train_cell(
         models.transplant(net, state, n)
     net = net.to(memory_format=torch.channels_last)
     frozen = 0 if treatment in FINE_TUNED else n
-    outcome, diagnostics = train(
-        net, data, Recipe.from_config(settings["recipe"]), frozen, net_seed
-    )
+    resume_state = _resume(resume, settings, frozen, [cache, split_path, base])
+    recipe = Recipe.from_config(settings["recipe"])
+    outcome, diagnostics = train(net, data, recipe, frozen, net_seed, resume=resume_state)
     record = _record(
         split_record,
         split=split,
@@ -128,4 +160,6 @@ def train_cell(
         threads=threads,
     )
     write_metrics(record | diagnostics, out_metrics)
+    if resume_state:
+        resume_state.clear()
     return record

@@ -66,6 +66,7 @@ def _train_base(args) -> None:
         threads=args.threads,
         out_model=args.out_model,
         out_metrics=args.out_metrics,
+        resume=args.resume_state,
     )
     print(f"base {args.split}/{args.half} seed {args.seed}: top1 {r['top1']:.4f}")
 
@@ -85,6 +86,7 @@ def _train_cell(args) -> None:
         settings=args.settings,
         threads=args.threads,
         out_metrics=args.out_metrics,
+        resume=args.resume_state,
     )
     print(f"{args.treatment} {args.split}/{args.target} n={args.n}: top1 {r['top1']:.4f}")
 
@@ -141,6 +143,8 @@ def parser() -> argparse.ArgumentParser:
         ("--split", req),
         ("--seed", {"type": int, "required": True}),
         ("--threads", {"type": int, "default": 1}),
+        # Per-epoch training state for resuming after a kill (not an output of the rule).
+        ("--resume-state", {"default": None}),
     )
     step("prepare-data", _prepare_data, ("--out", req))
     step("make-split", _make_split, ("--cache", req), ("--split", req), ("--out", req))

@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
+from . import device as devices
 from . import models
+from .checkpointing import ResumeState
 from .datasets import load_cache
 from .errors import DataError
 
@@ -79,6 +81,8 @@ class Outcome:
     final_loss: float
     train_seconds: float
     history: list[dict] = field(default_factory=list)
+    device: str = "cpu"
+    resumed_from_epoch: int = 0  # epochs done before this process started (0: fresh)
 
 
 class MomentumSGD:
@@ -168,7 +172,8 @@ def _run(net: models.TransferNet, x: torch.Tensor, start: int = 0, stop: int | N
 def top1(net: models.TransferNet, x: torch.Tensor, y: torch.Tensor, start: int = 0) -> float:
     net.eval()
     correct = sum(
-        int((net(xb, start=start).argmax(1) == yb).sum())
+        # A streamed batch arrives on the CPU; .to() is a no-op where it already is.
+        int((net(xb.to(yb.device, non_blocking=True), start=start).argmax(1) == yb).sum())
         for xb, yb in zip(x.split(EVAL_BATCH), y.split(EVAL_BATCH), strict=True)
     )
     return correct / len(y)
@@ -181,11 +186,11 @@ def dead_fraction(features: torch.Tensor) -> float:
     return 1.0 - float(alive.float().mean())
 
 
-def _batches(x, order: torch.Tensor, batch_size: int):
+def _batches(x, order: torch.Tensor, batch_size: int, device: torch.device):
     """(positions, images) per step: indexed from a tensor, or read by a streamed dataset."""
     if isinstance(x, torch.Tensor):
         return ((batch, x[batch]) for batch in order.split(batch_size))
-    return x.batches(order, batch_size)
+    return ((batch, xb.to(device, non_blocking=True)) for batch, xb in x.batches(order, batch_size))
 
 
 def train(
@@ -195,26 +200,36 @@ def train(
     n_frozen: int,
     seed: int,
     log=print,
+    resume: ResumeState | None = None,
 ) -> tuple[Outcome, dict]:
     """Train `net` (first n_frozen stages frozen) and return the outcome and diagnostics.
 
     Model selection: the epoch with the best validation top-1 (validation images are
     carved from the training images); top-1 is then measured once on the test images.
+    With `resume`, the state is saved after every epoch and a saved state is resumed.
     """
+    device = devices.pick()
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
+    net.to(device)
+    data = devices.to_device(data, device)
     models.freeze(net, n_frozen)
     params = [p for p in net.parameters() if p.requires_grad]
     optimizer = MomentumSGD(params, recipe.momentum, recipe.weight_decay)
+    saved = resume.load() if resume else None
+    if saved:
+        net.load_state_dict(saved["net"])
+        if saved["momentum"] is not None:
+            optimizer.buffers = [b.to(device) for b in saved["momentum"]]
+        generator.set_state(saved["generator"])
+        devices.set_rng_states(saved["rng"], device)
+        log(f"resumed from {resume.path}: epoch {saved['epoch']} of {recipe.epochs} was done")
     streamed = not isinstance(data["train"][0], torch.Tensor)
     depth = 0 if recipe.augment_flip or streamed else models.deterministic_depth(n_frozen)
     pending_dropout = depth > 0 and not isinstance(net.stages[depth - 1].dropout, torch.nn.Identity)
 
     def autocast(convs: bool = True):
-        # bf16 pays off in the conv layers; on the fully connected top alone the casts
-        # cost more than they save, so a step that runs no conv stays fp32.
-        enabled = recipe.precision == "bf16" and convs
-        return torch.autocast("cpu", torch.bfloat16, enabled=enabled)
+        return devices.autocast(device, recipe.precision, convs)
 
     step_runs_convs = depth < models.FIRST_FC
 
@@ -240,15 +255,21 @@ def train(
     total = recipe.epochs * steps_per_epoch
     best = (-1.0, 0, copy.deepcopy(net.state_dict()))
     diverged, loss_value, step = False, float("nan"), 0
-    history = []
+    history, first_epoch, seconds_before = [], 1, 0.0
+    if saved:
+        best = (saved["best_val"], saved["best_epoch"], saved["best_net"])
+        loss_value, step, history = saved["loss"], saved["step"], saved["history"]
+        first_epoch, seconds_before = saved["epoch"] + 1, saved["seconds"]
     started = time.perf_counter()
-    for epoch in range(1, recipe.epochs + 1):
+    for epoch in range(first_epoch, recipe.epochs + 1):
         net.train()
         order = torch.randperm(len(y_train), generator=generator)
+        if device.type != "cpu" and not streamed:
+            order = order.to(device, non_blocking=True)
         loss_sum = 0.0
-        for batch, xb in _batches(x_train, order, recipe.batch_size):
+        for batch, xb in _batches(x_train, order, recipe.batch_size, device):
             if recipe.augment_flip:
-                flip = torch.rand(len(batch), generator=generator) < 0.5
+                flip = torch.rand(len(batch), generator=generator).to(device) < 0.5
                 xb = torch.where(flip[:, None, None, None], xb.flip(3), xb)
             with autocast(step_runs_convs):
                 loss = F.cross_entropy(forward(xb), y_train[batch])
@@ -273,7 +294,24 @@ def train(
         log(f"epoch {epoch}: loss {loss_value:.4f} val_top1 {val:.4f}")
         if val > best[0]:
             best = (val, epoch, copy.deepcopy(net.state_dict()))
-    seconds = time.perf_counter() - started
+        if resume:
+            resume.save(
+                {
+                    "epoch": epoch,
+                    "net": net.state_dict(),
+                    "momentum": optimizer.buffers,
+                    "step": step,
+                    "loss": loss_value,
+                    "history": history,
+                    "best_val": best[0],
+                    "best_epoch": best[1],
+                    "best_net": best[2],
+                    "generator": generator.get_state(),
+                    "rng": devices.rng_states(device),
+                    "seconds": seconds_before + time.perf_counter() - started,
+                }
+            )
+    seconds = seconds_before + time.perf_counter() - started
     if not diverged:
         net.load_state_dict(best[2])
     with autocast(step_runs_convs):
@@ -287,5 +325,7 @@ def train(
         final_loss=loss_value,
         train_seconds=seconds,
         history=history,
+        device=devices.describe(device),
+        resumed_from_epoch=first_epoch - 1,
     )
     return outcome, diagnostics
