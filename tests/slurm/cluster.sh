@@ -198,6 +198,12 @@ stop() {
 		rm -f "$RUN/$name.pid"
 	done
 	rm -f /run/munge/munged.pid
+	# Our configs go too: with a slurm.conf naming a controller that is down, every
+	# `scontrol` call waits 9 s, and the SLURM executor plugin runs one whenever
+	# Snakemake starts (even a local run).
+	if grep -qs "Written by tests/slurm/cluster.sh" /etc/slurm/slurm.conf; then
+		rm -f /etc/slurm/slurm.conf /etc/slurm/gres.conf
+	fi
 	log "stopped"
 }
 
