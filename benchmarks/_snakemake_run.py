@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -12,6 +13,26 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def venv_env() -> dict:
+    """This environment with the running venv first on PATH: the rules run `python -m ...`."""
+    return dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+
+
+def copy_repository(dest: Path) -> Path:
+    """Copy the repository's files (tracked, and new ones git does not ignore) into `dest`."""
+    files = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO,
+        capture_output=True,
+        check=True,
+    ).stdout.split(b"\0")
+    for name in filter(None, (f.decode() for f in files)):
+        if (REPO / name).is_file():  # a deleted file is still listed until it is committed
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, dest / name)
+    return dest
 
 
 def _children_cpu() -> float:
@@ -35,10 +56,11 @@ def snakemake(workdir: Path, *args: str, config: dict | None = None, check: bool
         path = workdir / "benchmark-config.yaml"
         path.write_text(yaml.safe_dump(config))
         cmd += ["--configfile", str(path)]
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     _cpu_before_after[0] = _children_cpu()
     start = time.perf_counter()
-    result = subprocess.run([*cmd, *args], capture_output=True, text=True, env=env, check=False)
+    result = subprocess.run(
+        [*cmd, *args], capture_output=True, text=True, env=venv_env(), check=False
+    )
     seconds = time.perf_counter() - start
     _cpu_before_after[1] = _children_cpu()
     output = result.stdout + result.stderr

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,7 @@ import time
 from pathlib import Path
 
 import yaml
+from _snakemake_run import copy_repository, venv_env
 
 REPO = Path(__file__).resolve().parents[1]
 CLUSTER = REPO / "tests/slurm/cluster.sh"
@@ -48,30 +48,12 @@ def result(name: str, value, unit: str) -> None:
     print(f"RESULT {name} {value} {unit}", flush=True)
 
 
-def env() -> dict:
-    return dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-
-
-def clone(dest: Path) -> Path:
-    files = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=REPO,
-        capture_output=True,
-        check=True,
-    ).stdout.split(b"\0")
-    for name in filter(None, (f.decode() for f in files)):
-        if (REPO / name).is_file():
-            (dest / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / name, dest / name)
-    return dest
-
-
 def snakemake(workdir: Path, *args: str, timeout: float = 3600) -> tuple[str, float]:
     started = time.perf_counter()
     out = subprocess.run(
         [sys.executable, "-m", "snakemake", *args],
         cwd=workdir,
-        env=env(),
+        env=venv_env(),
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -105,7 +87,7 @@ def cluster(command: str) -> None:
 
 
 def wall_times(tmp: Path, cores: int) -> None:
-    local = clone(tmp / "local")
+    local = copy_repository(tmp / "local")
     (local / "tiny.yaml").write_text(yaml.safe_dump(TINY))
     _, local_seconds = snakemake(local, "--cores", str(cores), "--configfile", "tiny.yaml")
 
@@ -116,7 +98,7 @@ def wall_times(tmp: Path, cores: int) -> None:
     if not was_up:
         cluster("start")
     try:
-        on_slurm = clone(tmp / "slurm")
+        on_slurm = copy_repository(tmp / "slurm")
         (on_slurm / "tiny.yaml").write_text(yaml.safe_dump(TINY))
         log, slurm_seconds = snakemake(
             on_slurm,
@@ -138,7 +120,7 @@ def main() -> None:
     p.add_argument("--cores", type=int, default=os.cpu_count())
     args = p.parse_args()
     with tempfile.TemporaryDirectory(prefix="slurm-overhead-") as tmp:
-        counts(clone(Path(tmp) / "counts"))
+        counts(copy_repository(Path(tmp) / "counts"))
         if not args.counts:
             wall_times(Path(tmp), args.cores)
 

@@ -2,12 +2,11 @@
 asks SLURM for, and how many jobs grouping saves (Snakemake's dry run)."""
 
 import re
-import subprocess
-import sys
 
 import yaml
 
 from .conftest import REPO
+from .test_benchmarks import run_script
 
 RESULT = re.compile(r"^RESULT (\S+) (\S+) (\S+)$")
 
@@ -30,14 +29,10 @@ def test_the_workflow_profile_asks_one_gpu_for_training_only():
 
 
 def test_grouping_cuts_the_default_to_a_few_jobs_and_off_is_one_per_cell():
-    out = subprocess.run(
-        [sys.executable, str(REPO / "benchmarks/slurm_overhead.py"), "--counts"],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=600,
-    ).stdout
-    results = {m[1]: int(m[2]) for m in map(RESULT.match, out.splitlines()) if m}
+    results = {
+        name: int(value)
+        for name, (value, _unit) in run_script("slurm_overhead.py", "--counts", timeout=600).items()
+    }
     # 1 prepare_data + 2 make_split + 4 train_base + 4 aggregate/figures/claims/tables, plus the
     # 140 cells: one job each, or 35 to a group job.
     assert results["default_sbatch_jobs_ungrouped"] == 11 + 140
