@@ -89,8 +89,12 @@ def plain_net(net: models.TransferNet) -> nn.Sequential:
     for i, stage in enumerate(net.stages):
         weight = copy.deepcopy(stage.weight)
         if isinstance(weight, nn.Conv2d):
-            pools = [m for m in stage.tail if isinstance(m, nn.MaxPool2d)]
-            layers += [weight, nn.ReLU(inplace=True), *copy.deepcopy(pools)]
+            pools = [
+                nn.MaxPool2d(m.kernel_size, m.stride)
+                for m in stage.tail
+                if isinstance(m, nn.MaxPool2d)
+            ]
+            layers += [weight, nn.ReLU(inplace=True), *pools]
         else:
             if i == models.FIRST_FC:
                 layers.append(nn.Flatten())

@@ -131,3 +131,39 @@ def test_a_checkpoint_from_another_architecture_is_refused_with_the_layer_named(
 def test_an_unknown_layout_names_the_key():
     with pytest.raises(ConfigError, match="model.layout"):
         models.TransferNet("vgg", 5)
+
+
+@pytest.mark.parametrize("shape", [(3, 16, 28, 28), (2, 32, 7, 7), (2, 5, 9, 10), (1, 3, 2, 2)])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_the_values_only_max_pool_equals_max_pool2d(shape, dtype):
+    pool = models.MaxPool(2, 2)
+    torch.manual_seed(0)
+    x = torch.randn(shape).to(dtype).contiguous(memory_format=torch.channels_last)
+    x[0, 0, :2, :2] = 1.0  # a tie inside one window
+    with torch.no_grad():
+        fast = pool(x)
+    assert torch.equal(fast, torch.nn.functional.max_pool2d(x, 2, 2))
+    assert fast.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_the_max_pool_keeps_max_pool2d_where_a_gradient_is_wanted():
+    torch.manual_seed(0)
+    x = torch.randn(2, 4, 6, 6).contiguous(memory_format=torch.channels_last)
+    ours, theirs = x.clone().requires_grad_(), x.clone().requires_grad_()
+    models.MaxPool(2, 2)(ours).square().sum().backward()
+    torch.nn.MaxPool2d(2, 2)(theirs).square().sum().backward()
+    assert torch.equal(ours.grad, theirs.grad)
+
+
+def test_dropout_keeps_each_unit_with_probability_one_minus_p_and_scales_it():
+    drop = models.Dropout(0.5)
+    x = torch.ones(200, 500, requires_grad=True)
+    torch.manual_seed(0)
+    out = drop(x)
+    assert set(out.unique().tolist()) == {0.0, 2.0}
+    assert abs(float((out > 0).float().mean()) - 0.5) < 0.01  # 100,000 draws: sd 0.0016
+    out.sum().backward()
+    assert torch.equal(x.grad, out.detach())  # gradient: the same mask, the same scale
+    torch.manual_seed(0)
+    assert torch.equal(drop(x), out)  # seeded: the same mask again
+    assert drop.eval()(x) is x

@@ -127,6 +127,26 @@ def test_momentum_sgd_matches_torch_optim_sgd():
         torch.testing.assert_close(a, b)
 
 
+def test_momentum_sgd_clips_as_clip_grad_norm_does():
+    from transferability.training import MomentumSGD
+
+    torch.manual_seed(0)
+    ours = [torch.randn(5, 3, requires_grad=True), torch.randn(3, requires_grad=True)]
+    theirs = [p.detach().clone().requires_grad_(True) for p in ours]
+    reference = torch.optim.SGD(theirs, lr=0.1, momentum=0.9, weight_decay=5e-4)
+    sgd = MomentumSGD(ours, momentum=0.9, weight_decay=5e-4, clip_grad_norm=0.5)
+    for _ in range(4):
+        for params in (ours, theirs):
+            (params[0] @ params[1]).pow(2).sum().backward()
+        assert torch.nn.utils.clip_grad_norm_(theirs, 0.5) > 0.5  # clipping happens
+        reference.step()
+        sgd.step(0.1)
+        reference.zero_grad()
+        sgd.zero_grad()
+    for a, b in zip(ours, theirs, strict=True):
+        assert torch.equal(a, b)
+
+
 def test_a_frozen_prefix_with_dead_units_is_reported_in_the_log():
     m = net(0)
     with torch.no_grad():
