@@ -255,7 +255,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--threads", type=int, default=1, help="torch threads (a workflow job's: 1)")
     p.add_argument("--epochs", type=int, help="override the config's training.base.epochs")
-    p.add_argument("--frozen-n", type=int, nargs="+", default=[5, 7])
+    p.add_argument("--frozen-n", type=int, nargs="+", default=[5, 6, 7])
     p.add_argument("--repeats", type=int, default=2, help="time each run N times, keep the least")
     p.add_argument("--data-root", help="folder of the IDX files (default: the config's)")
     p.add_argument("--smoke", action="store_true", help="tiny sizes: checks it runs")
