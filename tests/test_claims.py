@@ -114,6 +114,31 @@ def test_transfer_ft_boost_effect_is_difference_to_base(table):
     assert C.claim_transfer_ft_boost(table).effect == pytest.approx(0.02, abs=0.003)
 
 
+def test_a_base_nets_own_noise_widens_the_interval_of_every_cell_compared_with_it(table):
+    """AnB+ is 0.5 points above the mean base, but each base net is 2 points off by its
+    own training noise (alternately up and down): per base net the 'boost' is -1.5 or
+    +2.5 points. Resampled net by net, 84 nets would make +0.5 look certain; resampled by
+    base net (12 units), the interval straddles 0."""
+    df = make_table(override(transfer_ft=lambda n, k: BASE + 0.005), noise=0.0)
+    bases = df.index[df["treatment"] == "base"]
+    df.loc[bases, "top1"] += [0.02 if i % 2 else -0.02 for i in range(len(bases))]
+    claim = C.claim_transfer_ft_boost(df)
+    assert claim.effect == pytest.approx(0.005, abs=1e-9)
+    assert claim.ci_low < 0 < claim.ci_high and claim.verdict == C.INCONCLUSIVE
+    assert "(resampling 12 base nets)" in claim.detail
+    nets = C.pair_with_base(df)
+    nets = nets[(nets["treatment"] == "transfer_ft") & (nets["split_kind"] == "random")]
+    net_by_net = C.bootstrap_mean((nets["top1"] - nets["base_top1"]).to_numpy())
+    assert net_by_net[0] > 0  # what the interval over nets would have claimed
+
+
+def test_one_or_two_base_nets_give_no_interval():
+    df = make_table(splits=["random0"], seeds=[0])
+    claim = C.claim_transfer_ft_boost(df)
+    assert claim.verdict == C.INCONCLUSIVE
+    assert "no interval (2 base nets: fewer than 3 to resample)" in claim.detail
+
+
 # --- claim 5: dissimilar split drops more
 
 
