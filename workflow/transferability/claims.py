@@ -223,7 +223,7 @@ def bootstrap_diff(
 
 def base_groups(cells: pd.DataFrame) -> list[str]:
     """Each cell's resampling unit: the (split, target, seed) of the base net it shares."""
-    return cells[CELL_KEYS].astype(str).agg("/".join, axis=1).tolist()
+    return ["/".join(map(str, key)) for key in cells[CELL_KEYS].itertuples(index=False)]
 
 
 def _sign_verdict(ci: tuple[float, float], expect_negative: bool) -> str:
