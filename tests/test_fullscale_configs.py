@@ -206,6 +206,14 @@ def test_cifar100_config_dry_run_plans_the_whole_grid(tmp_path):
 
 
 @pytest.mark.workflow
+def test_the_replicates_config_plans_three_random_splits(tmp_path):
+    config = merged("config/replicates.yaml", {})
+    counts = dry_run_jobs(tmp_path / "run", config)
+    assert expected_jobs(config) == {"make_split": 4, "train_base": 8, "train_cell": 280}
+    assert counts | expected_jobs(config) == counts
+
+
+@pytest.mark.workflow
 def test_cifar100_config_trains_one_tiny_cell(tmp_path):
     config = cifar_config(write_cifar100(tmp_path / "cifar"))
     target = "results/cells/dissimilar/A/transfer/n1/seed0/metrics.json"

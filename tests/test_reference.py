@@ -1,6 +1,6 @@
-"""The committed reference run (results/reference/): its figures and claims are exactly
-what the current code draws from its committed table, and `make reference`'s copy step
-records what it says it does."""
+"""The committed runs (results/reference/: the default; results/replicates/: three random
+splits): their figures and claims are exactly what the current code draws from their
+committed tables, and `make reference`'s copy step records what it says it does."""
 
 from __future__ import annotations
 
@@ -17,33 +17,39 @@ from transferability import reference
 from .conftest import REPO
 
 COMMITTED = REPO / "results/reference"
+RUNS = ("reference", "replicates")
 
 
-@pytest.fixture(scope="module")
-def redrawn(tmp_path_factory):
-    out = tmp_path_factory.mktemp("reference")
-    shutil.copy2(COMMITTED / reference.TABLE, out / reference.TABLE)
+@pytest.fixture(scope="module", params=RUNS)
+def run(request, tmp_path_factory):
+    """(the committed folder, its figures and claims redrawn from its table)."""
+    committed = REPO / "results" / request.param
+    out = tmp_path_factory.mktemp(request.param)
+    shutil.copy2(committed / reference.TABLE, out / reference.TABLE)
     reference.render(out)
-    return out
+    return committed, out
 
 
-def test_the_reference_run_is_committed_complete():
+def test_the_committed_runs_are_complete(run):
+    committed, _ = run
     for name in (reference.TABLE, *reference.FIGURES, reference.CLAIMS, "config.yaml", "run.json"):
-        assert (COMMITTED / name).is_file(), name
-    run = json.loads((COMMITTED / "run.json").read_text())
-    assert run["make_demo_seconds"] > 0 and run["cores"] >= 1
+        assert (committed / name).is_file(), name
+    record = json.loads((committed / "run.json").read_text())
+    assert record["make_demo_seconds"] > 0 and record["cores"] >= 1
 
 
-def test_committed_claims_are_those_of_the_committed_table(redrawn):
-    assert (redrawn / reference.CLAIMS).read_text() == (COMMITTED / reference.CLAIMS).read_text()
+def test_committed_claims_are_those_of_the_committed_table(run):
+    committed, redrawn = run
+    assert (redrawn / reference.CLAIMS).read_text() == (committed / reference.CLAIMS).read_text()
 
 
 @pytest.mark.parametrize("figure", reference.FIGURES)
-def test_committed_figures_are_those_of_the_committed_table(redrawn, figure):
+def test_committed_figures_are_those_of_the_committed_table(run, figure):
+    committed, redrawn = run
     ours = matplotlib.image.imread(redrawn / figure)
-    committed = matplotlib.image.imread(COMMITTED / figure)
-    assert ours.shape == committed.shape
-    assert np.array_equal(ours, committed), f"{figure}: redraw differs; run `make reference`"
+    theirs = matplotlib.image.imread(committed / figure)
+    assert ours.shape == theirs.shape
+    assert np.array_equal(ours, theirs), f"{figure}: redraw differs; run `make reference`"
 
 
 def test_copy_step_records_table_config_wall_time_and_job_times(tmp_path, monkeypatch):

@@ -76,6 +76,8 @@ def main(argv=None) -> int:
     p.add_argument("--started", type=float, required=True, help="epoch seconds make demo began")
     p.add_argument("--cores", type=int, default=2)
     p.add_argument("--configfile", action="append", default=[], help="extra config files used")
+    p.add_argument("--command", default="make reference (make clean; make demo)",
+                   help="what made the run, for the record")  # fmt: skip
     args = p.parse_args(argv)
     seconds = datetime.now(UTC).timestamp() - args.started
     results, out = Path(args.results), Path(args.out)
@@ -91,7 +93,7 @@ def main(argv=None) -> int:
     import torch
 
     record = {
-        "command": "make reference (make clean; make demo)",
+        "command": args.command,
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "make_demo_seconds": round(seconds, 1),
         "snakemake_elapsed_seconds": snakemake_elapsed(Path.cwd()),
