@@ -85,5 +85,6 @@ slurm-packages:
 	fi
 
 clean:
-	find results -mindepth 1 -not -path 'results/reference*' ! -name README.md -delete; \
+	find results -mindepth 1 -not -path 'results/reference*' -not -path 'results/replicates*' \
+		! -name README.md -delete; \
 	rm -rf .snakemake
