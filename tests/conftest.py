@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import os
-import shutil
 import struct
 import subprocess
 import sys
@@ -16,20 +14,9 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 FASHION_MNIST_ROOT = Path("/usr/share/datasets/fashion-mnist")
 
-
-def copy_repository(dest: Path) -> Path:
-    """Copy the repository's files (tracked, and new ones git does not ignore) into `dest`."""
-    files = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=REPO,
-        capture_output=True,
-        check=True,
-    ).stdout.split(b"\0")
-    for name in filter(None, (f.decode() for f in files)):
-        if (REPO / name).is_file():  # a deleted file is still listed until it is committed
-            (dest / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / name, dest / name)
-    return dest
+# One copy of the scratch-run helpers, shared with the benchmarks.
+sys.path.insert(0, str(REPO / "benchmarks"))
+from _snakemake_run import copy_repository, venv_env  # noqa: E402, F401
 
 
 def write_idx(path: Path, array, compress: bool = True) -> None:
@@ -82,8 +69,6 @@ def snakemake(workdir: Path, *args: str, config: dict | None = None, timeout: fl
         configfile = workdir / "test-config.yaml"
         configfile.write_text(yaml.safe_dump(config))
         cmd += ["--configfile", str(configfile)]
-    # The rules run `python -m transferability`: this interpreter's python comes first.
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     return subprocess.run(
-        [*cmd, *args], capture_output=True, text=True, env=env, timeout=timeout, check=False
+        [*cmd, *args], capture_output=True, text=True, env=venv_env(), timeout=timeout, check=False
     )

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import FASHION_MNIST_ROOT, REPO
+from .conftest import FASHION_MNIST_ROOT, REPO, venv_env
 from .test_workflow import TINY
 
 pytestmark = pytest.mark.faults
@@ -37,7 +37,7 @@ def command(workdir: Path, *args: str) -> list[str]:
 
 def environment() -> dict:
     # The rules run `python -m transferability`: this interpreter's python comes first.
-    return dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    return venv_env()
 
 
 def run(workdir: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:

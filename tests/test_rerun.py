@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
 import subprocess
 import sys
@@ -20,7 +19,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from .conftest import FASHION_MNIST_ROOT, copy_repository
+from .conftest import FASHION_MNIST_ROOT, copy_repository, venv_env
 
 # One random split (random0), both ends of n, one seed. The cells' epochs are set on
 # their own, so a change of the base recipe reaches the cells only through the base nets.
@@ -37,7 +36,7 @@ DOWNSTREAM = {("aggregate",), ("figures",), ("claims",), ("tables",)}
 
 
 def run_snakemake(clone: Path, *args: str, timeout: float = 900):
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    env = venv_env()
     return subprocess.run(
         [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", "tiny.yaml", *args],
         cwd=clone,

@@ -23,7 +23,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from ..conftest import FASHION_MNIST_ROOT, REPO, copy_repository
+from ..conftest import FASHION_MNIST_ROOT, REPO, copy_repository, venv_env
 from ..test_workflow import expected_nets, resolved
 
 pytestmark = [pytest.mark.slurm, pytest.mark.timeout(1800)]
@@ -110,7 +110,7 @@ def clone(tmp: Path, config: dict) -> Path:
 
 def _env() -> dict:
     # The jobs run `python -m transferability`; sbatch --export=ALL passes this PATH on.
-    return dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    return venv_env()
 
 
 def snakemake_cmd(*args: str, slurm: bool = True) -> list[str]:
