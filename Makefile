@@ -57,8 +57,9 @@ venv: $(STAMP)
 
 $(STAMP): requirements.txt
 	python3 -m venv $(VENV)
-	$(PYTHON) -m pip install --quiet --upgrade pip
-	$(PYTHON) -m pip install --quiet -r requirements.txt
+	$(PYTHON) -m pip install --quiet --no-cache-dir --upgrade pip
+	@# torch's CUDA build makes the venv ~6 GB: no second copy in pip's cache.
+	$(PYTHON) -m pip install --quiet --no-cache-dir -r requirements.txt
 	rm -f $(VENV)/.installed-* && touch $@
 
 # The embedded dataset: Debian's dataset-fashion-mnist. Where apt-get is missing the
