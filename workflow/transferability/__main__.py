@@ -1,5 +1,11 @@
 import sys
 
-from .cli import main
+from .worker import run
 
-sys.exit(main())
+# A training job runs in the shared warm process where there is one (see worker.py).
+code = run(sys.argv[1:])
+if code is None:
+    from .cli import main
+
+    code = main()
+sys.exit(code)

@@ -1,0 +1,334 @@
+"""Training jobs on one machine share a warm process: torch is imported once, each job forks.
+
+A training job pays ~1.7 s before its first epoch, most of it `import torch` (the CUDA
+build), and on the default grid a frozen cell then trains for ~1.5 s. So where jobs run
+side by side on one machine, the rule's command (`python -m transferability train-cell
+...`, unchanged) is a thin client: it hands its arguments, working directory, environment
+and standard streams (the job's log) to a server that has torch and the package imported,
+and the server forks a child that runs the job as the client process itself would have.
+Each job is still one Snakemake job with its own params, outputs, log, exit status and
+benchmark wall time, and each runs in its own fresh fork, so nothing carries over from one
+cell to the next (`tests/test_worker.py` checks the numbers equal an unshared run's).
+
+The server is started by the first client that finds none, detached, and exits after
+IDLE_SECONDS without a job. Its socket is private to the user and named by a hash of the
+package source, the interpreter and the environment torch reads when it loads, so edited
+code or another venv never runs in a stale server. A job whose client dies (Snakemake or
+the user killed it) is killed; SIGINT, SIGTERM and SIGHUP reach the job as they would
+have reached the client. Off on SLURM (a job there is alone in its allocation), off
+outside Linux, off where TRANSFERABILITY_SHARED_PROCESS=0; and a client that cannot reach
+a server runs its job in-process, as before.
+
+Only the standard library here: the client must start in milliseconds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import fcntl
+import hashlib
+import json
+import os
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+ENABLE_ENV = "TRANSFERABILITY_SHARED_PROCESS"
+STEPS = ("train-base", "train-cell")
+IDLE_SECONDS = 20.0
+START_SECONDS = 60.0  # for a server to import torch on a loaded machine
+PACKAGE = Path(__file__).resolve().parent
+# Read by torch, OpenMP, CUDA or Python when the server starts, not when a job runs: a
+# server started under other values is a different server.
+IMPORT_TIME_ENV = ("OMP_", "MKL_", "KMP_", "GOMP_", "CUDA_", "PYTORCH_", "TORCH_", "LD_", "PYTHON")
+FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+MAX_REQUEST = 1 << 20
+
+
+def enabled(argv: list[str]) -> bool:
+    return (
+        bool(argv)
+        and argv[0] in STEPS
+        and sys.platform == "linux"
+        and os.environ.get(ENABLE_ENV, "1") != "0"
+        and "SLURM_JOB_ID" not in os.environ
+    )
+
+
+def server_key() -> str:
+    digest = hashlib.sha256(f"{sys.executable}\0{sys.version}\0".encode())
+    for path in sorted(PACKAGE.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    for name, value in sorted(os.environ.items()):
+        if name.startswith(IMPORT_TIME_ENV):
+            digest.update(f"{name}={value}\0".encode())
+    return digest.hexdigest()[:20]
+
+
+def socket_path() -> Path | None:
+    """The server's socket in a folder only this user can enter (else None: no sharing)."""
+    base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
+    folder = Path(base) / f"transferability-{os.getuid()}"
+    try:
+        folder.mkdir(mode=0o700, exist_ok=True)
+        st = folder.lstat()
+    except OSError:
+        return None
+    private = st.st_uid == os.getuid() and (st.st_mode & 0o077) == 0
+    if not private or folder.is_symlink():
+        return None
+    return folder / f"worker-{server_key()}.sock"
+
+
+# ---------------------------------------------------------------- client
+
+
+def run(argv: list[str]) -> int | None:
+    """Run one job in the shared server: its exit code, or None where no server could take
+    it (the caller then runs it in-process)."""
+    if not enabled(argv) or (path := socket_path()) is None:
+        return None
+    conn = _connect(path) or _start_and_connect(path)
+    if conn is None:
+        return None
+    with conn:
+        request = {"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ)}
+        try:
+            socket.send_fds(conn, [json.dumps(request).encode()], [0, 1, 2])
+            started = conn.recv(256)
+        except OSError:
+            return None
+        if not started:  # the server stopped before forking the job (an idle exit)
+            return None
+        return _wait(conn)
+
+
+def _wait(conn: socket.socket) -> int:
+    def forward(signum, _frame):
+        with contextlib.suppress(OSError):
+            conn.send(json.dumps({"signal": signum}).encode())
+
+    for signum in FORWARDED_SIGNALS:
+        signal.signal(signum, forward)
+    reply = conn.recv(256)  # retried after each forwarded signal (PEP 475)
+    if not reply:
+        print("error: the shared training process stopped mid-job", file=sys.stderr)
+        return 1
+    status = json.loads(reply)["status"]
+    if status < 0:  # the job died of a signal: so does the client, as the job would have
+        signal.signal(-status, signal.SIG_DFL)
+        os.kill(os.getpid(), -status)
+    return status
+
+
+def _connect(path: Path) -> socket.socket | None:
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        conn.connect(str(path))
+        return conn
+    except OSError:
+        conn.close()
+        return None
+
+
+def _start_and_connect(path: Path) -> socket.socket | None:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE.parent), env.get("PYTHONPATH")]))
+    server = subprocess.Popen(
+        [sys.executable, "-m", f"{PACKAGE.name}.worker", str(path)],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + START_SECONDS
+    while time.monotonic() < deadline:
+        if conn := _connect(path):
+            return conn
+        # Exit 0: another client's server holds the lock and is starting; keep trying.
+        if server.poll() not in (None, 0):
+            return None
+        time.sleep(0.02)
+    return None
+
+
+# ---------------------------------------------------------------- server
+
+
+def serve(path: Path) -> int:
+    lock = open(f"{path}.lock", "w")  # noqa: SIM115 (held for the server's lifetime)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return 0  # another server has it
+    _warm_up()
+    path.unlink(missing_ok=True)  # a dead server's
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    listener.bind(str(path))
+    listener.listen(64)
+    os.chdir("/")  # pin no job's folder
+
+    wake_r, wake_w = socket.socketpair()
+    wake_w.setblocking(False)
+    signal.set_wakeup_fd(wake_w.fileno())
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    selector = selectors.DefaultSelector()
+    selector.register(listener, selectors.EVENT_READ, "accept")
+    selector.register(wake_r, selectors.EVENT_READ, "reap")
+    jobs: dict[int, socket.socket] = {}  # pid -> its client's connection
+    shared = [listener, wake_r, wake_w, lock]
+    idle_since = time.monotonic()
+    while jobs or time.monotonic() - idle_since < IDLE_SECONDS:
+        for key, _ in selector.select(timeout=1.0):
+            if key.data == "accept":
+                conn, _ = listener.accept()
+                pid = _start_job(conn, shared + [selector], jobs)
+                if pid:
+                    jobs[pid] = conn
+                    selector.register(conn, selectors.EVENT_READ, pid)
+                else:
+                    conn.close()
+            elif key.data == "reap":
+                wake_r.recv(4096)
+            else:
+                _from_client(key.fileobj, key.data, jobs, selector)
+        _reap(jobs, selector)
+        if jobs:
+            idle_since = time.monotonic()
+    path.unlink(missing_ok=True)
+    return 0
+
+
+def _warm_up() -> None:
+    """Import what a training job imports, so each fork starts warm (and a job never
+    imports package code from a repository copy deleted since)."""
+    import importlib
+
+    from . import cli, provenance
+
+    for step in STEPS:
+        for module in provenance.modules_of(step):
+            importlib.import_module(f"{PACKAGE.name}.{module}")
+    cli.parser()
+
+
+def _start_job(conn: socket.socket, shared: list, jobs: dict) -> int | None:
+    try:
+        message, fds, _, _ = socket.recv_fds(conn, MAX_REQUEST, 3)
+        request = json.loads(message)
+    except (OSError, ValueError):
+        return None
+    if len(fds) != 3:
+        for fd in fds:
+            os.close(fd)
+        return None
+    pid = os.fork()
+    if pid == 0:
+        _run_job(request, fds, shared + [conn] + list(jobs.values()))
+    for fd in fds:
+        os.close(fd)
+    try:
+        conn.send(json.dumps({"started": pid}).encode())
+    except OSError:
+        os.killpg(pid, signal.SIGKILL)
+    return pid
+
+
+def _run_job(request: dict, fds: list[int], inherited: list) -> None:
+    """In the fork: become the client's process (streams, folder, environment, argv),
+    run the step, exit with its code. Never returns."""
+    code = 1
+    try:
+        os.setpgid(0, 0)  # one group: the server can signal the job and anything it starts
+        _die_with_parent()
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_DFL)
+        for thing in inherited:
+            thing.close()
+        for target, fd in enumerate(fds):
+            os.dup2(fd, target)
+            os.close(fd)
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        sys.argv = ["python -m transferability", *request["argv"]]
+        print(
+            f"[shared training process {os.getppid()}: {ENABLE_ENV}=0 gives each job its own]",
+            file=sys.stderr,
+            flush=True,
+        )
+        from .cli import main
+
+        code = main(request["argv"])
+    except SystemExit as e:  # argparse's usage errors
+        code = e.code if isinstance(e.code, int) else 1
+    except KeyboardInterrupt:
+        _flush()
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
+    except BaseException:
+        traceback.print_exc()
+    _flush()
+    os._exit(code)
+
+
+def _die_with_parent() -> None:
+    """A job outlives no server (PR_SET_PDEATHSIG)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGKILL, 0, 0, 0)
+
+
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+
+
+def _from_client(conn: socket.socket, pid: int, jobs: dict, selector) -> None:
+    try:
+        message = conn.recv(256)
+    except OSError:
+        message = b""
+    if message:
+        _signal_job(pid, json.loads(message)["signal"])
+    else:  # the client is gone (killed): so is its job, as if it had run in the client
+        selector.unregister(conn)
+        _signal_job(pid, signal.SIGKILL)
+
+
+def _signal_job(pid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signum)
+
+
+def _reap(jobs: dict, selector) -> None:
+    while jobs:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        conn = jobs.pop(pid, None)
+        if conn is None:
+            continue
+        with contextlib.suppress(KeyError, ValueError):
+            selector.unregister(conn)
+        with contextlib.suppress(OSError):
+            conn.send(json.dumps({"status": os.waitstatus_to_exitcode(status)}).encode())
+        conn.close()
+
+
+if __name__ == "__main__":
+    sys.exit(serve(Path(sys.argv[1])))
