@@ -59,6 +59,8 @@ def test_job_overhead_reports_fixed_cost_and_lean_imports(fake_fashion_mnist):
         "job_overhead.py", "--smoke", "--repeats", "1", "--data-root", str(fake_fashion_mnist)
     )
     assert float(results["job_fixed_seconds"][0]) > 0
+    assert float(results["job_fixed_shared_seconds"][0]) > 0
+    assert results["shared_process_fixed_cost_ratio"][1] == "x"
     assert float(results["import_torch_seconds"][0]) > 0
     # A training job needs neither torchvision nor torch._dynamo: each costs a second.
     assert results["job_imports_torchvision"] == ("0", "bool")

@@ -42,6 +42,7 @@ from pathlib import Path
 
 ENABLE_ENV = "TRANSFERABILITY_SHARED_PROCESS"
 STEPS = ("train-base", "train-cell")
+IDLE_ENV = "TRANSFERABILITY_SHARED_PROCESS_IDLE"  # seconds a server waits for a job
 IDLE_SECONDS = 20.0
 START_SECONDS = 60.0  # for a server to import torch on a loaded machine
 PACKAGE = Path(__file__).resolve().parent
@@ -50,6 +51,7 @@ PACKAGE = Path(__file__).resolve().parent
 IMPORT_TIME_ENV = ("OMP_", "MKL_", "KMP_", "GOMP_", "CUDA_", "PYTORCH_", "TORCH_", "LD_", "PYTHON")
 FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 MAX_REQUEST = 1 << 20
+MAX_SOCKET_PATH = 107  # bytes: sun_path's limit on Linux
 
 
 def enabled(argv: list[str]) -> bool:
@@ -73,7 +75,8 @@ def server_key() -> str:
 
 
 def socket_path() -> Path | None:
-    """The server's socket in a folder only this user can enter (else None: no sharing)."""
+    """The server's socket in a folder only this user can enter; None (no sharing) where
+    there is no such folder or its path is too long for a socket."""
     base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
     folder = Path(base) / f"transferability-{os.getuid()}"
     try:
@@ -82,9 +85,10 @@ def socket_path() -> Path | None:
     except OSError:
         return None
     private = st.st_uid == os.getuid() and (st.st_mode & 0o077) == 0
-    if not private or folder.is_symlink():
+    path = folder / f"worker-{server_key()}.sock"
+    if not private or folder.is_symlink() or len(bytes(path)) > MAX_SOCKET_PATH:
         return None
-    return folder / f"worker-{server_key()}.sock"
+    return path
 
 
 # ---------------------------------------------------------------- client
@@ -185,8 +189,9 @@ def serve(path: Path) -> int:
     selector.register(wake_r, selectors.EVENT_READ, "reap")
     jobs: dict[int, socket.socket] = {}  # pid -> its client's connection
     shared = [listener, wake_r, wake_w, lock]
+    idle = float(os.environ.get(IDLE_ENV, IDLE_SECONDS))
     idle_since = time.monotonic()
-    while jobs or time.monotonic() - idle_since < IDLE_SECONDS:
+    while jobs or time.monotonic() - idle_since < idle:
         for key, _ in selector.select(timeout=1.0):
             if key.data == "accept":
                 conn, _ = listener.accept()
@@ -273,7 +278,8 @@ def _run_job(request: dict, fds: list[int], inherited: list) -> None:
         code = main(request["argv"])
     except SystemExit as e:  # argparse's usage errors
         code = e.code if isinstance(e.code, int) else 1
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # as Python itself ends: the traceback, then death by SIGINT
+        traceback.print_exc()
         _flush()
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGINT)
