@@ -107,6 +107,25 @@ def test_jobs_in_the_shared_process_equal_jobs_in_their_own(tmp_path, runtime, f
     assert outcome[True] == outcome[False]
 
 
+def test_the_job_has_the_clients_folder_environment_and_umask(tmp_path, runtime, fake_cache, split):
+    first = tmp_path / "first"  # starts the server, under umask 022
+    assert run(train_base_argv(fake_cache, split, first), env(runtime, True), tmp_path / "log") == 0
+    out = tmp_path / "out"
+    client = subprocess.Popen(
+        [sys.executable, "-m", "transferability", *train_base_argv(fake_cache, split, out)],
+        cwd=tmp_path,
+        env=env(runtime, True, TMPDIR=str(tmp_path)),
+        preexec_fn=lambda: os.umask(0o077),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    output = client.communicate(timeout=300)[0]
+    assert client.returncode == 0 and ANNOUNCED.search(output), output
+    assert (first / "metrics.json").stat().st_mode & 0o777 == 0o644
+    assert (out / "metrics.json").stat().st_mode & 0o777 == 0o600  # the second job's umask
+
+
 def test_errors_and_exit_codes_pass_through(tmp_path, runtime, fake_cache, split):
     """A step's error message (exit 1) and argparse's usage error (exit 2) read the same."""
     missing = train_base_argv(fake_cache, tmp_path / "no-such-split.json", tmp_path / "out")

@@ -15,7 +15,7 @@ IDLE_SECONDS without a job. Its socket is private to the user and named by a has
 package source, the interpreter and the environment torch reads when it loads, so edited
 code or another venv never runs in a stale server. A job whose client dies (Snakemake or
 the user killed it) is killed; SIGINT, SIGTERM and SIGHUP reach the job as they would
-have reached the client. Off on SLURM (a job there is alone in its allocation), off
+have reached the client. Off on SLURM (SLURM ends what a job step leaves running), off
 outside Linux, off where TRANSFERABILITY_SHARED_PROCESS=0; and a client that cannot reach
 a server runs its job in-process, as before.
 
@@ -103,7 +103,9 @@ def run(argv: list[str]) -> int | None:
     if conn is None:
         return None
     with conn:
-        request = {"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ)}
+        umask = os.umask(0o022)
+        os.umask(umask)
+        request = {"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ), "umask": umask}
         try:
             socket.send_fds(conn, [json.dumps(request).encode()], [0, 1, 2])
             started = conn.recv(256)
@@ -265,8 +267,10 @@ def _run_job(request: dict, fds: list[int], inherited: list) -> None:
             os.dup2(fd, target)
             os.close(fd)
         os.chdir(request["cwd"])
+        os.umask(request["umask"])
         os.environ.clear()
         os.environ.update(request["env"])
+        tempfile.tempdir = None  # the job's TMPDIR, not the one the server saw first
         sys.argv = ["python -m transferability", *request["argv"]]
         print(
             f"[shared training process {os.getppid()}: {ENABLE_ENV}=0 gives each job its own]",
