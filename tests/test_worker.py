@@ -4,6 +4,7 @@ with its client (the process Snakemake started) as a job in its own process woul
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -205,6 +206,24 @@ def test_the_server_exits_when_idle(tmp_path, runtime, fake_cache, split):
     server = int(ANNOUNCED.search(log.read_text()).group(1))
     wait_gone(server)
     assert not list(runtime.rglob("*.sock"))
+
+
+def test_a_server_shutting_down_keeps_no_job_waiting(tmp_path, runtime, fake_cache, split):
+    """A job that arrives while an idle server exits (holding the lock a new server
+    needs) is served by the next server as soon as the lock is free."""
+    environment = env(runtime, True)
+    where = "from transferability import worker; print(worker.socket_path())"
+    path = subprocess.run(
+        [sys.executable, "-c", where], env=environment, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    log = tmp_path / "job.log"
+    with open(f"{path}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        client = start(train_base_argv(fake_cache, split, tmp_path / "out"), environment, log)
+        time.sleep(1.5)
+        assert client.poll() is None
+    assert client.wait(timeout=50) == 0  # well before the client's 60 s give-up
+    assert ANNOUNCED.search(log.read_text()), log.read_text()
 
 
 def test_each_code_interpreter_and_thread_setting_gets_its_own_server(tmp_path, monkeypatch):

@@ -145,9 +145,25 @@ def _connect(path: Path) -> socket.socket | None:
 
 
 def _start_and_connect(path: Path) -> socket.socket | None:
+    deadline, server, spawned = time.monotonic() + START_SECONDS, None, -START_SECONDS
+    while time.monotonic() < deadline:
+        if conn := _connect(path):
+            return conn
+        status = server.poll() if server else 0
+        if status not in (None, 0):  # it failed: the job, run in-process, will show why
+            return None
+        # Exit 0: another server holds the lock, starting up or shutting down; while it
+        # serves nobody, try again now and then.
+        if status == 0 and time.monotonic() - spawned > 0.5:
+            server, spawned = _spawn(path), time.monotonic()
+        time.sleep(0.02)
+    return None
+
+
+def _spawn(path: Path) -> subprocess.Popen:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE.parent), env.get("PYTHONPATH")]))
-    server = subprocess.Popen(
+    return subprocess.Popen(
         [sys.executable, "-m", f"{PACKAGE.name}.worker", str(path)],
         env=env,
         stdin=subprocess.DEVNULL,
@@ -155,15 +171,6 @@ def _start_and_connect(path: Path) -> socket.socket | None:
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-    deadline = time.monotonic() + START_SECONDS
-    while time.monotonic() < deadline:
-        if conn := _connect(path):
-            return conn
-        # Exit 0: another client's server holds the lock and is starting; keep trying.
-        if server.poll() not in (None, 0):
-            return None
-        time.sleep(0.02)
-    return None
 
 
 # ---------------------------------------------------------------- server
@@ -211,6 +218,8 @@ def serve(path: Path) -> int:
         if jobs:
             idle_since = time.monotonic()
     path.unlink(missing_ok=True)
+    listener.close()
+    lock.close()  # free for the next server now, not after this one's slow shutdown
     return 0
 
 
@@ -341,4 +350,4 @@ def _reap(jobs: dict, selector) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(serve(Path(sys.argv[1])))
+    os._exit(serve(Path(sys.argv[1])))  # skip torch's shutdown: nothing is left to flush
