@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import struct
 import subprocess
 import sys
@@ -58,6 +59,27 @@ def fake_cache(tmp_path_factory, fake_fashion_mnist) -> Path:
 
     out = tmp_path_factory.mktemp("cache") / "fashion_mnist.pt"
     build_cache("fashion_mnist", fake_fashion_mnist, False, "unused", out)
+    return out
+
+
+def tiny_config() -> dict:
+    """The default config with a few images per class and one base epoch."""
+    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    config["subset"] |= {"train_per_class": 20, "val_per_class": 5, "test_per_class": None}
+    config["training"]["base"]["epochs"] = 1
+    return config
+
+
+@pytest.fixture
+def split_file(fake_cache, tmp_path) -> Path:
+    """The split random0 of the fake data under tiny_config()."""
+    from transferability import grid
+    from transferability.cli import main
+
+    out = tmp_path / "splits" / "random0.json"
+    settings = json.dumps(grid.split_settings(tiny_config(), "random0"))
+    argv = ["make-split", "--cache", str(fake_cache), "--split", "random0", "--settings", settings]
+    assert main([*argv, "--out", str(out)]) == 0
     return out
 
 

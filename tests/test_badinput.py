@@ -12,11 +12,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
 from transferability.errors import DataError
 
-from .conftest import REPO, snakemake, write_idx
+from .conftest import REPO, snakemake, tiny_config, write_idx
 
 pytestmark = pytest.mark.badinput
 
@@ -226,27 +225,12 @@ def test_other_os_errors_are_not_disguised_as_a_full_disk(tmp_path):
 # --- split files and the data cache -----------------------------------------------------
 
 
-def tiny_config() -> dict:
-    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
-    config["subset"] |= {"train_per_class": 20, "val_per_class": 5, "test_per_class": None}
-    config["training"]["base"]["epochs"] = 1
-    return config
-
-
 def make_split(capsys, cache: Path, out: Path, config: dict | None = None) -> tuple[int, str]:
     from transferability import grid
 
     settings = grid.split_settings(config or tiny_config(), "random0")
     argv = ["make-split", "--cache", str(cache), "--split", "random0"]
     return run_step(capsys, *argv, "--settings", json.dumps(settings), "--out", str(out))
-
-
-@pytest.fixture
-def split_file(capsys, fake_cache, tmp_path) -> Path:
-    out = tmp_path / "splits" / "random0.json"
-    code, err = make_split(capsys, fake_cache, out)
-    assert code == 0, err
-    return out
 
 
 def train_base_argv(cache: Path, split: Path, out_dir: Path) -> list[str]:

@@ -20,8 +20,8 @@ import pytest
 
 from transferability import worker
 
-from .conftest import REPO, venv_env
-from .test_badinput import make_split, tiny_config, train_base_argv
+from .conftest import REPO, tiny_config, venv_env
+from .test_badinput import train_base_argv
 
 ANNOUNCED = re.compile(r"\[shared training process (\d+):")
 
@@ -33,14 +33,6 @@ def runtime():
     folder = Path(tempfile.mkdtemp(prefix="tw-"))
     yield folder
     shutil.rmtree(folder, ignore_errors=True)
-
-
-@pytest.fixture
-def split(capsys, fake_cache, tmp_path) -> Path:
-    out = tmp_path / "splits" / "random0.json"
-    code, err = make_split(capsys, fake_cache, out)
-    assert code == 0, err
-    return out
 
 
 def env(runtime: Path, shared: bool, **extra: str) -> dict:
@@ -87,15 +79,17 @@ def cell_argv(cache: Path, split: Path, base: Path, out: Path) -> list[str]:
     ]  # fmt: skip
 
 
-def test_jobs_in_the_shared_process_equal_jobs_in_their_own(tmp_path, runtime, fake_cache, split):
+def test_jobs_in_the_shared_process_equal_jobs_in_their_own(
+    tmp_path, runtime, fake_cache, split_file
+):
     outcome = {}
     for shared in (False, True):
         out = tmp_path / ("shared" if shared else "own")
         base_log, cell_log = out / "base.log", out / "cell.log"
         out.mkdir()
         environment = env(runtime, shared)
-        assert run(train_base_argv(fake_cache, split, out), environment, base_log) == 0
-        argv = cell_argv(fake_cache, split, out / "model.pt", out / "cell.json")
+        assert run(train_base_argv(fake_cache, split_file, out), environment, base_log) == 0
+        argv = cell_argv(fake_cache, split_file, out / "model.pt", out / "cell.json")
         assert run(argv, env(runtime, shared), cell_log) == 0
         logs = base_log.read_text() + cell_log.read_text()
         assert len(ANNOUNCED.findall(logs)) == (2 if shared else 0), logs
@@ -108,12 +102,17 @@ def test_jobs_in_the_shared_process_equal_jobs_in_their_own(tmp_path, runtime, f
     assert outcome[True] == outcome[False]
 
 
-def test_the_job_has_the_clients_folder_environment_and_umask(tmp_path, runtime, fake_cache, split):
+def test_the_job_has_the_clients_folder_environment_and_umask(
+    tmp_path, runtime, fake_cache, split_file
+):
     first = tmp_path / "first"  # starts the server, under umask 022
-    assert run(train_base_argv(fake_cache, split, first), env(runtime, True), tmp_path / "log") == 0
+    assert (
+        run(train_base_argv(fake_cache, split_file, first), env(runtime, True), tmp_path / "log")
+        == 0
+    )
     out = tmp_path / "out"
     client = subprocess.Popen(
-        [sys.executable, "-m", "transferability", *train_base_argv(fake_cache, split, out)],
+        [sys.executable, "-m", "transferability", *train_base_argv(fake_cache, split_file, out)],
         cwd=tmp_path,
         env=env(runtime, True, TMPDIR=str(tmp_path)),
         preexec_fn=lambda: os.umask(0o077),
@@ -127,7 +126,7 @@ def test_the_job_has_the_clients_folder_environment_and_umask(tmp_path, runtime,
     assert (out / "metrics.json").stat().st_mode & 0o777 == 0o600  # the second job's umask
 
 
-def test_errors_and_exit_codes_pass_through(tmp_path, runtime, fake_cache, split):
+def test_errors_and_exit_codes_pass_through(tmp_path, runtime, fake_cache, split_file):
     """A step's error message (exit 1) and argparse's usage error (exit 2) read the same."""
     missing = train_base_argv(fake_cache, tmp_path / "no-such-split.json", tmp_path / "out")
     for argv, code in ((missing, 1), (["train-base", "--no-such-flag"], 2)):
@@ -180,9 +179,9 @@ def wait_gone(pid: int, timeout: float = 30) -> None:
         assert state.read_text().split(") ")[1][0] == "Z", f"process {pid} still runs"
 
 
-def test_a_killed_client_takes_its_job_with_it(tmp_path, runtime, fake_cache, split):
+def test_a_killed_client_takes_its_job_with_it(tmp_path, runtime, fake_cache, split_file):
     """SIGKILL of the process Snakemake started (a cancelled or killed job)."""
-    client, server, job, out = long_job(tmp_path, runtime, fake_cache, split)
+    client, server, job, out = long_job(tmp_path, runtime, fake_cache, split_file)
     client.kill()
     client.wait(timeout=30)
     wait_gone(job)
@@ -190,8 +189,10 @@ def test_a_killed_client_takes_its_job_with_it(tmp_path, runtime, fake_cache, sp
     assert Path(f"/proc/{server}").exists(), "the server serves on"
 
 
-def test_ctrl_c_reaches_the_job_and_the_client_dies_of_it(tmp_path, runtime, fake_cache, split):
-    client, _, job, out = long_job(tmp_path, runtime, fake_cache, split)
+def test_ctrl_c_reaches_the_job_and_the_client_dies_of_it(
+    tmp_path, runtime, fake_cache, split_file
+):
+    client, _, job, out = long_job(tmp_path, runtime, fake_cache, split_file)
     client.send_signal(signal.SIGINT)
     assert client.wait(timeout=60) == -signal.SIGINT
     wait_gone(job)
@@ -199,16 +200,16 @@ def test_ctrl_c_reaches_the_job_and_the_client_dies_of_it(tmp_path, runtime, fak
     assert not (out / "metrics.json").exists()
 
 
-def test_the_server_exits_when_idle(tmp_path, runtime, fake_cache, split):
+def test_the_server_exits_when_idle(tmp_path, runtime, fake_cache, split_file):
     environment = env(runtime, True, **{worker.IDLE_ENV: "1"})
     log = tmp_path / "base.log"
-    assert run(train_base_argv(fake_cache, split, tmp_path / "out"), environment, log) == 0
+    assert run(train_base_argv(fake_cache, split_file, tmp_path / "out"), environment, log) == 0
     server = int(ANNOUNCED.search(log.read_text()).group(1))
     wait_gone(server)
     assert not list(runtime.rglob("*.sock"))
 
 
-def test_a_server_shutting_down_keeps_no_job_waiting(tmp_path, runtime, fake_cache, split):
+def test_a_server_shutting_down_keeps_no_job_waiting(tmp_path, runtime, fake_cache, split_file):
     """A job that arrives while an idle server exits (holding the lock a new server
     needs) is served by the next server as soon as the lock is free."""
     environment = env(runtime, True)
@@ -219,7 +220,7 @@ def test_a_server_shutting_down_keeps_no_job_waiting(tmp_path, runtime, fake_cac
     log = tmp_path / "job.log"
     with open(f"{path}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        client = start(train_base_argv(fake_cache, split, tmp_path / "out"), environment, log)
+        client = start(train_base_argv(fake_cache, split_file, tmp_path / "out"), environment, log)
         time.sleep(1.5)
         assert client.poll() is None
     assert client.wait(timeout=50) == 0  # well before the client's 60 s give-up
