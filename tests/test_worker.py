@@ -253,6 +253,9 @@ def test_off_on_slurm_when_asked_and_for_other_steps(monkeypatch):
     monkeypatch.setenv(worker.ENABLE_ENV, "1")
     monkeypatch.setenv("SLURM_JOB_ID", "42")
     assert not worker.enabled(["train-cell"])
+    monkeypatch.delenv("SLURM_JOB_ID")
+    monkeypatch.setenv("APPTAINER_CONTAINER", "/images/train.sif")
+    assert not worker.enabled(["train-cell"])
 
 
 def test_no_sharing_through_a_folder_others_can_enter_or_a_path_too_long(

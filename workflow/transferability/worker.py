@@ -15,9 +15,9 @@ IDLE_SECONDS without a job. Its socket is private to the user and named by a has
 package source, the interpreter and the environment torch reads when it loads, so edited
 code or another venv never runs in a stale server. A job whose client dies (Snakemake or
 the user killed it) is killed; SIGINT, SIGTERM and SIGHUP reach the job as they would
-have reached the client. Off on SLURM (SLURM ends what a job step leaves running), off
-outside Linux, off where TRANSFERABILITY_SHARED_PROCESS=0; and a client that cannot reach
-a server runs its job in-process, as before.
+have reached the client. Off on SLURM (SLURM ends what a job step leaves running), in
+Apptainer containers, outside Linux, and where TRANSFERABILITY_SHARED_PROCESS=0; and a
+client that cannot reach a server runs its job in-process, as before.
 
 Only the standard library here: the client must start in milliseconds.
 """
@@ -61,6 +61,8 @@ def enabled(argv: list[str]) -> bool:
         and sys.platform == "linux"
         and os.environ.get(ENABLE_ENV, "1") != "0"
         and "SLURM_JOB_ID" not in os.environ
+        # Each job its own container (--sdm apptainer): a server would outlive its own.
+        and not {"APPTAINER_CONTAINER", "SINGULARITY_CONTAINER"} & set(os.environ)
     )
 
 
