@@ -16,7 +16,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def venv_env() -> dict:
-    """This environment with the running venv first on PATH: the rules run `python -m ...`."""
+    """This environment with the running venv first on PATH: the rules run `python -m ...`
+    (SLURM jobs too: sbatch --export=ALL passes this PATH on)."""
     return dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
 
 

@@ -35,17 +35,12 @@ def command(workdir: Path, *args: str) -> list[str]:
     ]  # fmt: skip
 
 
-def environment() -> dict:
-    # The rules run `python -m transferability`: this interpreter's python comes first.
-    return venv_env()
-
-
 def run(workdir: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
     return subprocess.run(
         command(workdir, *args),
         capture_output=True,
         text=True,
-        env=environment(),
+        env=venv_env(),
         timeout=timeout,
         check=False,
     )
@@ -61,7 +56,7 @@ def start(workdir: Path, *args: str) -> subprocess.Popen:
             command(workdir, *args),
             stdout=output,
             stderr=subprocess.STDOUT,
-            env=environment(),
+            env=venv_env(),
             start_new_session=True,
             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )

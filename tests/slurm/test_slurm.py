@@ -108,11 +108,6 @@ def clone(tmp: Path, config: dict) -> Path:
     return tmp
 
 
-def _env() -> dict:
-    # The jobs run `python -m transferability`; sbatch --export=ALL passes this PATH on.
-    return venv_env()
-
-
 def snakemake_cmd(*args: str, slurm: bool = True) -> list[str]:
     cmd = [sys.executable, "-m", "snakemake", "--configfile", "test.yaml"]
     if slurm:
@@ -124,7 +119,7 @@ def snakemake_cmd(*args: str, slurm: bool = True) -> list[str]:
 
 def run(workdir: Path, *args: str, slurm: bool = True, timeout: float = 1200):
     result = subprocess.run(
-        snakemake_cmd(*args, slurm=slurm), cwd=workdir, env=_env(), capture_output=True,
+        snakemake_cmd(*args, slurm=slurm), cwd=workdir, env=venv_env(), capture_output=True,
         text=True, timeout=timeout, check=False,
     )  # fmt: skip
     (workdir / f"snakemake-{'slurm' if slurm else 'local'}.log").write_text(result.stderr)
@@ -254,7 +249,7 @@ def test_a_killed_training_job_resumes_from_its_last_epoch_with_identical_metric
     # First run without the profile's retries, so the kill fails the run, as a
     # preemption past the retries would; then the user reruns the same command.
     with subprocess.Popen(
-        snakemake_cmd("--retries", "0", BASE_TARGET), cwd=workdir, env=_env(),
+        snakemake_cmd("--retries", "0", BASE_TARGET), cwd=workdir, env=venv_env(),
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     ) as first:  # fmt: skip
         try:

@@ -199,14 +199,14 @@ def serve(path: Path) -> int:
     selector.register(listener, selectors.EVENT_READ, "accept")
     selector.register(wake_r, selectors.EVENT_READ, "reap")
     jobs: dict[int, socket.socket] = {}  # pid -> its client's connection
-    shared = [listener, wake_r, wake_w, lock]
+    shared = [listener, wake_r, wake_w, lock, selector]  # what a job's fork closes
     idle = float(os.environ.get(IDLE_ENV, IDLE_SECONDS))
     idle_since = time.monotonic()
     while jobs or time.monotonic() - idle_since < idle:
         for key, _ in selector.select(timeout=1.0):
             if key.data == "accept":
                 conn, _ = listener.accept()
-                pid = _start_job(conn, shared + [selector], jobs)
+                pid = _start_job(conn, shared, jobs)
                 if pid:
                     jobs[pid] = conn
                     selector.register(conn, selectors.EVENT_READ, pid)
