@@ -17,6 +17,7 @@ from .checkpointing import ResumeState
 from .errors import DataError, load_failure
 from .grid import FINE_TUNED, source_half
 from .splits import read_split
+from .status import classify
 from .training import Recipe, derived_seed, load_half, train
 
 
@@ -46,6 +47,8 @@ def load_checkpoint(path: str | Path) -> dict:
 
 
 def _record(split_record, *, split, target, source, treatment, n, seed, outcome, settings, threads):
+    chance = 1.0 / len(split_record["halves"][target]["class_indices"])
+    status, reason = classify(outcome.history, outcome.diverged, chance)
     return {
         "split": split,
         "split_kind": split_record["kind"],
@@ -59,9 +62,11 @@ def _record(split_record, *, split, target, source, treatment, n, seed, outcome,
         "best_epoch": outcome.best_epoch,
         "epochs": outcome.epochs_run,
         "diverged": outcome.diverged,
+        "status": status,
+        "status_reason": reason,
         "final_loss": outcome.final_loss,
         "train_seconds": outcome.train_seconds,
-        "chance": 1.0 / len(split_record["halves"][target]["class_indices"]),
+        "chance": chance,
         "classes": split_record["halves"][target]["classes"],
         "history": outcome.history,
         "settings": settings,

@@ -22,6 +22,8 @@ KEY_COLUMNS = [
     "top1",
     "val_top1",
     "diverged",
+    "status",
+    "status_reason",
     "chance",
     "epochs",
     "best_epoch",

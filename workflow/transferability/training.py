@@ -187,13 +187,42 @@ def _run(net: models.TransferNet, x: torch.Tensor, start: int = 0, stop: int | N
 
 @torch.no_grad()
 def top1(net: models.TransferNet, x: torch.Tensor, y: torch.Tensor, start: int = 0) -> float:
+    return evaluate(net, x, y, start).top1
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    top1: float
+    # Share of the images given the most-predicted class: 1.0 means one class for all.
+    top_class_share: float
+    # Per watched layer (conv1..fc7 by name): fraction of its ReLU units that are zero on
+    # every image. A unit dead on every image gets no gradient and never recovers.
+    dead: dict[str, float]
+
+
+@torch.no_grad()
+def evaluate(
+    net: models.TransferNet, x, y: torch.Tensor, start: int = 0, watch_from: int | None = None
+) -> Evaluation:
+    """Eval-mode top-1 of the stages from `start` on, in one pass that also measures how
+    concentrated the predictions are and, for stages watch_from..fc7, the dead units."""
     net.eval()
-    correct = sum(
+    watched = range(max(start, watch_from), models.NUM_LAYERS - 1) if watch_from is not None else ()
+    alive: dict[int, torch.Tensor] = {}
+    correct, counts = 0, torch.zeros(net.num_classes, dtype=torch.int64)
+    for xb, yb in zip(x.split(EVAL_BATCH), y.split(EVAL_BATCH), strict=True):
         # A streamed batch arrives on the CPU; .to() is a no-op where it already is.
-        int((net(xb.to(yb.device, non_blocking=True), start=start).argmax(1) == yb).sum())
-        for xb, yb in zip(x.split(EVAL_BATCH), y.split(EVAL_BATCH), strict=True)
-    )
-    return correct / len(y)
+        out = xb.to(yb.device, non_blocking=True)
+        for i, stage in enumerate(net.stages[start:], start):
+            out = stage(out)
+            if i in watched:
+                seen = out.amax(dim=(0, 2, 3) if out.dim() == 4 else 0) > 0
+                alive[i] = alive[i] | seen if i in alive else seen
+        predicted = out.argmax(1)
+        correct += int((predicted == yb).sum())
+        counts += torch.bincount(predicted.cpu(), minlength=net.num_classes)
+    dead = {models.LAYER_NAMES[i]: 1.0 - float(seen.float().mean()) for i, seen in alive.items()}
+    return Evaluation(correct / len(y), float(counts.max()) / len(y), dead)
 
 
 def dead_fraction(features: torch.Tensor) -> float:
@@ -307,9 +336,20 @@ def train(
             break
         loss_value = loss_sum / steps_per_epoch
         with autocast(step_runs_convs):
-            val = top1(net, *feats["val"], start=depth)
-        history.append({"epoch": epoch, "loss": loss_value, "val_top1": val})
-        log(f"epoch {epoch}: loss {loss_value:.4f} val_top1 {val:.4f}")
+            check = evaluate(net, *feats["val"], start=depth, watch_from=n_frozen)
+        val = check.top1
+        history.append(
+            {
+                "epoch": epoch,
+                "loss": loss_value,
+                "val_top1": val,
+                "lr": recipe.lr_at(step - 1, total),
+                "top_class_share": check.top_class_share,
+                **{f"dead_{layer}": share for layer, share in check.dead.items()},
+            }
+        )
+        dead = " ".join(f"{layer} {share:.0%}" for layer, share in check.dead.items())
+        log(f"epoch {epoch}: loss {loss_value:.4f} val_top1 {val:.4f} dead units: {dead}")
         if val > best[0]:
             best = (val, epoch, copy.deepcopy(net.state_dict()))
         if resume:

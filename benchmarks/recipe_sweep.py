@@ -1,0 +1,158 @@
+"""Which training recipe lets every net of the default learn? (issue 11)
+
+Trains the nets most prone to fail — frozen random layers at n = 5, 6, 7, where a fresh
+fc6/fc7/fc8 sits on frozen random features — plus base nets and BnB at n = 1, 2 (did the
+base converge?), under each recipe given, and prints per recipe: how many nets ended in a
+status other than `trained`, the worst dead-unit fraction seen in a trainable layer, and
+mean base top-1 and BnB(n=1,2) - base. Per-epoch rows go to a CSV for the README's figures.
+
+    .venv/bin/python benchmarks/recipe_sweep.py --recipes '{"lr": 0.03}' '{"lr": 0.01}'
+
+Each recipe is a JSON object of overrides of config/config.yaml's training.base.
+Needs the default's data cache and split files (make demo, or snakemake results/splits/...).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "workflow"))
+
+
+def _job(job: dict) -> list[dict]:
+    from transferability import cells
+
+    out = Path(job["tmp"]) / f"{job['name']}.json"
+    common = dict(
+        cache=job["cache"],
+        split_path=job["split_file"],
+        split=job["split"],
+        seed=job["seed"],
+        settings=job["settings"],
+        threads=1,
+        out_metrics=out,
+    )
+    if job["treatment"] == "base":
+        record = cells.train_base(half=job["target"], out_model=job["model"], **common)
+    else:
+        record = cells.train_cell(
+            target=job["target"], treatment=job["treatment"], n=job["n"], base=job["base"], **common
+        )
+    keys = ("split", "target", "treatment", "n", "seed", "top1", "status", "status_reason")
+    row = {k: record.get(k) for k in keys} | {"recipe": job["recipe"]}
+    return [row | h for h in record["history"]]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--recipes", nargs="+", default=["{}"], help="JSON overrides of training.base")
+    ap.add_argument("--splits", nargs="+", default=["random0", "random1", "random2", "dissimilar"])
+    ap.add_argument("--random-n", nargs="+", type=int, default=[5, 6, 7])
+    ap.add_argument("--seeds", nargs="+", type=int, default=[0])
+    ap.add_argument("--results", default=str(REPO / "results"))
+    ap.add_argument("--out", default="recipe_sweep.csv")
+    ap.add_argument("--workers", type=int, default=2)
+    args = ap.parse_args()
+
+    import pandas as pd
+
+    from transferability import grid
+
+    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    cache = f"{args.results}/data/{config['dataset']['name']}.pt"
+    tmp = tempfile.mkdtemp(prefix="recipe-sweep-")
+    rows = []
+    for text in args.recipes:
+        config["training"]["base"] |= json.loads(text)
+        jobs, bases = [], []
+        for split in args.splits:
+            for half in "AB":
+                for seed in args.seeds:
+                    name = f"{abs(hash(text))}-{split}-{half}-{seed}"
+                    model = f"{tmp}/{name}.pt"
+                    common = dict(
+                        recipe=text,
+                        tmp=tmp,
+                        cache=cache,
+                        split=split,
+                        target=half,
+                        seed=seed,
+                        split_file=f"{args.results}/splits/{split}.json",
+                    )
+                    bases.append(
+                        common
+                        | dict(
+                            name=name,
+                            treatment="base",
+                            n=0,
+                            model=model,
+                            base=None,
+                            settings=grid.train_settings(config, "base"),
+                        )
+                    )
+                    for n in args.random_n:
+                        jobs.append(
+                            common
+                            | dict(
+                                name=f"{name}-random{n}",
+                                treatment="random",
+                                n=n,
+                                base=None,
+                                settings=grid.train_settings(config, "random"),
+                            )
+                        )
+                    for n in (1, 2):
+                        jobs.append(
+                            common
+                            | dict(
+                                name=f"{name}-selffer{n}",
+                                treatment="selffer",
+                                n=n,
+                                base=model,
+                                settings=grid.train_settings(config, "selffer"),
+                            )
+                        )
+        os.environ.setdefault("TRANSFERABILITY_SHARED_PROCESS", "0")
+        with ProcessPoolExecutor(args.workers) as pool:
+            for result in pool.map(_job, bases):
+                rows += result
+            for result in pool.map(_job, jobs):
+                rows += result
+    table = pd.DataFrame(rows)
+    table.to_csv(args.out, index=False)
+    dead = [c for c in table.columns if c.startswith("dead_")]
+    last = (
+        table.sort_values("epoch").groupby(["recipe", "split", "target", "treatment", "n"]).last()
+    )
+    last = last.reset_index()
+    for recipe, nets in last.groupby("recipe", sort=False):
+        base = nets[nets.treatment == "base"].set_index(["split", "target"])["top1"]
+        bnb = nets[nets.treatment == "selffer"].set_index(["split", "target"])["top1"]
+        gap = (bnb - base.reindex(bnb.index)).mean()
+        random = nets[nets.treatment == "random"]
+        bad = nets[nets.get("status", "trained") != "trained"] if "status" in nets else nets[:0]
+        print(f"recipe {recipe}:")
+        print(
+            f"  nets {len(nets)}, not trained {len(bad)}: "
+            + ", ".join(
+                f"{r.split}/{r.target}/{r.treatment}/n{r.n} ({r.status_reason})"
+                for r in bad.itertuples()
+            )
+        )
+        print(f"  worst final dead fraction in a trainable layer: {nets[dead].max().max():.2f}")
+        print(f"  random n={args.random_n} mean top1 {random.top1.mean():.4f}")
+        print(f"  base mean top1 {base.mean():.4f}; BnB(n=1,2) - base {gap:+.4f}")
+        print(f"RESULT failed_nets_{len(rows) and recipe} {len(bad)} nets")
+
+
+if __name__ == "__main__":
+    main()

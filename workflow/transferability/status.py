@@ -1,0 +1,70 @@
+"""Did a net train? Every net gets a status from what its training history shows.
+
+`trained` nets are the only ones any mean, line, interval or claim counts. The others stay
+in the table and on the figures (with a marker of their own), with the reason:
+
+- `diverged`: the training loss became non-finite; training stopped there.
+- `failed`: the loss stayed finite, but the net did not learn, or learned and collapsed.
+
+The thresholds are set from the per-epoch histories of real runs of the default
+(`benchmarks/recipe_sweep.py`, see docs/training.md): under the old recipe (lr 0.03) the
+nets that collapsed had a trainable layer with 94-100% of its units dead on every
+validation image and predicted one class for 79-100% of the images by their last epoch,
+while every net that trained had at most 78% dead units in any trainable layer (a conv5
+on frozen random conv4 features, still 95% top-1) and its most-predicted class at most
+0.45 of the (balanced) validation images (chance: 0.2 for 5 classes). Each threshold
+sits in the gap between the two, so a rerun's noise does not move a net across it.
+Pure Python: tests and the analysis read it without torch.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+TRAINED, DIVERGED, FAILED = "trained", "diverged", "failed"
+STATUSES = (TRAINED, DIVERGED, FAILED)
+
+# "Did not learn": the best validation top-1 keeps less than this share of the way from
+# chance to perfect (0.2 -> 0.36 for 5 classes; trained nets of the default reach >= 0.6).
+MIN_LEARNED = 0.2
+# "Collapsed": at the last epoch, the net lost more than half of its best above-chance
+# validation accuracy; or it gives one class to this share of the validation images or
+# more (balanced images: a working net gives each class about 1/k); or a trainable layer
+# has this share of its units dead on every validation image (they get no gradient back).
+MAX_LOST = 0.5
+MAX_TOP_CLASS_SHARE = 0.9
+MAX_DEAD = 0.9
+
+
+def classify(history: Sequence[dict], diverged: bool, chance: float) -> tuple[str, str]:
+    """(status, reason) of a net from its per-epoch history; reason is '' when trained."""
+    if diverged:
+        return DIVERGED, "the training loss became non-finite"
+    if not history:
+        return FAILED, "no epoch finished"
+    best = max(h["val_top1"] for h in history)
+    if best - chance < MIN_LEARNED * (1 - chance):
+        return FAILED, (
+            f"did not learn: best validation top-1 {best:.3f} is within "
+            f"{MIN_LEARNED:.0%} of the way from chance ({chance:.3f}) to 1"
+        )
+    last = history[-1]
+    if last["val_top1"] - chance < (1 - MAX_LOST) * (best - chance):
+        return FAILED, (
+            f"collapsed: validation top-1 fell from {best:.3f} to {last['val_top1']:.3f} "
+            f"by the last epoch (more than {MAX_LOST:.0%} of its gain over chance lost)"
+        )
+    share = last.get("top_class_share", 0.0)
+    if share >= MAX_TOP_CLASS_SHARE:
+        return FAILED, f"collapsed: one class predicted for {share:.0%} of the validation images"
+    dead = {k.removeprefix("dead_"): v for k, v in last.items() if k.startswith("dead_")}
+    worst = max(dead, key=dead.get, default=None)
+    if worst is not None and dead[worst] >= MAX_DEAD:
+        return FAILED, (
+            f"collapsed: {dead[worst]:.0%} of the units of trainable layer {worst} are "
+            "zero on every validation image"
+        )
+    if not math.isfinite(last["loss"]):  # a resumed history from before the check
+        return DIVERGED, "the training loss became non-finite"
+    return TRAINED, ""
