@@ -1,5 +1,12 @@
-"""Synthetic results tables for the claim and plot tests: a full grid of nets whose
-top-1 follows a chosen function of (treatment, n, split kind), plus a little noise."""
+"""Synthetic results tables for the claim and plot tests: a grid of nets whose top-1 follows a
+chosen function of (treatment, n, split kind), plus noise with the structure of real runs.
+
+Noise comes at two levels. Each base net has its own training noise (`base_noise`): it is in
+that base's top-1, and so, with a minus sign, in every difference to it; a cell built on a base
+inherits `source_share` of the noise of the base it copied from. Each net adds its own `noise`.
+So the cells of one unit share noise and resampling nets instead of units gives intervals
+that are too narrow, as in real runs.
+"""
 
 from __future__ import annotations
 
@@ -38,27 +45,45 @@ def override(**by_treatment: Callable[[int, str], float]) -> Effect:
     return effect
 
 
+def _source(treatment: str, target: str) -> str:
+    other = "B" if target == "A" else "A"
+    return {"transfer": other, "transfer_ft": other, "random": "none"}.get(treatment, target)
+
+
 def make_table(
     effect: Effect = paper_like,
     splits: Iterable[str] = ("random0", "random1", "dissimilar"),
     ns: Iterable[int] = range(1, 8),
     treatments: Iterable[str] = TREATMENTS,
     seeds: Iterable[int] = range(3),
-    noise: float = 0.003,
+    noise: float = 0.002,
+    base_noise: float = 0.002,
+    source_share: float = 0.5,
+    rng_seed: int = 0,
 ) -> pd.DataFrame:
-    rng = np.random.default_rng(0)
+    """One base net per (split, half, seed) and one cell per (split, target, treatment, n,
+    seed); `splits` and `seeds` set how many units a claim has."""
+    rng = np.random.default_rng(rng_seed)
+    splits, seeds, ns, treatments = list(splits), list(seeds), list(ns), list(treatments)
+    base_offset = {
+        (split, half, seed): rng.normal(0, base_noise) if base_noise else 0.0
+        for split in splits
+        for half in ("A", "B")
+        for seed in seeds
+    }
     rows = []
     for split in splits:
         kind = "dissimilar" if split == "dissimilar" else "random"
         for target in ("A", "B"):
-            other = "B" if target == "A" else "A"
             for seed in seeds:
                 cells = [("base", 0, target)]
-                for t in treatments:
-                    source = {"transfer": other, "transfer_ft": other, "random": "none"}
-                    cells += [(t, n, source.get(t, target)) for n in ns]
+                cells += [(t, n, _source(t, target)) for t in treatments for n in ns]
                 for treatment, n, source in cells:
-                    top1 = effect(treatment, n, kind) + rng.normal(0, noise)
+                    top1 = effect(treatment, n, kind) + (rng.normal(0, noise) if noise else 0.0)
+                    if treatment == "base":
+                        top1 += base_offset[(split, target, seed)]
+                    elif source in ("A", "B"):
+                        top1 += source_share * base_offset[(split, source, seed)]
                     rows.append(
                         {
                             "split": split,
@@ -70,9 +95,19 @@ def make_table(
                             "seed": seed,
                             "top1": float(top1),
                             "diverged": False,
+                            "status": "trained",
+                            "status_reason": "",
                             "chance": CHANCE,
                             "epochs": 10,
                             "train_seconds": 1.0,
                         }
                     )
     return pd.DataFrame(rows)
+
+
+def set_status(df: pd.DataFrame, mask, status: str, reason: str, top1: float = CHANCE):
+    """A copy where the nets under `mask` are `status` (scoring `top1`), with `reason`."""
+    out = df.copy()
+    out.loc[mask, ["status", "status_reason", "top1"]] = [status, reason, top1]
+    out.loc[mask, "diverged"] = status == "diverged"
+    return out

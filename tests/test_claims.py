@@ -1,34 +1,24 @@
-"""Each claim check gives the right verdict on tables where the effect is present, reversed or
-missing, and diverged nets never move a result."""
+"""Each claim gives the verdict its synthetic table calls for (reproduced where the paper's
+effect is there, not reproduced where it is confidently absent), resamples units that share
+no base net, and never counts a net that did not train."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import itertools
+import re
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from transferability import claims as C
+from transferability import claims_report, stats
+from transferability.nets import excluded_nets, normalise, usable_nets
 
-from .synthetic import BASE, CHANCE, make_table, override
+from .conftest import REPO
+from .synthetic import BASE, CHANCE, make_table, override, set_status
 
-
-def without(df: pd.DataFrame, treatment: str, ns: Iterable[int] | None = None) -> pd.DataFrame:
-    drop = df["treatment"] == treatment
-    if ns is not None:
-        drop &= df["n"].isin(list(ns))
-    return df[~drop].reset_index(drop=True)
-
-
-def with_diverged_copy(df: pd.DataFrame, treatment: str) -> pd.DataFrame:
-    """Add a diverged rerun of an existing net, scoring chance: it must change nothing."""
-    row = df[df["treatment"] == treatment].iloc[[0]].copy()
-    row["top1"], row["diverged"] = CHANCE, True
-    return pd.concat([df, row], ignore_index=True)
-
-
-def numbers(claim: C.Claim) -> tuple:
-    return claim.effect, claim.ci_low, claim.ci_high, claim.n_nets, claim.verdict
+pytestmark = pytest.mark.claims
 
 
 @pytest.fixture(scope="module")
@@ -36,217 +26,276 @@ def table() -> pd.DataFrame:
     return make_table()
 
 
-# --- claim 1: BnB at n=1,2 matches base
+# --- every claim: a table where it holds, one where it does not
+
+flat = override(selffer=lambda n, k: BASE)
+# (claim, table where the paper's effect is there, table where it is confidently absent)
+CASES = {
+    "selffer_low_n_matches_base": ({}, {"effect": override(selffer=lambda n, k: BASE - 0.05)}),
+    "selffer_dip": ({}, {"effect": flat}),
+    "transfer_declines_with_n": ({}, {"effect": override(transfer=lambda n, k: BASE)}),
+    "transfer_ft_boost": ({}, {"effect": override(transfer_ft=lambda n, k: BASE - 0.02)}),
+    "transfer_ft_boost_high_n": (
+        {"effect": override(transfer_ft=lambda n, k: BASE + (0.02 if n >= 5 else 0.0))},
+        {"effect": override(transfer_ft=lambda n, k: BASE + (0.02 if n < 5 else 0.0))},
+    ),
+    "dissimilar_drops_more": (
+        {},
+        {"effect": override(transfer=lambda n, k: BASE - 0.02 * (n - 1))},
+    ),
+    "random_toward_chance": ({}, {"effect": override(random=lambda n, k: BASE - 0.01)}),
+}
+CLAIM_BY_NAME = {f.__name__.removeprefix("claim_"): f for f in C.CLAIM_FUNCTIONS}
 
 
-def test_selffer_match_reproduced(table):
-    assert C.claim_selffer_low_n_matches_base(table).verdict == C.REPRODUCED
+def test_every_claim_has_a_case_and_a_margin():
+    assert set(CASES) == set(CLAIM_BY_NAME) == set(C.MARGINS) == set(C.SPECS)
 
 
-def test_selffer_match_not_reproduced_when_low_n_bnb_is_worse():
-    df = make_table(override(selffer=lambda n, k: BASE - 0.05))
-    assert C.claim_selffer_low_n_matches_base(df).verdict == C.NOT_REPRODUCED
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_claim_is_reproduced_where_the_effect_is_there(name):
+    holds, _ = CASES[name]
+    claim = CLAIM_BY_NAME[name](make_table(**holds))
+    assert claim.verdict == C.REPRODUCED, claim.detail
 
 
-def test_selffer_match_inconclusive_without_low_n(table):
-    claim = C.claim_selffer_low_n_matches_base(without(table, "selffer", [1, 2]))
-    assert claim.verdict == C.INCONCLUSIVE
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_claim_is_not_reproduced_where_the_effect_is_absent(name):
+    holds, fails = CASES[name]
+    claim = CLAIM_BY_NAME[name](make_table(**fails))
+    assert claim.verdict == C.NOT_REPRODUCED, claim.detail
+    assert CLAIM_BY_NAME[name](make_table(**holds)).verdict != claim.verdict
 
 
-# --- claim 2: BnB dip
+def test_a_dip_too_small_to_matter_is_not_reproduced_and_a_bump_neither():
+    # 0.2 points mid vs ends: real, but under the 0.5-point margin, confidently.
+    small = override(selffer=lambda n, k: BASE - (0.002 if 3 <= n <= 5 else 0.0))
+    bump = override(selffer=lambda n, k: BASE + (0.03 if 3 <= n <= 5 else 0.0))
+    for effect in (small, bump):
+        assert C.claim_selffer_dip(make_table(effect, noise=0.0005)).verdict == C.NOT_REPRODUCED
 
 
-def test_selffer_dip_reproduced(table):
-    assert C.claim_selffer_dip(table).verdict == C.REPRODUCED
+def test_an_effect_at_the_margin_is_inconclusive():
+    # The dip is exactly the margin: the interval straddles it, whatever the noise.
+    at_margin = override(selffer=lambda n, k: BASE - (0.005 if 3 <= n <= 5 else 0.0))
+    claim = C.claim_selffer_dip(make_table(at_margin, noise=0.003, base_noise=0.0))
+    assert claim.ci_low < -0.005 < claim.ci_high and claim.verdict == C.INCONCLUSIVE
 
 
-def test_selffer_dip_not_reproduced_for_a_bump():
-    df = make_table(override(selffer=lambda n, k: BASE + (0.03 if 3 <= n <= 5 else 0.0)))
-    assert C.claim_selffer_dip(df).verdict == C.NOT_REPRODUCED
-
-
-def test_selffer_dip_inconclusive_without_high_end(table):
+def test_selffer_dip_inconclusive_without_high_end():
     # Without n=6,7 a monotone decline would look like a dip, so there must be no verdict.
-    claim = C.claim_selffer_dip(without(table, "selffer", [6, 7]))
-    assert claim.verdict == C.INCONCLUSIVE
-
-
-# --- claim 3: AnB declines with n
-
-
-def test_transfer_decline_reproduced(table):
-    assert C.claim_transfer_declines_with_n(table).verdict == C.REPRODUCED
-
-
-def test_transfer_decline_not_reproduced_when_anb_improves():
-    df = make_table(override(transfer=lambda n, k: BASE + 0.01 * (n - 1)))
-    assert C.claim_transfer_declines_with_n(df).verdict == C.NOT_REPRODUCED
-
-
-def test_transfer_decline_inconclusive_with_one_n():
-    df = make_table(ns=[4])
-    assert C.claim_transfer_declines_with_n(df).verdict == C.INCONCLUSIVE
+    claim = C.claim_selffer_dip(make_table(ns=range(1, 6)))
+    assert claim.verdict == C.INCONCLUSIVE and claim.n_units == 0
 
 
 def test_transfer_decline_uses_random_splits_only(table):
-    # AnB loses 1% per layer on random splits: n=5..7 vs n=1,2 is -4.5%. The dissimilar
+    # Random splits lose 1 point per layer: n=5..7 vs n=1,2 is -4.5 points. The dissimilar
     # split declines three times as fast; it must not leak into this effect.
-    assert C.claim_transfer_declines_with_n(table).effect == pytest.approx(-0.045, abs=0.005)
+    assert C.claim_transfer_declines_with_n(table).effect == pytest.approx(-0.045, abs=0.002)
 
 
-# --- claim 4: AnB+ boost
+def test_random_is_judged_from_n3_not_at_n7_only():
+    # Near chance at n=7 only: n=3..6 keep most of the signal, so the paper's
+    # "near chance from n=3" does not hold.
+    late = override(random=lambda n, k: CHANCE + 0.01 if n == 7 else BASE - 0.02)
+    assert C.claim_random_toward_chance(make_table(late)).verdict == C.NOT_REPRODUCED
 
 
-def test_transfer_ft_boost_reproduced(table):
-    assert C.claim_transfer_ft_boost(table).verdict == C.REPRODUCED
+# --- the boost and its control
 
 
-def test_transfer_ft_boost_not_reproduced_when_anb_plus_is_worse():
-    df = make_table(override(transfer_ft=lambda n, k: BASE - 0.02))
-    assert C.claim_transfer_ft_boost(df).verdict == C.NOT_REPRODUCED
+@pytest.mark.parametrize("name", ["transfer_ft_boost", "transfer_ft_boost_high_n"])
+def test_boost_not_reproduced_when_bnb_plus_is_as_high_as_anb_plus(name):
+    both_high = override(selffer_ft=lambda n, k: BASE + 0.02)
+    claim = CLAIM_BY_NAME[name](make_table(both_high))
+    assert claim.ci_low > C.MARGINS[name].threshold  # AnB+ does beat the base ...
+    assert claim.control_ci_high < C.MARGINS[name].threshold  # ... but not BnB+
+    assert claim.verdict == C.NOT_REPRODUCED
 
 
-def test_transfer_ft_boost_inconclusive_without_anb_plus(table):
-    assert C.claim_transfer_ft_boost(without(table, "transfer_ft")).verdict == C.INCONCLUSIVE
-
-
-def test_transfer_ft_boost_effect_is_difference_to_base(table):
-    assert C.claim_transfer_ft_boost(table).effect == pytest.approx(0.02, abs=0.003)
-
-
-def test_a_base_nets_own_noise_widens_the_interval_of_every_cell_compared_with_it(table):
-    """AnB+ is 0.5 points above the mean base, but each base net is 2 points off by its
-    own training noise (alternately up and down): per base net the 'boost' is -1.5 or
-    +2.5 points. Resampled net by net, 84 nets would make +0.5 look certain; resampled by
-    base net (12 units), the interval straddles 0."""
-    df = make_table(override(transfer_ft=lambda n, k: BASE + 0.005), noise=0.0)
-    bases = df.index[df["treatment"] == "base"]
-    df.loc[bases, "top1"] += [0.02 if i % 2 else -0.02 for i in range(len(bases))]
-    claim = C.claim_transfer_ft_boost(df)
-    assert claim.effect == pytest.approx(0.005, abs=1e-9)
-    assert claim.ci_low < 0 < claim.ci_high and claim.verdict == C.INCONCLUSIVE
-    assert "(resampling 12 base nets)" in claim.detail
-    nets = C.pair_with_base(df)
-    nets = nets[(nets["treatment"] == "transfer_ft") & (nets["split_kind"] == "random")]
-    net_by_net = C.bootstrap_mean((nets["top1"] - nets["base_top1"]).to_numpy())
-    assert net_by_net[0] > 0  # what the interval over nets would have claimed
-
-
-def test_one_or_two_base_nets_give_no_interval():
-    df = make_table(splits=["random0"], seeds=[0])
-    claim = C.claim_transfer_ft_boost(df)
+@pytest.mark.parametrize("name", ["transfer_ft_boost", "transfer_ft_boost_high_n"])
+def test_boost_inconclusive_when_the_control_straddles_the_margin(name):
+    near = override(selffer_ft=lambda n, k: BASE + 0.015)  # AnB+ - BnB+ = the margin
+    claim = CLAIM_BY_NAME[name](make_table(near, noise=0.004))
+    assert claim.control_ci_low < C.MARGINS[name].threshold < claim.control_ci_high
     assert claim.verdict == C.INCONCLUSIVE
-    assert "no interval (2 base nets: fewer than 3 to resample)" in claim.detail
 
 
-# --- claim 5: dissimilar split drops more
+def test_boost_reports_both_measures(table):
+    claim = C.claim_transfer_ft_boost(table)
+    assert claim.control == "AnB+ - BnB+"
+    assert claim.effect == pytest.approx(0.02, abs=0.003)
+    assert claim.control_effect == pytest.approx(0.02, abs=0.003)
+    assert claim.paper_effect == 0.016 and claim.paper_control_effect == 0.014
+    text = claims_report.render_markdown(table, [claim])
+    assert "AnB+ - BnB+: +2.0%" in text
 
 
-def test_dissimilar_reproduced(table):
-    assert C.claim_dissimilar_drops_more(table).verdict == C.REPRODUCED
+# --- independent units
 
 
-def test_dissimilar_not_reproduced_when_dissimilar_drops_less():
-    slow = override(transfer=lambda n, k: BASE - (0.03 if k == "random" else 0.01) * (n - 1))
-    assert C.claim_dissimilar_drops_more(make_table(slow)).verdict == C.NOT_REPRODUCED
+def _bases_touched(unit: pd.DataFrame) -> set[tuple]:
+    """Every base net a unit's cells depend on: the one compared with, the one copied from."""
+    touched = {(r.split, r.target, r.seed) for r in unit.itertuples()}
+    touched |= {(r.split, r.source, r.seed) for r in unit.itertuples() if r.source in ("A", "B")}
+    return touched
 
 
-def test_dissimilar_inconclusive_without_dissimilar_split():
-    df = make_table(splits=("random0", "random1"))
-    assert C.claim_dissimilar_drops_more(df).verdict == C.INCONCLUSIVE
+def _disjoint(groups) -> bool:
+    touched = [_bases_touched(unit) for unit in groups]
+    return all(not (a & b) for a, b in itertools.combinations(touched, 2))
 
 
-# --- claim 6: random frozen layers fall toward chance
+@pytest.mark.parametrize("name", sorted(C.CLAIM_TREATMENTS))
+def test_units_of_every_claim_never_share_a_base_net(table, name):
+    groups = C.units(table, C.CLAIM_TREATMENTS[name])
+    assert len(groups) >= 3 and _disjoint(groups.values())
 
 
-def test_random_reproduced(table):
-    assert C.claim_random_toward_chance(table).verdict == C.REPRODUCED
+def test_grouping_transfer_cells_by_base_net_would_share_bases(table):
+    # The check above can fail: AnB units keyed by (split, target, seed) share both bases.
+    cells = usable_nets(table)
+    cells = cells[cells["treatment"] == "transfer"]
+    assert not _disjoint(g for _, g in cells.groupby(["split", "target", "seed"]))
 
 
-def test_random_not_reproduced_when_random_layers_stay_good():
-    df = make_table(override(random=lambda n, k: BASE - 0.01))
-    assert C.claim_random_toward_chance(df).verdict == C.NOT_REPRODUCED
+def test_a_claims_unit_follows_from_its_treatments(table):
+    units = {c.name: c.unit for c in C.all_claims(table)}
+    transfer = {"transfer_declines_with_n", "transfer_ft_boost", "transfer_ft_boost_high_n"}
+    for name, unit in units.items():
+        cross = name in transfer or name == "dissimilar_drops_more"
+        assert unit == ("split × seed" if cross else "split × target × seed"), name
 
 
-def test_random_inconclusive_without_random_nets(table):
-    assert C.claim_random_toward_chance(without(table, "random")).verdict == C.INCONCLUSIVE
-
-
-# --- missing pieces, diverged nets
-
-
-@pytest.mark.parametrize("ns", [[1, 4, 7], [1], [7]])
-def test_all_claims_cope_with_a_subset_of_n(ns):
-    claims = C.all_claims(make_table(ns=ns))
-    assert all(c.verdict in (C.REPRODUCED, C.NOT_REPRODUCED, C.INCONCLUSIVE) for c in claims)
-
-
-def test_all_claims_inconclusive_on_an_empty_table():
-    claims = C.all_claims(make_table().iloc[0:0])
-    assert {c.verdict for c in claims} == {C.INCONCLUSIVE}
+def test_units_not_nets_are_resampled():
+    """AnB+ is 1.2 points above the base, but both base nets of each (split, seed) are 2
+    points off by their own training noise (up in half the units, down in the others). Over
+    84 nets the boost would look certain; over 6 units the interval reaches below the margin."""
+    df = make_table(
+        override(transfer_ft=lambda n, k: BASE + 0.012, selffer_ft=lambda n, k: BASE),
+        splits=("random0", "random1"),
+        noise=0.001,
+        base_noise=0.0,
+    )
+    bases = df["treatment"] == "base"
+    unit = df["split"].map({"random0": 0, "random1": 3}) + df["seed"]
+    df.loc[bases, "top1"] += np.where(unit[bases] % 2, 0.02, -0.02)
+    claim = C.claim_transfer_ft_boost(df)
+    assert claim.n_units == 6 and claim.verdict == C.INCONCLUSIVE
+    assert claim.ci_low < C.MARGINS["transfer_ft_boost"].threshold
+    nets = C.pair_with_base(df)
+    nets = nets[nets["treatment"] == "transfer_ft"]
+    assert stats.t_interval((nets["top1"] - nets["base_top1"]).to_numpy())[0] > 0.005
 
 
 @pytest.mark.parametrize(
-    ("claim", "treatment"),
+    ("name", "kwargs"),
     [
-        (C.claim_selffer_low_n_matches_base, "selffer"),
-        (C.claim_selffer_dip, "selffer"),
-        (C.claim_transfer_declines_with_n, "transfer"),
-        (C.claim_transfer_ft_boost, "transfer_ft"),
-        (C.claim_random_toward_chance, "random"),
+        ("transfer_ft_boost", {"splits": ["random0"], "seeds": [0, 1]}),
+        ("transfer_declines_with_n", {"splits": ["random0", "random1"], "seeds": [0]}),
+        ("dissimilar_drops_more", {"seeds": [0, 1]}),
+        ("selffer_dip", {"splits": ["random0"], "seeds": [0]}),
     ],
 )
-def test_diverged_net_does_not_change_the_claim(table, claim, treatment):
-    assert numbers(claim(with_diverged_copy(table, treatment))) == numbers(claim(table))
+def test_fewer_than_three_units_give_no_interval(name, kwargs):
+    claim = CLAIM_BY_NAME[name](make_table(**kwargs))
+    assert np.isnan(claim.ci_low) and np.isnan(claim.ci_high)
+    assert claim.verdict == C.INCONCLUSIVE
+    assert re.search(r"2 (dissimilar and \d+ random )?unit", claim.detail), claim.detail
+    assert f"at least {stats.MIN_UNITS} needed" in claim.detail
 
 
-def test_diverged_net_is_mentioned_in_the_detail(table):
-    claim = C.claim_transfer_ft_boost(with_diverged_copy(table, "transfer_ft"))
-    assert "1 diverged net(s)" in claim.detail
+# --- nets that did not train
 
 
-def test_diverged_base_does_not_replace_the_real_base(table):
-    claim = C.claim_transfer_ft_boost
-    assert claim(with_diverged_copy(table, "base")).effect == claim(table).effect
+def test_failed_and_diverged_nets_are_excluded_and_listed(table):
+    is_cell = (table["split"] == "random0") & (table["seed"] == 1) & (table["target"] == "B")
+    failed = is_cell & (table["treatment"] == "random") & (table["n"] == 5)
+    diverged = is_cell & (table["treatment"] == "transfer_ft") & (table["n"] == 2)
+    df = set_status(table, failed, "failed", "final loss 1.609 = ln 5: one class predicted")
+    df = set_status(df, diverged, "diverged", "loss NaN at epoch 3")
+    kept = table[~(failed | diverged)].reset_index(drop=True)
+    strip = ("detail",)
+    for ours, ref in zip(C.all_claims(df), C.all_claims(kept), strict=True):
+        assert {k: v for k, v in vars(ours).items() if k not in strip} == {
+            k: v for k, v in vars(ref).items() if k not in strip
+        }
+    text = claims_report.render_markdown(df, C.all_claims(df))
+    assert "2 net(s) excluded (1 diverged, 1 failed)" in text
+    assert "| random0 | B | random | 5 | 1 | failed | final loss 1.609 = ln 5" in text
+    assert "| random0 | B | transfer_ft | 2 | 1 | diverged | loss NaN at epoch 3 |" in text
+    assert "(1 trained" not in text and "2 diverged" not in text
+    assert "1 failed" in C.claim_random_toward_chance(df).detail
 
 
-def test_claims_are_deterministic(table):
-    assert C.all_claims(table) == C.all_claims(table)
-
-
-def test_claims_table_has_one_row_per_claim_and_the_agreed_columns(table):
-    frame = C.claims_table(C.all_claims(table))
-    expected = ["name", "statement", "paper_value", "paper_effect", "effect", "ci_low", "ci_high"]
-    assert frame.shape[0] == 7 and list(frame.columns) == [
-        *expected,
-        "n_nets",
-        "verdict",
-        "detail",
-    ]
-
-
-# --- markdown
-
-
-def test_markdown_lists_diverged_nets(table):
-    df = with_diverged_copy(table, "transfer_ft")
-    bad = df[df["diverged"]].iloc[0]
-    text = C.render_markdown(df, C.all_claims(df))
-    row = f"| {bad.split} | {bad.target} | transfer_ft | {bad.n} | {bad.seed} |"
-    assert "Warning: 1 net(s) diverged" in text and row in text
-
-
-def test_markdown_is_deterministic(table):
-    assert C.render_markdown(table, C.all_claims(table)) == C.render_markdown(
-        table, C.all_claims(table)
+def test_a_failed_base_takes_its_cells_out_of_base_comparisons(table):
+    base = (
+        (table["treatment"] == "base")
+        & (table["split"] == "random0")
+        & (table["target"] == "A")
+        & (table["seed"] == 0)
     )
+    df = set_status(table, base, "failed", "best validation top-1 at chance")
+    assert C.claim_selffer_low_n_matches_base(df).n_units == 17
 
 
-def test_markdown_says_no_data_for_missing_claims():
-    df = make_table(splits=("random0",))
-    assert "inconclusive (no data)" in C.render_markdown(df, C.all_claims(df))
+def test_old_tables_get_a_status_from_diverged(table):
+    old = table.drop(columns=["status", "status_reason"])
+    old.loc[old.index[:2], "diverged"] = True
+    nets = normalise(old)
+    assert list(nets["status"][:3]) == ["diverged", "diverged", "trained"]
+    assert (nets["status_reason"] == "").all()
+    assert len(excluded_nets(old)) == 2 and len(usable_nets(old)) == len(old) - 2
 
 
-def test_markdown_mean_table_shows_display_names(table):
-    text = C.render_markdown(table, C.all_claims(table))
+def test_only_trained_nets_are_usable(table):
+    df = set_status(table, table.index[:3], "failed", "collapsed")
+    assert len(usable_nets(df)) == len(table) - 3
+    assert list(excluded_nets(df)["status"]) == ["failed"] * 3
+
+
+# --- intervals
+
+
+@pytest.mark.parametrize(("df", "t"), [(2, 4.3027), (4, 2.7764), (30, 2.0423)])
+def test_t_quantile_matches_the_tables(df, t):
+    assert stats.t_quantile(0.975, df) == pytest.approx(t, abs=1e-4)
+
+
+def test_welch_interval_matches_a_hand_computation():
+    # means 2.5 and 0.5; se = sqrt(1.6667/4 + 0.25/3) = 0.7071; Welch df = 4.077
+    low, high = stats.welch_interval([1, 2, 3, 4], [0, 0.5, 1])
+    half = stats.t_quantile(0.975, 4.0766) * 0.70711
+    assert (low, high) == pytest.approx((2 - half, 2 + half), abs=1e-3)
+
+
+def test_t_interval_covers_with_three_units_where_the_bootstrap_does_not():
+    """Why t is the default: over 3 normal units, t covers about 95%, the percentile
+    bootstrap far less."""
+    rng = np.random.default_rng(1)
+    samples = rng.normal(0, 1, size=(300, 3))
+    t_cover = np.mean([lo < 0 < hi for lo, hi in map(stats.t_interval, samples)])
+    boot_cover = np.mean([lo < 0 < hi for lo, hi in map(stats.bootstrap_mean, samples)])
+    assert t_cover > 0.9 and boot_cover < 0.8
+
+
+# --- report
+
+
+def test_empty_table_gives_no_data_everywhere():
+    claims = C.all_claims(make_table().iloc[0:0])
+    assert all(c.verdict == C.INCONCLUSIVE and c.n_nets == 0 for c in claims)
+    assert "inconclusive (no data)" in claims_report.render_markdown(make_table().iloc[0:0], claims)
+
+
+def test_claims_md_states_margins_units_and_display_names(table):
+    text = claims_report.render_markdown(table, C.all_claims(table))
+    assert claims_report.margins_markdown() in text
+    for claim in C.all_claims(table):
+        assert claim.margin in text and "Unit:" in claim.detail
     assert "| AnB+ |" in text and "| BnB |" in text
+
+
+def test_docs_carry_the_margins_the_code_uses():
+    docs = (REPO / "docs/claims.md").read_text()
+    assert claims_report.margins_markdown() in docs, "paste claims_report.margins_markdown()"

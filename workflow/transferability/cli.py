@@ -109,12 +109,12 @@ def _figures(args) -> None:
 
 
 def _claims(args) -> None:
-    from . import claims
+    from . import claims, claims_report
     from .atomic import write_text
     from .summary import read_summary
 
     table = read_summary(args.table)
-    write_text(args.out, claims.render_markdown(table, claims.all_claims(table)))
+    write_text(args.out, claims_report.render_markdown(table, claims.all_claims(table)))
 
 
 def _tables(args) -> None:

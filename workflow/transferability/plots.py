@@ -27,7 +27,7 @@ from .claims import (
     HIGH_N_MIN,
     MID_N,
     bootstrap_mean,
-    diverged_nets,
+    excluded_nets,
     pair_with_base,
     usable_nets,
 )
@@ -86,9 +86,9 @@ def _n_axis(ax: Axes) -> None:
 
 
 def _title(fig: Figure, df: pd.DataFrame, title: str) -> None:
-    """Title with the diverged count: a reader must know what the points leave out."""
-    n_bad = len(diverged_nets(df))
-    note = f"{n_bad} diverged net(s) excluded" if n_bad else "no diverged nets"
+    """Title with the excluded count: a reader must know what the points leave out."""
+    n_bad = len(excluded_nets(df))
+    note = f"{n_bad} diverged or failed net(s) excluded" if n_bad else "no excluded nets"
     fig.suptitle(f"{title} ({note})", fontsize=11)
 
 

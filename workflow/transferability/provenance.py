@@ -35,7 +35,7 @@ STEP_MODULES = {
     "train-cell": ("cells",),
     "aggregate": ("summary",),
     "figures": ("plots", "summary"),
-    "claims": ("claims", "summary", "atomic"),
+    "claims": ("claims_report", "summary", "atomic"),
     "tables": ("trace", "summary"),
 }
 

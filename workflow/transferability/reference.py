@@ -36,13 +36,13 @@ def render(out: str | Path) -> None:
     """Figures and claims from out/summary.csv, into out/ (also what the test redraws)."""
     import pandas as pd
 
-    from . import claims, plots
+    from . import claims, claims_report, plots
 
     out = Path(out)
     table = pd.read_csv(out / TABLE)
     plots.figure2(table, out / FIGURES[0])
     plots.figure3(table, out / FIGURES[1])
-    write_text(out / CLAIMS, claims.render_markdown(table, claims.all_claims(table)))
+    write_text(out / CLAIMS, claims_report.render_markdown(table, claims.all_claims(table)))
 
 
 def snakemake_elapsed(workdir: Path) -> float | None:

@@ -1,7 +1,8 @@
 """From a figure or a claim back to the nets behind it, and the tables of the Snakemake report.
 
-`nets_used` lists every net of the summary table with what it fed: `figure2` (non-diverged
-nets of random splits), `figure3` and `claims` (every non-diverged net), next to the
+`nets_used` lists every net of the summary table with what it fed: `figure2` (trained
+nets of random splits), `figure3` and `claims` (every trained net; a diverged or failed
+net feeds nothing), with its status and the reason, next to the
 metrics file it came from and the fingerprint of the code that trained it. The selection
 is the one plots.py and claims.py make (claims.usable_nets; random splits for Figure 2).
 """
@@ -13,12 +14,14 @@ import html
 import pandas as pd
 
 from .atomic import write_atomic, write_text
-from .claims import all_claims, claims_table, usable_nets
+from .claims import all_claims, claims_table, normalise, usable_nets
 
 NET_COLUMNS = ["split", "split_kind", "target", "source", "treatment", "n", "seed"]
 TRACE_COLUMNS = [
     "top1",
     "diverged",
+    "status",
+    "status_reason",
     "used_by",
     "metrics_path",
     "code_fingerprint",
@@ -46,7 +49,8 @@ def nets_used(table: pd.DataFrame) -> pd.DataFrame:
             return ""
         return " ".join(["figure2"] * (key in random_split) + ["figure3", "claims"])
 
-    out = table.copy()
+    # normalise: tables from before nets had a status get one (from `diverged`).
+    out = normalise(table)
     out["used_by"] = out.apply(used_by, axis=1) if len(out) else pd.Series(dtype=str)
     return out[NET_COLUMNS + [c for c in TRACE_COLUMNS if c in out.columns]]
 

@@ -1,0 +1,91 @@
+"""Which nets of the tidy results table count: the one selection the claims, the figures and
+the trace share. A net counts only if its status is `trained`; a `diverged` or `failed` net is
+drawn and listed, never averaged in."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+# The one definition of display names; plots.py imports it.
+DISPLAY_NAMES: dict[str, str] = {
+    "base": "base",
+    "selffer": "BnB",
+    "selffer_ft": "BnB+",
+    "transfer": "AnB",
+    "transfer_ft": "AnB+",
+    "random": "random",
+}
+TREATMENT_ORDER: tuple[str, ...] = tuple(DISPLAY_NAMES)
+
+TRAINED = "trained"
+DIVERGED = "diverged"
+FAILED = "failed"
+STATUSES = (TRAINED, DIVERGED, FAILED)
+
+COLUMNS: dict[str, str] = {
+    "split": "object",
+    "split_kind": "object",
+    "target": "object",
+    "source": "object",
+    "treatment": "object",
+    "n": "int64",
+    "seed": "int64",
+    "top1": "float64",
+    "diverged": "bool",
+    "status": "object",
+    "status_reason": "object",
+    "chance": "float64",
+    "epochs": "int64",
+    "train_seconds": "float64",
+}
+BASE_KEYS = ["split", "target", "seed"]  # one base net per target half, split and seed
+NET_KEYS = ["split", "target", "treatment", "n", "seed"]
+
+
+def normalise(df: pd.DataFrame) -> pd.DataFrame:
+    """Return a copy with every expected column present, so partial tables do not crash.
+
+    Tables written before nets had a status get one from `diverged`; a net flagged diverged
+    is never `trained`, whatever its status column says.
+    """
+    out = df.copy()
+    for column, dtype in COLUMNS.items():
+        if column not in out.columns:
+            out[column] = pd.Series(False if dtype == "bool" else pd.NA, index=out.index)
+    out["diverged"] = out["diverged"].fillna(False).astype(bool)
+    derived = out["diverged"].map({True: DIVERGED, False: TRAINED})
+    status = out["status"].astype("object").where(out["status"].notna(), derived)
+    out["status"] = status.where(~(out["diverged"] & (status == TRAINED)), DIVERGED)
+    out["status_reason"] = out["status_reason"].fillna("").astype(str)
+    # An unknown n (-1) matches no claim, rather than failing the whole report.
+    out["n"] = pd.to_numeric(out["n"], errors="coerce").fillna(-1).astype("int64")
+    for column in ("top1", "chance"):
+        out[column] = pd.to_numeric(out[column], errors="coerce").astype("float64")
+    return out
+
+
+def usable_nets(df: pd.DataFrame) -> pd.DataFrame:
+    """Nets with status `trained`: the only ones that enter means, intervals and claims."""
+    out = normalise(df)
+    return out[out["status"] == TRAINED].reset_index(drop=True)
+
+
+def excluded_nets(df: pd.DataFrame) -> pd.DataFrame:
+    """Every net that is not `trained` (diverged, failed, or an unknown status), sorted so
+    reports list them in a stable order."""
+    out = normalise(df)
+    out = out[out["status"] != TRAINED]
+    return out.sort_values(NET_KEYS, kind="stable").reset_index(drop=True)
+
+
+def pair_with_base(df: pd.DataFrame) -> pd.DataFrame:
+    """Trained cells with a `base_top1` column from their own trained base net (same split,
+    target and seed). Cells whose base is missing or excluded have nothing to be compared
+    with and are dropped."""
+    nets = usable_nets(df)
+    bases = nets[nets["treatment"] == "base"]
+    # A rerun could leave two bases for one key; averaging them keeps the merge one-to-one.
+    bases = bases.groupby(BASE_KEYS, as_index=False)["top1"].mean()
+    bases = bases.rename(columns={"top1": "base_top1"})
+    cells = nets[nets["treatment"] != "base"]
+    return cells.merge(bases, on=BASE_KEYS, how="inner", validate="many_to_one")
