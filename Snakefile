@@ -37,6 +37,8 @@ rule all:
     input:
         SUMMARY,
         SUMMARY_CSV,
+        HISTORY,
         FIGURES,
+        CURVES,
         CLAIMS,
         REPORT_TABLES,

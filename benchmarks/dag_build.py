@@ -28,11 +28,16 @@ from pathlib import Path
 
 from _snakemake_run import REPO, last_cpu_seconds, snakemake
 
+TREATMENTS = ["selffer", "transfer", "selffer_ft", "transfer_ft", "random"]
 PAPER_SCALE = {
-    "splits": {"random": 9, "dissimilar": {"enabled": True}},
+    # Every treatment and seed on the dissimilar split too (merged over the default's keys).
+    "splits": {
+        "random": 9,
+        "dissimilar": {"enabled": True, "seeds": [0, 1, 2], "treatments": TREATMENTS},
+    },
     "seeds": [0, 1, 2],
     "layers": [1, 2, 3, 4, 5, 6, 7],
-    "treatments": ["selffer", "transfer", "selffer_ft", "transfer_ft", "random"],
+    "treatments": TREATMENTS,
 }
 SMOKE = PAPER_SCALE | {"splits": {"random": 1, "dissimilar": {"enabled": False}}, "seeds": [0]}
 

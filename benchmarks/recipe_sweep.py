@@ -8,13 +8,15 @@ mean base top-1 and BnB(n=1,2) - base. Per-epoch rows go to a CSV for the README
 
     .venv/bin/python benchmarks/recipe_sweep.py --recipes '{"lr": 0.03}' '{"lr": 0.01}'
 
-Each recipe is a JSON object of overrides of config/config.yaml's training.base.
+Each recipe is a JSON object of overrides of config/config.yaml's training.base, or
+{"base": {...}, "cell": {...}} to override base nets and cells apart.
 Needs the default's data cache and split files (make demo, or snakemake results/splits/...).
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import sys
@@ -52,11 +54,47 @@ def _job(job: dict) -> list[dict]:
     return [row | h for h in record["history"]]
 
 
+def overridden(config: dict, recipe: dict) -> dict:
+    """The config with a recipe's overrides: {"lr": ...} for every net, or
+    {"base": {...}, "cell": {...}} for base nets and cells apart."""
+    config = copy.deepcopy(config)
+    if not {"base", "cell"} & set(recipe):
+        recipe = {"base": recipe}
+    for kind, values in recipe.items():
+        config["training"][kind] = config["training"].get(kind, {}) | values
+    return config
+
+
+def summarise(table, out: str, random_n) -> None:
+    """Per recipe: nets not trained (with reasons), worst dead fraction, base and BnB gap."""
+    table.to_csv(out, index=False)
+    dead = [c for c in table.columns if c.startswith("dead_")]
+    keys = ["recipe", "split", "target", "treatment", "n"]
+    last = table.sort_values("epoch").groupby(keys, sort=False).last().reset_index()
+    for index, (recipe, nets) in enumerate(last.groupby("recipe", sort=False)):
+        base = nets[nets.treatment == "base"].set_index(["split", "target"])["top1"]
+        bnb = nets[nets.treatment == "selffer"].set_index(["split", "target"])["top1"]
+        gap = (bnb - base.reindex(bnb.index)).mean()
+        random = nets[nets.treatment == "random"]
+        bad = nets[nets.status != "trained"]
+        reasons = ", ".join(
+            f"{r.split}/{r.target}/{r.treatment}/n{r.n} ({r.status_reason})"
+            for r in bad.itertuples()
+        )
+        print(f"recipe {recipe}: {len(nets)} nets, {len(bad)} not trained: {reasons}")
+        print(f"  worst final dead fraction in a trainable layer: {nets[dead].max().max():.2f}")
+        print(f"  random n={random_n}: mean top1 {random.top1.mean():.4f}")
+        print(f"  base: mean top1 {base.mean():.4f}; BnB(n=1,2) - base: {gap:+.4f}")
+        print(f"RESULT recipe{index}_nets_not_trained {len(bad)} nets", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--recipes", nargs="+", default=["{}"], help="JSON overrides of training.base")
     ap.add_argument("--splits", nargs="+", default=["random0", "random1", "random2", "dissimilar"])
+    ap.add_argument("--halves", nargs="+", default=["A", "B"])
     ap.add_argument("--random-n", nargs="+", type=int, default=[5, 6, 7])
+    ap.add_argument("--selffer-n", nargs="*", type=int, default=[1, 2], help="none: no base nets")
     ap.add_argument("--seeds", nargs="+", type=int, default=[0])
     ap.add_argument("--results", default=str(REPO / "results"))
     ap.add_argument("--out", default="recipe_sweep.csv")
@@ -67,15 +105,15 @@ def main() -> None:
 
     from transferability import grid
 
-    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
-    cache = f"{args.results}/data/{config['dataset']['name']}.pt"
+    default = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    cache = f"{args.results}/data/{default['dataset']['name']}.pt"
     tmp = tempfile.mkdtemp(prefix="recipe-sweep-")
     rows = []
     for text in args.recipes:
-        config["training"]["base"] |= json.loads(text)
+        config = overridden(default, json.loads(text))
         jobs, bases = [], []
         for split in args.splits:
-            for half in "AB":
+            for half in args.halves:
                 for seed in args.seeds:
                     name = f"{abs(hash(text))}-{split}-{half}-{seed}"
                     model = f"{tmp}/{name}.pt"
@@ -110,7 +148,7 @@ def main() -> None:
                                 settings=grid.train_settings(config, "random"),
                             )
                         )
-                    for n in (1, 2):
+                    for n in args.selffer_n:
                         jobs.append(
                             common
                             | dict(
@@ -123,35 +161,11 @@ def main() -> None:
                         )
         os.environ.setdefault("TRANSFERABILITY_SHARED_PROCESS", "0")
         with ProcessPoolExecutor(args.workers) as pool:
-            for result in pool.map(_job, bases):
+            for result in pool.map(_job, bases if args.selffer_n else []):
                 rows += result
             for result in pool.map(_job, jobs):
                 rows += result
-    table = pd.DataFrame(rows)
-    table.to_csv(args.out, index=False)
-    dead = [c for c in table.columns if c.startswith("dead_")]
-    last = (
-        table.sort_values("epoch").groupby(["recipe", "split", "target", "treatment", "n"]).last()
-    )
-    last = last.reset_index()
-    for recipe, nets in last.groupby("recipe", sort=False):
-        base = nets[nets.treatment == "base"].set_index(["split", "target"])["top1"]
-        bnb = nets[nets.treatment == "selffer"].set_index(["split", "target"])["top1"]
-        gap = (bnb - base.reindex(bnb.index)).mean()
-        random = nets[nets.treatment == "random"]
-        bad = nets[nets.get("status", "trained") != "trained"] if "status" in nets else nets[:0]
-        print(f"recipe {recipe}:")
-        print(
-            f"  nets {len(nets)}, not trained {len(bad)}: "
-            + ", ".join(
-                f"{r.split}/{r.target}/{r.treatment}/n{r.n} ({r.status_reason})"
-                for r in bad.itertuples()
-            )
-        )
-        print(f"  worst final dead fraction in a trainable layer: {nets[dead].max().max():.2f}")
-        print(f"  random n={args.random_n} mean top1 {random.top1.mean():.4f}")
-        print(f"  base mean top1 {base.mean():.4f}; BnB(n=1,2) - base {gap:+.4f}")
-        print(f"RESULT failed_nets_{len(rows) and recipe} {len(bad)} nets")
+        summarise(pd.DataFrame(rows), args.out, args.random_n)
 
 
 if __name__ == "__main__":

@@ -241,15 +241,29 @@ def test_a_failed_base_takes_its_cells_out_of_base_comparisons(table):
 
 def test_old_tables_get_a_status_from_diverged(table):
     old = table.drop(columns=["status", "status_reason"])
-    old.loc[old.index[:2], "diverged"] = True
+    cells = old.index[old["treatment"] != "base"]
+    old.loc[cells[:2], "diverged"] = True
     nets = normalise(old)
-    assert list(nets["status"][:3]) == ["diverged", "diverged", "trained"]
+    assert list(nets.loc[cells[:3], "status"]) == ["diverged", "diverged", "trained"]
     assert (nets["status_reason"] == "").all()
     assert len(excluded_nets(old)) == 2 and len(usable_nets(old)) == len(old) - 2
 
 
+def test_cells_built_on_a_base_that_did_not_train_are_not_counted(table):
+    base = (table["treatment"] == "base") & (table["split"] == "random0")
+    base &= (table["target"] == "A") & (table["seed"] == 0)
+    df = set_status(table, base, "failed", "did not learn")
+    nets = normalise(df)
+    # Cells copying from random0/A (AnB on B, BnB on A) go; random cells of A keep theirs.
+    copied = (df["split"] == "random0") & (df["source"] == "A") & (df["seed"] == 0)
+    copied &= df["treatment"] != "base"
+    assert (nets.loc[copied, "status"] == "failed").all()
+    assert nets.loc[copied, "status_reason"].str.contains("random0/A/seed0").all()
+    assert len(excluded_nets(df)) == 1 + int(copied.sum())
+
+
 def test_only_trained_nets_are_usable(table):
-    df = set_status(table, table.index[:3], "failed", "collapsed")
+    df = set_status(table, table.index[table["treatment"] != "base"][:3], "failed", "collapsed")
     assert len(usable_nets(df)) == len(table) - 3
     assert list(excluded_nets(df)["status"]) == ["failed"] * 3
 

@@ -6,6 +6,7 @@ rule aggregate:
     output:
         table=SUMMARY,
         csv=SUMMARY_CSV,
+        history=HISTORY,
     log:
         f"{LOGS}/aggregate.log",
     benchmark:
@@ -20,16 +21,18 @@ rule aggregate:
         code=code("aggregate"),
     shell:
         "python -m transferability aggregate --metrics {input:q} --out-table {output.table:q}"
-        " --out-csv {output.csv:q} > {log:q} 2>&1"
+        " --out-csv {output.csv:q} --out-history {output.history:q} > {log:q} 2>&1"
 
 
 rule figures:
-    """The paper's Figures 2 and 3 from the table."""
+    """The paper's Figures 2 and 3 from the table, and every net's training curves."""
     input:
         table=SUMMARY,
+        history=HISTORY,
     output:
         figure2=report(FIGURES[0], caption="../report/figure2.rst", category="Figures"),
         figure3=report(FIGURES[1], caption="../report/figure3.rst", category="Figures"),
+        curves=report(CURVES, caption="../report/training_curves.rst", category="Figures"),
     log:
         f"{LOGS}/figures.log",
     benchmark:
@@ -45,7 +48,8 @@ rule figures:
         code=code("figures"),
     shell:
         "python -m transferability figures --table {input.table:q} --settings {params.settings:q}"
-        " --figure2 {output.figure2:q} --figure3 {output.figure3:q} > {log:q} 2>&1"
+        " --figure2 {output.figure2:q} --figure3 {output.figure3:q}"
+        " --history {input.history:q} --curves {output.curves:q} > {log:q} 2>&1"
 
 
 rule claims:

@@ -94,18 +94,20 @@ def _train_cell(args) -> None:
 def _aggregate(args) -> None:
     from .summary import write_summary
 
-    table = write_summary(args.metrics, args.out_table, args.out_csv)
+    table = write_summary(args.metrics, args.out_table, args.out_csv, args.out_history)
     print(f"wrote {args.out_table}: {len(table)} nets")
 
 
 def _figures(args) -> None:
     from . import plots
-    from .summary import read_summary
+    from .summary import read_history, read_summary
 
     table = read_summary(args.table)
     dpi = args.settings.get("dpi", 150)
     plots.figure2(table, args.figure2, dpi)
     plots.figure3(table, args.figure3, dpi)
+    if args.curves:
+        plots.training_curves(read_history(args.history), args.curves, dpi)
 
 
 def _claims(args) -> None:
@@ -172,8 +174,17 @@ def parser() -> argparse.ArgumentParser:
         ("--metrics", {"nargs": "+", "required": True}),
         ("--out-table", req),
         ("--out-csv", req),
+        ("--out-history", {"default": None}),
     )
-    step("figures", _figures, ("--table", req), ("--figure2", req), ("--figure3", req))
+    step(
+        "figures",
+        _figures,
+        ("--table", req),
+        ("--figure2", req),
+        ("--figure3", req),
+        ("--history", {"default": None}),
+        ("--curves", {"default": None}),
+    )
     step("claims", _claims, ("--table", req), ("--out", req))
     step(
         "tables",

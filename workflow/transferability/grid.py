@@ -49,10 +49,24 @@ def split_names(config: dict) -> list[str]:
     return names
 
 
+def seeds(config: dict, split: str) -> list[int]:
+    """The seeds of a split's nets: the dissimilar split may have its own."""
+    if split == "dissimilar":
+        return config["splits"]["dissimilar"].get("seeds") or config["seeds"]
+    return config["seeds"]
+
+
+def treatments(config: dict, split: str) -> list[str]:
+    """The treatments trained on a split: the dissimilar split may run fewer (the paper: AnB)."""
+    if split == "dissimilar":
+        return config["splits"]["dissimilar"].get("treatments") or config["treatments"]
+    return config["treatments"]
+
+
 def bases(config: dict) -> list[Base]:
     """Base nets the cells need (and always both halves: they are the n = 0 points)."""
     return [
-        Base(s, h, seed) for s in split_names(config) for h in HALVES for seed in config["seeds"]
+        Base(s, h, seed) for s in split_names(config) for h in HALVES for seed in seeds(config, s)
     ]
 
 
@@ -61,9 +75,9 @@ def cells(config: dict) -> list[Cell]:
         Cell(s, t, treatment, n, seed)
         for s in split_names(config)
         for t in HALVES
-        for treatment in config["treatments"]
+        for treatment in treatments(config, s)
         for n in sorted(config["layers"])
-        for seed in config["seeds"]
+        for seed in seeds(config, s)
     ]
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from .status import DIVERGED, FAILED, STATUSES, TRAINED  # noqa: F401  (re-exported)
+
 # The one definition of display names; plots.py imports it.
 DISPLAY_NAMES: dict[str, str] = {
     "base": "base",
@@ -17,10 +19,6 @@ DISPLAY_NAMES: dict[str, str] = {
 }
 TREATMENT_ORDER: tuple[str, ...] = tuple(DISPLAY_NAMES)
 
-TRAINED = "trained"
-DIVERGED = "diverged"
-FAILED = "failed"
-STATUSES = (TRAINED, DIVERGED, FAILED)
 
 COLUMNS: dict[str, str] = {
     "split": "object",
@@ -57,11 +55,29 @@ def normalise(df: pd.DataFrame) -> pd.DataFrame:
     status = out["status"].astype("object").where(out["status"].notna(), derived)
     out["status"] = status.where(~(out["diverged"] & (status == TRAINED)), DIVERGED)
     out["status_reason"] = out["status_reason"].fillna("").astype(str)
+    _exclude_cells_of_excluded_sources(out)
     # An unknown n (-1) matches no claim, rather than failing the whole report.
     out["n"] = pd.to_numeric(out["n"], errors="coerce").fillna(-1).astype("int64")
     for column in ("top1", "chance"):
         out[column] = pd.to_numeric(out[column], errors="coerce").astype("float64")
     return out
+
+
+def _exclude_cells_of_excluded_sources(out: pd.DataFrame) -> None:
+    """A cell whose layers were copied from a base net that did not train measures nothing:
+    it is marked failed (in place), with the reason naming that base."""
+    bases = out[out["treatment"] == "base"]
+    bad = bases[bases["status"] != TRAINED].set_index(["split", "target", "seed"])["status"]
+    if bad.empty:
+        return
+    for i, row in out[(out["treatment"] != "base") & (out["status"] == TRAINED)].iterrows():
+        key = (row["split"], row["source"], row["seed"])
+        if key in bad.index:
+            out.loc[i, "status"] = FAILED
+            out.loc[i, "status_reason"] = (
+                f"its layers come from base net {row['split']}/{row['source']}/seed{row['seed']}, "
+                f"which {bad[key]}"
+            )
 
 
 def usable_nets(df: pd.DataFrame) -> pd.DataFrame:

@@ -26,11 +26,12 @@ from .claims import (
     DISPLAY_NAMES,
     HIGH_N_MIN,
     MID_N,
-    bootstrap_mean,
     excluded_nets,
     pair_with_base,
+    unit_keys,
     usable_nets,
 )
+from .stats import t_interval
 
 
 @dataclass(frozen=True)
@@ -86,10 +87,34 @@ def _n_axis(ax: Axes) -> None:
 
 
 def _title(fig: Figure, df: pd.DataFrame, title: str) -> None:
-    """Title with the excluded count: a reader must know what the points leave out."""
-    n_bad = len(excluded_nets(df))
-    note = f"{n_bad} diverged or failed net(s) excluded" if n_bad else "no excluded nets"
+    """Title with the count of nets not counted: a reader must know what the means leave out."""
+    bad = excluded_nets(df)
+    if bad.empty:
+        note = "every net trained"
+    else:
+        counts = bad["status"].value_counts().sort_index()
+        kinds = " and ".join(f"{count} {status}" for status, count in counts.items())
+        note = f"{kinds} net(s) drawn as {EXCLUDED_MARKER_NAME}, not counted"
     fig.suptitle(f"{title} ({note})", fontsize=11)
+
+
+# Nets whose status is not `trained`: drawn where they scored, never averaged in.
+EXCLUDED_MARKER, EXCLUDED_MARKER_NAME, EXCLUDED_COLOR = "x", "×", "#e31a1c"
+
+
+def _excluded_points(ax: Axes, bad: pd.DataFrame) -> None:
+    if bad.empty:
+        return
+    ax.scatter(
+        bad["n"],
+        bad["top1"],
+        s=POINT_SIZE * 1.5,
+        marker=EXCLUDED_MARKER,
+        color=EXCLUDED_COLOR,
+        linewidths=1.2,
+        zorder=4,
+        label="diverged or failed (not counted)",
+    )
 
 
 def _points(ax: Axes, nets: pd.DataFrame, style: TreatmentStyle, y: str = "top1", **kw) -> None:
@@ -111,9 +136,12 @@ def _means_by_n(nets: pd.DataFrame, y: str = "top1") -> pd.Series:
 
 
 def _interval_bars(ax: Axes, nets: pd.DataFrame, color, y: str = "top1", dx: float = 0.0):
-    """95% bootstrap interval of the mean at each n (over nets; none with fewer than 3)."""
+    """95% t interval of the mean at each n over independent units (a base net, or a
+    (split, seed) group where cells copy from the other half, as the claims resample);
+    none with fewer than 3 units."""
     for n, group in nets.groupby("n"):
-        low, high = bootstrap_mean(group[y].to_numpy())
+        keys = list(unit_keys(group["treatment"].unique()))
+        low, high = t_interval(group.groupby(keys)[y].mean().to_numpy())
         if not np.isnan(low):
             ax.plot([n + dx, n + dx], [low, high], color=color, lw=2.5, alpha=0.6, zorder=2)
 
@@ -122,7 +150,8 @@ def _interval_bars(ax: Axes, nets: pd.DataFrame, color, y: str = "top1", dx: flo
 # Figure 2
 
 
-def _figure2_points(ax: Axes, nets: pd.DataFrame) -> None:
+def _figure2_points(ax: Axes, nets: pd.DataFrame, bad: pd.DataFrame) -> None:
+    _excluded_points(ax, bad)
     for treatment in FIGURE2_TREATMENTS:
         sub = nets[nets["treatment"] == treatment]
         if not sub.empty:
@@ -237,16 +266,18 @@ def _figure2_means(ax: Axes, nets: pd.DataFrame) -> None:
     _figure2_annotations(ax, means, base)
     ax.legend(loc="lower left", fontsize=8, ncol=5)
     ax.set_ylabel("Mean top-1 accuracy")
-    ax.set_title("Means per treatment and n (bars: 95% bootstrap interval over 3+ nets)")
+    ax.set_title("Means per treatment and n (bars: 95% t interval over 3+ independent units)")
 
 
 def figure2(df: pd.DataFrame, path: str | Path, dpi: int = 150) -> Path:
     """Paper Figure 2: every net (top) and the per-n means (bottom), random splits only."""
     nets = usable_nets(df)
     nets = nets[nets["split_kind"] == "random"]
+    bad = excluded_nets(df)
+    bad = bad[(bad["split_kind"] == "random") & bad["treatment"].isin(FIGURE2_TREATMENTS)]
     with sns.axes_style("whitegrid"):
         fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 9), sharex=True, layout="constrained")
-        _figure2_points(top, nets)
+        _figure2_points(top, nets, bad)
         _figure2_means(bottom, nets)
         _n_axis(bottom)
         top.tick_params(labelbottom=True)
@@ -302,8 +333,9 @@ def _chance_lines(ax: Axes, nets: pd.DataFrame) -> None:
         ax.axhline(chance, color="0.5", ls=":", lw=1, label="chance" if i == 0 else None)
 
 
-def _figure3_random(ax: Axes, nets: pd.DataFrame) -> None:
+def _figure3_random(ax: Axes, nets: pd.DataFrame, bad: pd.DataFrame) -> None:
     ax.set_title("(b) Random frozen layers (all splits)")
+    _excluded_points(ax, bad[bad["treatment"] == "random"])
     ax.set_ylabel("Top-1 accuracy")
     rnd = nets[nets["treatment"] == "random"]
     if rnd.empty:
@@ -372,9 +404,62 @@ def figure3(df: pd.DataFrame, path: str | Path, dpi: int = 150) -> Path:
     with sns.axes_style("whitegrid"):
         fig, axes = plt.subplots(1, 3, figsize=(16, 5), layout="constrained")
         _figure3_dissimilar(axes[0], nets)
-        _figure3_random(axes[1], nets)
+        _figure3_random(axes[1], nets, excluded_nets(df))
         _figure3_relative(axes[2], df)
         for ax in axes:
             _n_axis(ax)
         _title(fig, df, "Figure 3")
     return _save(fig, path, dpi)
+
+
+# ------------------------------------------------------------------------------------
+# Training curves
+
+
+def training_curves(history: pd.DataFrame, path: str | Path, dpi: int = 150) -> Path:
+    """Validation top-1 and training loss per epoch, a column per treatment, a line per net
+    coloured by n; nets not trained are dashed, so a collapse shows at a glance."""
+    if history.empty:
+        fig, ax = plt.subplots(figsize=(6, 3))
+        _no_data(ax, "no training history")
+        return _save(fig, path, dpi)
+    order = [t for t in STYLES if t in set(history["treatment"])]
+    long = history.assign(
+        net=history[["split", "target", "treatment", "n", "seed"]]
+        .astype(str)
+        .agg("/".join, axis=1),
+        treatment=history["treatment"].map(lambda t: STYLES[t].label if t in STYLES else t),
+        status=np.where(history["status"] == "trained", "trained", "not trained"),
+    ).melt(
+        id_vars=["net", "treatment", "n", "status", "epoch"],
+        value_vars=["val_top1", "loss"],
+        var_name="measure",
+    )
+    long["measure"] = long["measure"].map({"val_top1": "validation top-1", "loss": "train loss"})
+    with sns.axes_style("whitegrid"):
+        grid = sns.relplot(
+            data=long,
+            x="epoch",
+            y="value",
+            row="measure",
+            col="treatment",
+            col_order=[STYLES[t].label for t in order],
+            hue="n",
+            palette="viridis",
+            units="net",
+            estimator=None,
+            style="status",
+            style_order=["trained", "not trained"],
+            kind="line",
+            height=2.6,
+            aspect=0.9,
+            linewidth=0.9,
+            alpha=0.8,
+            facet_kws={"sharey": "row", "margin_titles": True},
+        )
+        grid.set_titles(row_template="{row_name}", col_template="{col_name}")
+        n_bad = long.loc[long["status"] != "trained", "net"].nunique()
+        note = f"{n_bad} net(s) not trained, dashed" if n_bad else "every net trained"
+        grid.figure.suptitle(f"Training curves, one line per net ({note})")
+        grid.figure.subplots_adjust(top=0.88)
+    return _save(grid.figure, path, dpi)

@@ -65,12 +65,42 @@ def read_metrics(paths) -> pd.DataFrame:
     return table.sort_values(["split", "target", "treatment", "n", "seed"], ignore_index=True)
 
 
-def write_summary(metrics_paths, out_table, out_csv) -> pd.DataFrame:
+# A net's identity and fate, repeated on each of its epochs in the history table.
+HISTORY_KEYS = ["split", "split_kind", "target", "source", "treatment", "n", "seed", "status"]
+
+
+def history_from_metrics(paths) -> pd.DataFrame:
+    """One row per net and epoch: train loss, validation top-1, learning rate, the share of
+    the most-predicted class and the dead-unit fraction of each trainable ReLU layer."""
+    rows = []
+    for path in paths:
+        record = json.loads(Path(path).read_text())
+        key = {k: record.get(k) for k in HISTORY_KEYS}
+        rows += [key | epoch for epoch in record.get("history", [])]
+    table = pd.DataFrame(rows, columns=[*HISTORY_KEYS, "epoch"] if not rows else None)
+    dead = sorted(c for c in table.columns if c.startswith("dead_"))
+    rest = [c for c in table.columns if c not in HISTORY_KEYS and c not in dead]
+    table = table[HISTORY_KEYS + rest + dead]
+    return table.sort_values(
+        ["split", "target", "treatment", "n", "seed", "epoch"], ignore_index=True
+    )
+
+
+def write_summary(metrics_paths, out_table, out_csv, out_history=None) -> pd.DataFrame:
     table = read_metrics(metrics_paths)
     write_atomic(out_table, lambda tmp: table.to_parquet(tmp, engine="pyarrow", index=False))
     write_atomic(out_csv, lambda tmp: table.to_csv(tmp, index=False))
+    if out_history is not None:
+        history = history_from_metrics(metrics_paths)
+        write_atomic(
+            out_history, lambda tmp: history.to_parquet(tmp, engine="pyarrow", index=False)
+        )
     return table
 
 
 def read_summary(path) -> pd.DataFrame:
+    return pd.read_parquet(path, engine="pyarrow")
+
+
+def read_history(path) -> pd.DataFrame:
     return pd.read_parquet(path, engine="pyarrow")

@@ -209,18 +209,22 @@ def evaluate(
     net.eval()
     watched = range(max(start, watch_from), models.NUM_LAYERS - 1) if watch_from is not None else ()
     alive: dict[int, torch.Tensor] = {}
-    correct, counts = 0, torch.zeros(net.num_classes, dtype=torch.int64)
+    correct, counts = 0, None
     for xb, yb in zip(x.split(EVAL_BATCH), y.split(EVAL_BATCH), strict=True):
         # A streamed batch arrives on the CPU; .to() is a no-op where it already is.
         out = xb.to(yb.device, non_blocking=True)
-        for i, stage in enumerate(net.stages[start:], start):
-            out = stage(out)
-            if i in watched:
-                seen = out.amax(dim=(0, 2, 3) if out.dim() == 4 else 0) > 0
-                alive[i] = alive[i] | seen if i in alive else seen
+        done = start
+        for i in watched:  # stage by stage up to each watched stage, to see its output
+            for stage in net.stages[done : i + 1]:
+                out = stage(out)
+            done = i + 1
+            seen = out.amax(dim=(0, 2, 3) if out.dim() == 4 else 0) > 0
+            alive[i] = alive[i] | seen if i in alive else seen
+        out = net(out, start=done)
         predicted = out.argmax(1)
         correct += int((predicted == yb).sum())
-        counts += torch.bincount(predicted.cpu(), minlength=net.num_classes)
+        batch_counts = torch.bincount(predicted.cpu(), minlength=out.shape[1])
+        counts = batch_counts if counts is None else counts + batch_counts
     dead = {models.LAYER_NAMES[i]: 1.0 - float(seen.float().mean()) for i, seen in alive.items()}
     return Evaluation(correct / len(y), float(counts.max()) / len(y), dead)
 
