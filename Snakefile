@@ -40,3 +40,4 @@ rule all:
         FIGURES,
         CLAIMS,
         REPORT_TABLES,
+        kept_outputs(),

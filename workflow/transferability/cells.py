@@ -87,7 +87,9 @@ def train_base(
 ):
     torch.set_num_threads(threads)
     split_record = read_split(split_path)
-    data = load_half(cache, split_record["halves"][half])
+    data = load_half(
+        cache, split_record["halves"][half], record=split_record, split_path=split_path, split=split
+    )
     num_classes = len(split_record["halves"][half]["class_indices"])
     net_seed = derived_seed(split, half, "base", seed)
     torch.manual_seed(net_seed)
@@ -133,7 +135,13 @@ def train_cell(
     torch.set_num_threads(threads)
     source = source_half(treatment, target)
     split_record = read_split(split_path)
-    data = load_half(cache, split_record["halves"][target])
+    data = load_half(
+        cache,
+        split_record["halves"][target],
+        record=split_record,
+        split_path=split_path,
+        split=split,
+    )
     num_classes = len(split_record["halves"][target]["class_indices"])
     net_seed = derived_seed(split, target, treatment, n, seed)
     torch.manual_seed(net_seed)
