@@ -125,6 +125,7 @@ def test_start_checks_unit():
     assert len(list(start_problems(argv, "/repo", "/nowhere", dryrun=True))) == 1
     argv = ["/venv/bin/snakemake", "--configfile", "a.yaml", "b.yaml"]
     assert list(start_problems(argv, "/repo", "/nowhere", dryrun=False)) == []
+    assert len(list(start_problems(argv, "/x{w}", "/nowhere", dryrun=False))) == 1
 
 
 # ---------------------------------------------------------------------------------------

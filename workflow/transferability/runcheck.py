@@ -6,6 +6,7 @@ Called by workflow/rules/common.smk in Snakemake's main process. Standard librar
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,6 +28,10 @@ def start_problems(argv: list[str], basedir: str, here: str, dryrun: bool) -> It
                 "give the files to one --configfile, later ones overriding earlier ones: "
                 "--configfile a.yaml b.yaml"
             )
+    # The dry-run flag from argv too: Snakemake knows its executor only after the parse.
+    dryrun = dryrun or any(
+        a in ("--dry-run", "--dryrun") or re.fullmatch(r"-\w*n\w*", a) for a in argv[1:]
+    )
     if not dryrun and (other := other_snakemake(here)):
         yield (
             f"another snakemake (pid {other}) is running in {here} and holds its lock: wait "
