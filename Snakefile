@@ -42,3 +42,4 @@ rule all:
         CURVES,
         CLAIMS,
         REPORT_TABLES,
+        kept_outputs(),

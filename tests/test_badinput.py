@@ -8,6 +8,8 @@ import json
 import os
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +17,7 @@ import pytest
 
 from transferability.errors import DataError
 
-from .conftest import REPO, snakemake, tiny_config, write_idx
+from .conftest import REPO, snakemake, tiny_config, venv_env, write_idx
 
 pytestmark = pytest.mark.badinput
 
@@ -78,6 +80,52 @@ def test_no_split_at_all(tmp_path):
 def test_wrong_type(tmp_path):
     out = fails_at_start(tmp_path, {"training": {"base": {"lr": "fast"}}})
     assert "training.base.lr: 'fast' is not of type 'number'" in out
+
+
+def test_a_number_yaml_reads_as_text(tmp_path):
+    """YAML 1.1 (PyYAML, Snakemake) reads `lr: 1e-3` as the string '1e-3'."""
+    (tmp_path / "lr.yaml").write_text("training:\n  base:\n    lr: 1e-3\n")
+    result = snakemake(tmp_path, "--dry-run", "--configfile", str(tmp_path / "lr.yaml"))
+    out = result.stdout + result.stderr
+    assert result.returncode != 0 and "training.base.lr: '1e-3' is not of type" in out
+    assert "write it as 1.0e-3" in out
+
+
+def test_configfile_given_twice(tmp_path):
+    """argparse keeps the last of two --configfile flags: the first file would be ignored."""
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.yaml").write_text("seeds: [0]\n")
+    a, b = (str(tmp_path / f"{n}.yaml") for n in "ab")
+    result = snakemake(tmp_path, "--dry-run", "--configfile", a, "--configfile", b)
+    out = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "--configfile is given more than once" in out and "--configfile a.yaml b.yaml" in out
+    assert snakemake(tmp_path, "--dry-run", "--configfile", a, b).returncode == 0
+
+
+def test_a_clone_under_a_folder_with_braces(tmp_path):
+    """Snakemake formats the rules' conda: paths (absolute) with the wildcards."""
+    from .conftest import copy_repository
+
+    clone = copy_repository(tmp_path / "x{w}" / "clone")
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-s", str(clone / "Snakefile"), "-d", str(tmp_path),
+         "--dry-run"],
+        capture_output=True, text=True, env=venv_env(), timeout=120, check=False,
+    )  # fmt: skip
+    out = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "has braces in its path" in out and "NameError" not in out
+
+
+def test_start_checks_unit():
+    from transferability.runcheck import start_problems
+
+    argv = ["/venv/bin/snakemake", "--configfile", "a.yaml", "--configfile=b.yaml"]
+    assert len(list(start_problems(argv, "/repo", "/nowhere", dryrun=True))) == 1
+    argv = ["/venv/bin/snakemake", "--configfile", "a.yaml", "b.yaml"]
+    assert list(start_problems(argv, "/repo", "/nowhere", dryrun=False)) == []
+    assert len(list(start_problems(argv, "/x{w}", "/nowhere", dryrun=False))) == 1
 
 
 # ---------------------------------------------------------------------------------------
@@ -176,6 +224,37 @@ def test_a_label_outside_the_ten_classes(capsys, raw, tmp_path):
     write_idx(raw / "t10k-labels-idx1-ubyte.gz", np.full(100, 12))
     err = prepare(capsys, raw, tmp_path / "cache.pt")
     assert "t10k-labels" in err and "label 12 out of range" in err
+
+
+def test_a_data_file_without_read_permission(capsys, raw, tmp_path, monkeypatch):
+    """The tests run as root, whom chmod does not stop: the open is refused instead."""
+    target = raw / "train-labels-idx1-ubyte.gz"
+    real_open = gzip.open
+
+    def denied(path, *args, **kwargs):
+        if Path(path) == target:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(gzip, "open", denied)
+    err = prepare(capsys, raw, tmp_path / "cache.pt")
+    assert str(target) in err and "no permission to read it" in err and "chmod a+r" in err
+    assert "re-install" not in err
+
+
+@pytest.mark.parametrize("kind", ["dangling symlink", "folder"])
+def test_an_idx_file_that_is_not_a_file(capsys, raw, tmp_path, kind):
+    target = raw / "t10k-images-idx3-ubyte.gz"
+    target.unlink()
+    if kind == "folder":
+        target.mkdir()
+    else:
+        target.symlink_to(tmp_path / "moved-away.gz")
+    err = prepare(capsys, raw, tmp_path / "cache.pt")
+    assert str(target) in err and "not an IDX file" in err
+    assert ("does not exist" if kind != "folder" else "a folder") in err
+    out = fails_at_start(tmp_path / "run", {"dataset": {"root": str(raw)}})
+    assert str(target) in out and "not an IDX file" in out
 
 
 def test_a_data_folder_without_the_files(capsys, tmp_path):
@@ -289,6 +368,67 @@ def test_a_split_file_made_from_other_data(capsys, fake_cache, split_file, tmp_p
     assert str(fake_cache) in err and "train_idx [59999]" in err and "delete it" in err
 
 
+def _labels(cache: Path) -> dict[str, list[int]]:
+    import torch
+
+    data = torch.load(cache, weights_only=True)
+    return {"train": data["train_y"].tolist(), "test": data["test_y"].tolist()}
+
+
+def _other_half_test_images(record, labels):
+    b = set(record["halves"]["B"]["class_indices"])
+    record["halves"]["A"]["test_idx"] += [i for i, y in enumerate(labels["test"]) if y in b][:5]
+
+
+def _val_into_train(record, labels):
+    record["halves"]["A"]["train_idx"] += record["halves"]["A"]["val_idx"][:3]
+
+
+def _other_half_class_in_training(record, labels):
+    b = set(record["halves"]["B"]["class_indices"])
+    record["halves"]["A"]["train_idx"].append(
+        next(i for i, y in enumerate(labels["train"]) if y in b)
+    )
+
+
+def _listed_twice(record, labels):
+    record["halves"]["A"]["test_idx"].append(record["halves"]["A"]["test_idx"][0])
+
+
+def _another_split(record, labels):
+    record["split"] = "random1"
+
+
+def _renamed_class(record, labels):
+    record["halves"]["A"]["classes"][0] = "Sock"
+
+
+def _empty_validation(record, labels):
+    record["halves"]["A"]["val_idx"] = []
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (_other_half_test_images, "test_idx lists 5 images of classes"),
+        (_val_into_train, "val_idx has images"),
+        (_other_half_class_in_training, "train_idx lists 1 images of classes"),
+        (_listed_twice, "more than once"),
+        (_another_split, "this job trains on the random split 'random0'"),
+        (_renamed_class, "are not the data's classes"),
+        (_empty_validation, "val_idx is empty"),
+    ],
+)
+def test_a_hand_edited_split_file(capsys, fake_cache, split_file, tmp_path, edit, message):
+    """Each edit once ran to exit 0 with wrong numbers (or an IndexError deep in torch)."""
+    record = json.loads(split_file.read_text())
+    edit(record, _labels(fake_cache))
+    split_file.write_text(json.dumps(record))
+    err = train_base_fails(capsys, fake_cache, split_file, tmp_path)
+    assert str(split_file) in err and message in err and "delete it so make_split" in err
+    assert "IndexError" not in err
+
+
 # --- checkpoints ---------------------------------------------------------------------------
 
 
@@ -344,12 +484,83 @@ def test_a_checkpoint_that_would_run_code_is_refused(capsys, fake_cache, split_f
 
 def test_a_corrupt_metrics_file_stops_aggregate(capsys, tmp_path):
     good, bad = tmp_path / "good.json", tmp_path / "bad.json"
-    good.write_text(json.dumps({"split": "random0"}))
+    good.write_text(json.dumps(GOOD_METRICS))
     bad.write_text('{"split": "random0", "top1": 0.')
     table = tmp_path / "summary.parquet"
     argv = ["aggregate", "--metrics", str(good), str(bad), "--out-table", str(table)]
     err = fails_cleanly(capsys, [*argv, "--out-csv", str(tmp_path / "s.csv")], table)
     assert str(bad) in err and "delete it so its net is retrained" in err
+
+
+GOOD_METRICS = {
+    "split": "random0", "split_kind": "random", "target": "B", "source": "A",
+    "treatment": "transfer", "n": 7, "seed": 0, "top1": 0.5, "val_top1": 0.6,
+    "diverged": False, "chance": 0.2, "epochs": 1, "best_epoch": 1, "train_seconds": 1.0,
+}  # fmt: skip
+CELL = "results/cells/random0/B/transfer/n7/seed0/metrics.json"
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"top1": 1.7}, "top1 is 1.7, not a fraction in [0, 1]"),
+        ({"val_top1": -0.1}, "val_top1 is -0.1"),
+        ({"top1": "0.5"}, "top1 is '0.5'"),
+        ({"top1": None}, "top1 is None"),
+        ({"n": 3}, "its record says {'n': 3}"),
+        ({"treatment": "selffer"}, "its record says {'treatment': 'selffer'}"),
+        ({"seed": 1, "split": "dissimilar"}, "its record says"),
+    ],
+)
+def test_an_impossible_metrics_file_stops_aggregate(capsys, tmp_path, change, message):
+    bad = tmp_path / CELL
+    bad.parent.mkdir(parents=True)
+    bad.write_text(json.dumps(GOOD_METRICS | change))
+    table = tmp_path / "summary.parquet"
+    argv = ["aggregate", "--metrics", str(bad), "--out-table", str(table)]
+    err = fails_cleanly(capsys, [*argv, "--out-csv", str(tmp_path / "s.csv")], table)
+    assert str(bad) in err and message in err and "delete it so its net is retrained" in err
+
+
+def test_a_metrics_file_missing_a_key(capsys, tmp_path):
+    bad = tmp_path / CELL
+    bad.parent.mkdir(parents=True)
+    bad.write_text(json.dumps({k: v for k, v in GOOD_METRICS.items() if k != "val_top1"}))
+    argv = ["aggregate", "--metrics", str(bad), "--out-table", str(tmp_path / "t.parquet")]
+    err = fails_cleanly(capsys, [*argv, "--out-csv", str(tmp_path / "s.csv")])
+    assert str(bad) in err and "keys ['val_top1'] are missing" in err
+
+
+def test_a_good_metrics_file_under_results_is_read(tmp_path):
+    from transferability.summary import read_metrics
+
+    good = tmp_path / CELL
+    good.parent.mkdir(parents=True)
+    good.write_text(json.dumps(GOOD_METRICS))
+    base = tmp_path / "results/base/random0/A/seed0/metrics.json"
+    base.parent.mkdir(parents=True)
+    record = GOOD_METRICS | {"target": "A", "treatment": "base", "n": 0}
+    base.write_text(json.dumps(record))
+    assert len(read_metrics([good, base])) == 2
+
+
+# --- the net and the data ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("model", [{"in_channels": 3}, {"layout": "alexnet32"}])
+def test_a_model_that_does_not_fit_the_data(capsys, fake_cache, split_file, tmp_path, model):
+    from transferability import grid
+
+    config = tiny_config()
+    config["model"] |= model
+    if "layout" in model:
+        config["model"].pop("widths")
+    out = tmp_path / "base"
+    argv = train_base_argv(fake_cache, split_file, out)
+    argv[argv.index("--settings") + 1] = json.dumps(grid.train_settings(config, "base"))
+    err = fails_cleanly(capsys, argv, out / "model.pt", out / "metrics.json")
+    assert "model.layout/model.in_channels" in err and str(fake_cache) in err
+    assert "(1, 28, 28)" in err and "small28" in err
 
 
 # --- safety ---------------------------------------------------------------------------------
@@ -372,13 +583,14 @@ def test_every_torch_load_is_weights_only():
     assert all(weights_only is True for *_, weights_only in calls), calls
 
 
-def test_a_data_path_with_spaces_and_quotes_reaches_the_jobs_intact(tmp_path):
-    """Config values go to the shell quoted: prepare_data and make_split run on a
-    Fashion-MNIST root at `my data/it's "here"`, inside a work folder with a space."""
+def test_a_data_path_with_spaces_quotes_and_braces_reaches_the_jobs_intact(tmp_path):
+    """Config values go to the shell quoted, and to Snakemake's params unformatted:
+    prepare_data and make_split run on a Fashion-MNIST root at `my data/it's "here" {y}`,
+    inside a work folder with a space. Raw data replaced afterwards remakes the cache."""
     from .conftest import make_fake_fashion_mnist
 
     workdir = tmp_path / "work dir"
-    root = make_fake_fashion_mnist(workdir / "my data" / 'it\'s "here"')
+    root = make_fake_fashion_mnist(workdir / "my data" / 'it\'s "here" {y}')
     config = {
         "dataset": {"root": str(root)},
         "subset": {"train_per_class": 20, "val_per_class": 5, "test_per_class": None},
@@ -391,6 +603,15 @@ def test_a_data_path_with_spaces_and_quotes_reaches_the_jobs_intact(tmp_path):
     assert len(record["halves"]["A"]["train_idx"]) == 5 * 20
     log = (workdir / "results/logs/prepare_data.log").read_text()
     assert "wrote results/data/fashion_mnist.pt" in log
+
+    target = ["--cores", "1", "results/splits/random0.json"]
+    unchanged = snakemake(workdir, *target, config=config)
+    assert "Nothing to be done" in unchanged.stdout + unchanged.stderr
+    labels = root / "t10k-labels-idx1-ubyte.gz"
+    write_idx(labels, np.repeat(np.arange(10)[::-1], 10))  # other data under the same name
+    again = snakemake(workdir, *target, "--dry-run", config=config)
+    stats = again.stdout + again.stderr
+    assert again.returncode == 0 and re.search(r"^prepare_data\s+1$", stats, re.MULTILINE)
 
 
 def test_a_corrupt_file_under_a_quoted_path_fails_the_rule_cleanly(tmp_path):

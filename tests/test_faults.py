@@ -7,8 +7,11 @@ uninterrupted reference run is shared by every test here.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -18,7 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import FASHION_MNIST_ROOT, REPO, venv_env
+from .conftest import FASHION_MNIST_ROOT, REPO, tiny_config, venv_env
 from .test_workflow import TINY
 
 pytestmark = pytest.mark.faults
@@ -123,11 +126,54 @@ def leftovers(workdir: Path) -> list[Path]:
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory) -> dict:
+def complete(tmp_path_factory) -> Path:
+    """The folder of one uninterrupted run (copy it before changing anything)."""
     workdir = new_workdir(tmp_path_factory, "reference")
     result = run(workdir)
     assert result.returncode == 0, result.stderr[-3000:]
-    return results(workdir)
+    return workdir
+
+
+@pytest.fixture(scope="module")
+def reference(complete) -> dict:
+    return results(complete)
+
+
+def job_counts(output: str) -> dict[str, int]:
+    """Snakemake's "Job stats" table: jobs per rule."""
+    table = output.split("Job stats:", 1)[1].split("\n\n", 1)[0]
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.MULTILINE)}
+
+
+@pytest.mark.parametrize(
+    "deleted, trained",
+    [
+        # A base net: it, and the 8 cells copied from it (retrained: a cell never cites a
+        # checkpoint other than the one it was trained on).
+        ("base/random0/A/seed0/model.pt", {"train_base": 1, "train_cell": 8}),
+        # A split file: the split's 2 base nets and 20 cells.
+        ("splits/random0.json", {"make_split": 1, "train_base": 2, "train_cell": 20}),
+        ("cells/random0/B/transfer/n7/seed0/metrics.json", {"train_cell": 1}),
+    ],
+)
+def test_a_deleted_output_is_made_again_by_the_next_plain_run(
+    tmp_path, complete, reference, deleted, trained
+):
+    """Snakemake remakes a missing file only where a job that runs needs it; every net's
+    files are inputs of `all`, so a deleted one is missed, and made again."""
+    workdir = tmp_path / "run"
+    shutil.copytree(complete, workdir, symlinks=True)  # copy2: modification times kept
+    (workdir / "results" / deleted).unlink()
+    rerun = run(workdir)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    counts = job_counts(rerun.stdout + rerun.stderr)
+    assert {k: v for k, v in counts.items() if k in TRAINING} == trained
+    assert counts["aggregate"] == 1
+    assert results(workdir) == reference
+    assert "Nothing to be done" in run(workdir).stderr
+
+
+TRAINING = ("prepare_data", "make_split", "train_base", "train_cell")
 
 
 def test_sigkill_of_the_whole_run_then_rerun_incomplete_gives_the_same_results(
@@ -181,20 +227,21 @@ def test_ctrl_c_then_rerun_incomplete_gives_the_same_results(tmp_path_factory, r
 def test_a_second_snakemake_on_a_running_directory_is_refused_and_harms_nothing(
     tmp_path_factory, reference
 ):
-    """Started plainly, the second run stops at the outputs the first is writing (they
-    look incomplete to it); with the `--rerun-incomplete` that message suggests, the lock
-    stops it. Either way it deletes nothing and the first run ends as if alone."""
+    """A second snakemake (plain, --rerun-incomplete or --unlock) is told that the first
+    runs and to wait for it; it deletes nothing and the first run ends as if alone."""
     workdir = new_workdir(tmp_path_factory, "locked")
     first = start(workdir)
     wait_for_cells(workdir, first, 1)
     before = finished_files(workdir)
 
-    plain = run(workdir, timeout=300)
-    assert plain.returncode != 0
-    assert "Incomplete files" in plain.stderr or "Directory cannot be locked" in plain.stderr
-    forced = run(workdir, "--rerun-incomplete", timeout=300)
-    assert forced.returncode != 0
-    assert "Directory cannot be locked" in forced.stderr
+    # Snakemake's own answer would be "Incomplete files ... rerun with
+    # --rerun-incomplete", which then hits the lock; the workflow's check at start names
+    # the running snakemake and says to wait for it, with or without that flag.
+    for flags in ((), ("--rerun-incomplete",), ("--unlock",)):
+        refused = run(workdir, *flags, timeout=300)
+        assert refused.returncode != 0
+        assert f"another snakemake (pid {first.pid}) is running" in refused.stderr
+        assert "Incomplete files" not in refused.stderr
     after = finished_files(workdir)
     assert {p: after.get(p, "missing") for p in before} == before, "refused runs harmed files"
     assert first.poll() is None or first.returncode == 0
@@ -214,3 +261,205 @@ def test_a_rerun_removes_the_temporary_file_a_killed_writer_left(tmp_path):
     unrelated.write_bytes(b"another output's")
     write_text(tmp_path / "metrics.json", "{}")
     assert sorted(p.name for p in tmp_path.iterdir()) == [".model.tmp4242.pt", "metrics.json"]
+
+
+# --- a full disk ------------------------------------------------------------------------
+
+FULL_DISK = """
+import sys, torch
+from pathlib import Path
+from transferability.atomic import torch_save
+from transferability.checkpointing import ResumeState
+from transferability.errors import DataError
+
+folder = Path(sys.argv[1])
+state = {"w": torch.zeros(200_000)}
+for name, save in (
+    ("model.pt", lambda path: torch_save(state, path)),
+    ("resume.pt", lambda path: ResumeState(path, "key").save(state)),
+):
+    try:
+        save(folder / name)
+    except DataError as e:
+        print(e)
+print(sorted(p.name for p in folder.iterdir()))
+"""
+
+
+def test_a_full_disk_under_torch_save_is_reported_as_one(tmp_path):
+    """torch.save's C++ stream raises RuntimeError("unexpected pos ..."), not OSError: the
+    writer asks the disk and says it is full. On a real 256 KiB tmpfs (a user namespace of
+    its own, so no root is needed where unshare is allowed)."""
+    if shutil.which("unshare") is None:
+        pytest.skip("no unshare")
+    mount = tmp_path / "full"
+    mount.mkdir()
+    script = tmp_path / "full_disk.py"
+    script.write_text(FULL_DISK)
+    shell = f'mount -t tmpfs -o size=256k tmpfs "{mount}" && exec "$0" "{script}" "{mount}"'
+    env = venv_env() | {"PYTHONPATH": str(REPO / "workflow")}
+    result = subprocess.run(
+        ["unshare", "-rm", "sh", "-c", shell, sys.executable],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    if result.returncode != 0 and "mount" in result.stderr:
+        pytest.skip(f"cannot mount a tmpfs here: {result.stderr.strip()}")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    for name, line in zip(("model.pt", "resume.pt"), lines, strict=False):
+        assert line.startswith(f"{mount}/{name}: no space left on the device"), lines
+    assert lines[-1] == "[]", "nothing partial is kept"
+    assert "unexpected pos" not in result.stdout + result.stderr
+
+
+# --- the shared training process ---------------------------------------------------------
+
+
+@pytest.fixture
+def private_runtime():
+    """A server of this test's own (see tests/test_worker.py)."""
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="tf-"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _server_of(log: Path) -> int:
+    from .test_worker import ANNOUNCED
+
+    return int(ANNOUNCED.search(log.read_text()).group(1))
+
+
+def _end(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGCONT)
+        os.kill(pid, signal.SIGKILL)
+
+
+def test_a_stopped_server_does_not_hang_jobs(tmp_path, private_runtime, fake_cache, split_file):
+    """kill -STOP on the shared process: a new job waits HANDOFF_SECONDS, then runs in its
+    own process; a job already running ends and its client learns its exit code from the
+    zombie it left."""
+    from transferability import grid, worker
+
+    from .test_badinput import train_base_argv
+    from .test_worker import ANNOUNCED, env, run, start
+
+    environment = env(private_runtime, True)
+    first = tmp_path / "first.log"
+    assert run(train_base_argv(fake_cache, split_file, tmp_path / "a"), environment, first) == 0
+    server = _server_of(first)
+    try:
+        config = tiny_config()
+        config["training"]["base"]["epochs"] = 40
+        argv = train_base_argv(fake_cache, split_file, tmp_path / "b")
+        argv[argv.index("--settings") + 1] = json.dumps(grid.train_settings(config, "base"))
+        running = tmp_path / "running.log"
+        client = start(argv, environment, running)
+        deadline = time.monotonic() + 120
+        while "epoch 1:" not in running.read_text():
+            assert client.poll() is None and time.monotonic() < deadline, running.read_text()
+            time.sleep(0.05)
+        os.kill(server, signal.SIGSTOP)
+        assert client.wait(timeout=300) == 0, running.read_text()
+        assert (tmp_path / "b" / "metrics.json").exists()
+
+        later = tmp_path / "later.log"
+        began = time.monotonic()
+        argv = train_base_argv(fake_cache, split_file, tmp_path / "c")
+        assert run(argv, environment, later) == 0, later.read_text()
+        text = later.read_text()
+        assert f"took no job in {worker.HANDOFF_SECONDS:g} s" in text
+        assert not ANNOUNCED.search(text)
+        assert time.monotonic() - began < worker.HANDOFF_SECONDS + 120
+    finally:
+        _end(server)
+
+
+def test_a_folder_at_the_socket_path(tmp_path, private_runtime, fake_cache, split_file):
+    from .test_badinput import train_base_argv
+    from .test_worker import ANNOUNCED, env, run
+
+    environment = env(private_runtime, True)
+    where = "from transferability import worker; print(worker.socket_path())"
+    path = subprocess.run(
+        [sys.executable, "-c", where], env=environment, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    Path(path).mkdir()
+    log = tmp_path / "job.log"
+    assert run(train_base_argv(fake_cache, split_file, tmp_path / "out"), environment, log) == 0
+    text = log.read_text()
+    assert f"{path} is not the shared training process's socket; remove it" in text
+    assert not ANNOUNCED.search(text) and text.count("\n[") == 0
+    assert [p for p in private_runtime.rglob("*.sock") if not p.is_dir()] == [], "no server"
+
+
+def _attributes(pid: int) -> dict:
+    stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    status = Path(f"/proc/{pid}/status").read_text()
+    limits = Path(f"/proc/{pid}/limits").read_text()
+    return {
+        "nice": int(stat[16]),
+        "cpus": re.search(r"Cpus_allowed_list:\s*(\S+)", status).group(1),
+        "nofile": re.search(r"Max open files\s+(\d+)\s+(\d+)", limits).groups(),
+    }
+
+
+def test_the_job_has_the_callers_niceness_cpu_set_and_limits(
+    tmp_path, private_runtime, fake_cache, split_file
+):
+    """`nice -n 7 taskset -c 0 prlimit --nofile=200:300 ...`: the job's fork takes them on;
+    a memory limit (ulimit -v) the fork cannot honour as a fresh process would sends the
+    job to a process of its own."""
+    if len(os.sched_getaffinity(0)) < 2 or shutil.which("prlimit") is None:
+        pytest.skip("needs two CPUs and prlimit")
+    from transferability import grid
+
+    from .test_badinput import train_base_argv
+    from .test_worker import ANNOUNCED, children, env, run
+
+    environment = env(private_runtime, True)
+    first = tmp_path / "first.log"
+    assert run(train_base_argv(fake_cache, split_file, tmp_path / "a"), environment, first) == 0
+    server = _server_of(first)
+    try:
+        config = tiny_config()
+        config["training"]["base"]["epochs"] = 500
+        argv = train_base_argv(fake_cache, split_file, tmp_path / "b")
+        argv[argv.index("--settings") + 1] = json.dumps(grid.train_settings(config, "base"))
+        cpu = min(os.sched_getaffinity(0))
+        wrapper = ["nice", "-n", "7", "taskset", "-c", str(cpu), "prlimit", "--nofile=200:300"]
+        log = tmp_path / "limited.log"
+        with log.open("w") as out:
+            client = subprocess.Popen(
+                [*wrapper, sys.executable, "-m", "transferability", *argv],
+                stdout=out, stderr=subprocess.STDOUT, env=environment,
+            )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 120
+            while "epoch 1:" not in log.read_text():
+                assert client.poll() is None and time.monotonic() < deadline, log.read_text()
+                time.sleep(0.05)
+            assert ANNOUNCED.search(log.read_text()), "the job ran in the shared process"
+            (job,) = children(server)
+            assert _attributes(job) == {"nice": 7, "cpus": str(cpu), "nofile": ("200", "300")}
+        finally:
+            client.kill()
+            client.wait(timeout=30)
+
+        memory = tmp_path / "memory.log"
+        limited = ["prlimit", f"--as={64 << 30}", sys.executable, "-m", "transferability"]
+        argv = train_base_argv(fake_cache, split_file, tmp_path / "c")
+        with memory.open("w") as out:
+            code = subprocess.run(
+                [*limited, *argv], stdout=out, stderr=subprocess.STDOUT, env=environment
+            ).returncode
+        text = memory.read_text()
+        assert code == 0, text
+        assert "[own process: the caller's RLIMIT_AS" in text and not ANNOUNCED.search(text)
+    finally:
+        _end(server)

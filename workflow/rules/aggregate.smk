@@ -44,7 +44,7 @@ rule figures:
         mem_mb=res("aggregate", "mem_mb"),
         runtime=res("aggregate", "runtime"),
     params:
-        settings=settings_json(config["plots"]),
+        settings=lambda wc: settings_json(config["plots"]),
         code=code("figures"),
     shell:
         "python -m transferability figures --table {input.table:q} --settings {params.settings:q}"

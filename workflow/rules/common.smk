@@ -2,9 +2,10 @@
 # package (transferability.grid) so the tests use exactly the same enumeration.
 
 import json
+import os
 import shlex
 
-from transferability import grid, provenance
+from transferability import grid, provenance, runcheck, sources
 from transferability.errors import PipelineError
 
 RESULTS = "results"
@@ -42,6 +43,19 @@ try:
 except PipelineError as e:
     raise WorkflowError(f"config: {e}") from None
 
+# The raw files prepare_data reads, by size and modification time: replaced raw data
+# remakes the cache (see sources.raw_fingerprint).
+RAW_FINGERPRINT = sources.raw_fingerprint(config["dataset"])
+
+
+if workflow.is_main_process:
+    if problems := list(
+        runcheck.start_problems(
+            sys.argv, workflow.basedir, os.getcwd(), getattr(workflow, "dryrun", False)
+        )
+    ):
+        raise WorkflowError("\n".join(problems))
+
 
 wildcard_constraints:
     split=r"random\d+|dissimilar",
@@ -78,6 +92,23 @@ def base_metrics():
 
 def cell_metrics():
     return [f"{CELL_DIR}/metrics.json".format(**vars(c)) for c in grid.cells(config)]
+
+
+def base_models():
+    return [f"{BASE_DIR}/model.pt".format(**vars(b)) for b in grid.bases(config)]
+
+
+def split_files():
+    return [SPLIT_FILE.format(split=s) for s in grid.split_names(config)]
+
+
+def kept_outputs():
+    """Every net's files and every split file, inputs of `all`: Snakemake remakes a missing
+    file only when a job that runs needs it, so a file deleted after a complete run (a
+    base checkpoint, a split file, a metrics file) would otherwise never be made again
+    while the tables kept citing it. As inputs of the default target, a missing one is
+    made again, and everything trained on it (its cells, the tables) with it."""
+    return [*split_files(), *base_models(), *base_metrics(), *cell_metrics()]
 
 
 def cell_base(wildcards):

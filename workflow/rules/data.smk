@@ -13,7 +13,10 @@ rule prepare_data:
         mem_mb=res("data", "mem_mb"),
         runtime=res("data", "runtime"),
     params:
-        settings=settings_json(config["dataset"]),
+        # Functions, not strings: Snakemake formats a params string with the wildcards,
+        # and a path may hold braces (dataset.root: /data/{y}).
+        settings=lambda wc: settings_json(config["dataset"]),
+        raw=lambda wc: RAW_FINGERPRINT,
         code=code("prepare-data"),
     shell:
         "python -m transferability prepare-data --settings {params.settings:q} --out {output:q} > {log:q} 2>&1"

@@ -17,7 +17,7 @@ rule train_base:
         mem_mb=res("train", "mem_mb"),
         runtime=res("train", "runtime"),
     params:
-        settings=TRAIN_SETTINGS["base"],
+        settings=lambda wc: TRAIN_SETTINGS["base"],
         code=code("train-base"),
         resume=f"{RESUME}/base/{{split}}/{{half}}/seed{{seed}}.pt",
     shell:

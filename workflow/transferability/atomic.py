@@ -28,15 +28,42 @@ def write_atomic(path: str | Path, write: Callable[[Path], object]) -> Path:
         write(tmp)
         os.replace(tmp, path)
     except OSError as e:
-        if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+        if e.errno not in FULL:
             raise
-        raise DataError(
-            f"{path}: no space left on the device while writing it ({e.strerror}); "
-            "free some space or move the workflow to a larger disk, then rerun"
-        ) from e
+        raise _full(path, e) from e
+    except RuntimeError as e:
+        # torch.save writes through a C++ stream: a full disk arrives as a RuntimeError
+        # ("unexpected pos", "file write failed") that carries no errno. Ask the disk.
+        if (full := _probe_full(tmp)) is None:
+            raise
+        raise _full(path, full) from e
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+FULL = (errno.ENOSPC, errno.EDQUOT)
+PROBE_BYTES = 1 << 20
+
+
+def _full(path: Path, e: OSError) -> DataError:
+    return DataError(
+        f"{path}: no space left on the device while writing it ({e.strerror}); "
+        "free some space or move the workflow to a larger disk, then rerun"
+    )
+
+
+def _probe_full(tmp: Path) -> OSError | None:
+    """The disk-full error a write of 1 MiB more to `tmp` gets, or None if it fits (then a
+    failed writer failed for another reason). Quotas too, which free-space counts miss."""
+    try:
+        with open(tmp, "ab") as f:
+            f.write(bytes(PROBE_BYTES))
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as e:
+        return e if e.errno in FULL else None
+    return None
 
 
 def write_text(path: str | Path, text: str) -> Path:

@@ -14,7 +14,7 @@ import torch
 from . import models, provenance
 from .atomic import torch_save, write_text
 from .checkpointing import ResumeState
-from .errors import DataError, load_failure
+from .errors import ConfigError, DataError, load_failure
 from .grid import FINE_TUNED, source_half
 from .splits import read_split
 from .status import classify
@@ -25,6 +25,29 @@ def _net(settings: dict, num_classes: int) -> models.TransferNet:
     model = settings["model"]
     return models.TransferNet(
         model["layout"], num_classes, model.get("in_channels", 1), model.get("widths")
+    )
+
+
+def check_fits(settings: dict, data: dict, cache) -> None:
+    """The configured net must take the data's images: said before training, naming the
+    config keys, not as a shape error from deep inside torch."""
+    x = data["train"][0]
+    if not isinstance(x, torch.Tensor):  # streamed (ImageFolder): cropped to the layout
+        return
+    model = settings["model"]
+    layout, channels = model["layout"], model.get("in_channels", 1)
+    if layout not in models.LAYOUTS:
+        return  # TransferNet names the unknown layout
+    side = models.LAYOUTS[layout]["image_side"]
+    actual = tuple(x.shape[1:])
+    if actual == (channels, side, side):
+        return
+    fitting = sorted(n for n, spec in models.LAYOUTS.items() if spec["image_side"] == actual[-1])
+    raise ConfigError(
+        f"model.layout/model.in_channels: layout {layout!r} with in_channels {channels} takes "
+        f"images of shape {(channels, side, side)} (channels, height, width), but {cache} "
+        f"holds images of shape {actual}; set model.in_channels: {actual[0]} and a "
+        f"model.layout for {actual[-1]}-px images ({fitting or 'none known'})"
     )
 
 
@@ -92,7 +115,10 @@ def train_base(
 ):
     torch.set_num_threads(threads)
     split_record = read_split(split_path)
-    data = load_half(cache, split_record["halves"][half])
+    data = load_half(
+        cache, split_record["halves"][half], record=split_record, split_path=split_path, split=split
+    )
+    check_fits(settings, data, cache)
     num_classes = len(split_record["halves"][half]["class_indices"])
     net_seed = derived_seed(split, half, "base", seed)
     torch.manual_seed(net_seed)
@@ -138,7 +164,14 @@ def train_cell(
     torch.set_num_threads(threads)
     source = source_half(treatment, target)
     split_record = read_split(split_path)
-    data = load_half(cache, split_record["halves"][target])
+    data = load_half(
+        cache,
+        split_record["halves"][target],
+        record=split_record,
+        split_path=split_path,
+        split=split,
+    )
+    check_fits(settings, data, cache)
     num_classes = len(split_record["halves"][target]["class_indices"])
     net_seed = derived_seed(split, target, treatment, n, seed)
     torch.manual_seed(net_seed)

@@ -30,7 +30,31 @@ def _message(error: jsonschema.ValidationError, root: dict) -> str:
         )
     top = error.absolute_path[0] if error.absolute_path else None
     about = root.get("properties", {}).get(top, {}).get("description")
-    return f"{key or 'config'}: {error.message}" + (f" ({top}: {about})" if about else "")
+    hint = _yaml_number_hint(error)
+    return f"{key or 'config'}: {error.message}" + (hint or (f" ({top}: {about})" if about else ""))
+
+
+def _yaml_number_hint(error: jsonschema.ValidationError) -> str | None:
+    """`lr: 1e-3` is text to YAML 1.1 (PyYAML, Snakemake): a float needs a dot and a signed
+    exponent. Say how to write it."""
+    if error.validator != "type" or not isinstance(error.instance, str):
+        return None
+    wanted = error.validator_value
+    if not {"number", "integer"} & ({wanted} if isinstance(wanted, str) else set(wanted)):
+        return None
+    try:
+        float(error.instance)
+    except ValueError:
+        return None
+    mantissa, _, exponent = error.instance.strip().lower().partition("e")
+    if not exponent:
+        return None
+    mantissa = mantissa if "." in mantissa else f"{mantissa}.0"
+    written = f"{mantissa}e{exponent if exponent[0] in '+-' else '+' + exponent}"
+    return (
+        f"; YAML reads {error.instance} as text, not a number: write it as {written} "
+        "(with a dot, and a sign on the exponent)"
+    )
 
 
 def schema_problems(config: dict, schema_path: str | Path) -> list[str]:

@@ -8,6 +8,7 @@ functions that build or read the tensor cache.
 from __future__ import annotations
 
 import gzip
+import os
 import struct
 import zlib
 from pathlib import Path
@@ -58,6 +59,18 @@ def find_idx_files(root: str | Path) -> dict[str, Path] | None:
             if candidate.is_file():
                 found[key] = candidate
                 break
+            if candidate.is_symlink() or candidate.exists():  # there, but not a file
+                what = (
+                    f"a symlink to {os.readlink(candidate)!r}, which does not exist"
+                    if candidate.is_symlink() and not candidate.exists()
+                    else "a folder"
+                    if candidate.is_dir()
+                    else "not a regular file"
+                )
+                raise DataError(
+                    f"{candidate}: {what}, not an IDX file; put the file there (or fix the "
+                    "link), or point dataset.root at a folder that has the four files"
+                )
         else:
             return None
     return found
@@ -77,6 +90,13 @@ def read_idx(path: Path) -> tuple[tuple[int, ...], bytes]:
             ndim = header[3]
             shape = struct.unpack(f">{ndim}I", f.read(4 * ndim))
             data = f.read()
+    except PermissionError as e:
+        raise DataError(
+            f"{path}: no permission to read it ({e.strerror}); make it readable "
+            f"(chmod a+r {path}) or point dataset.root at a readable copy"
+        ) from e
+    except IsADirectoryError as e:
+        raise DataError(f"{path}: a folder, not an IDX file; put the file there") from e
     except (OSError, EOFError, zlib.error) as e:  # BadGzipFile is an OSError
         raise DataError(
             f"{path}: cannot read ({e}); the file is truncated or corrupt, "

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from . import cifar, datasets, imagefolder, wordnet
-from .errors import ConfigError
+from .errors import ConfigError, PipelineError
 
 STREAMED = ("imagenet",)
 WORDNET_PREFIX = "wordnet:"  # a group entry "wordnet:n00021939": every class under that synset
@@ -58,6 +58,26 @@ def data_problem(dataset: dict) -> str | None:
             "the four *-ubyte.gz files, or set dataset.download: true"
         )
     return None
+
+
+def raw_fingerprint(dataset: dict) -> str:
+    """Size and modification time of each raw file prepare_data reads, a params value of
+    prepare_data: raw data replaced after the cache was made (another copy, a re-download)
+    remakes the cache, and so everything trained on it. Empty for a streamed dataset (its
+    images are read by each job) and where no raw files are found (downloaded by the job)."""
+    name, root = dataset["name"], dataset["root"]
+    if name in STREAMED:
+        return ""
+    try:
+        if name == "cifar100":
+            folder = cifar.find_pickles(root)
+            files = [folder / f for f in cifar.FILES] if folder else []
+        else:
+            files = list((datasets.find_idx_files(root) or {}).values())
+        stats = [(p.name, p.stat()) for p in files]
+    except (OSError, PipelineError):  # the check at start says what is wrong
+        return ""
+    return " ".join(f"{n}:{st.st_size}:{st.st_mtime_ns}" for n, st in stats)
 
 
 def expand_groups(

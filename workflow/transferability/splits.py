@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import json
 import random
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -138,3 +139,103 @@ def read_split(path: str | Path) -> dict:
             "have disjoint halves — delete it so make_split writes it again"
         )
     return record
+
+
+PARTS = {"train_idx": "train", "val_idx": "train", "test_idx": "test"}
+REMAKE = "delete it so make_split writes it again (the next `snakemake` run does)"
+
+
+def validate_split(
+    record: dict,
+    cache: dict,
+    path: str | Path,
+    *,
+    split: str | None = None,
+    cache_path: str | Path | None = None,
+) -> None:
+    """Refuse a split file that is not what make_split writes for this job and this data.
+
+    A person may edit a split file: its halves must be disjoint, each half's train, val
+    and test images must be of the half's own classes (else a net trains or is scored on
+    the other half's images, or a label falls outside the half), train and val must not
+    share an image (the validation score picks the epoch), no image may be listed twice,
+    and the split's name and kind must be the job's. `cache` is the data cache (its
+    `classes`, `train_y` and `test_y`; labels as tensors or lists).
+    """
+
+    def refuse(problem: str, fix: str = REMAKE) -> DataError:
+        return DataError(f"{path}: {problem}; {fix}")
+
+    try:
+        halves = {h: record["halves"][h] for h in HALVES}
+        lists = {
+            (h, key): [int(i) for i in halves[h][key]]
+            for h in HALVES
+            for key in ("class_indices", *PARTS)
+        }
+        names = {h: list(halves[h]["classes"]) for h in HALVES}
+    except (KeyError, TypeError, ValueError) as e:
+        raise refuse(f"not a valid split file (missing or malformed {e})") from e
+    if split is not None:
+        kind = "random" if split.startswith("random") else "dissimilar"
+        if record.get("split") != split or record.get("kind") != kind:
+            raise refuse(
+                f"it is the {record.get('kind')} split {record.get('split')!r}, "
+                f"but this job trains on the {kind} split {split!r}"
+            )
+    a, b = (set(lists[h, "class_indices"]) for h in HALVES)
+    if a & b:
+        raise refuse(f"class indices {sorted(a & b)} are in both halves (they must be disjoint)")
+    classes = list(cache["classes"])
+    labels = {
+        "train": _as_list(cache["train_y"]),
+        "test": _as_list(cache["test_y"]),
+    }
+    data = f" of the data cache {cache_path}" if cache_path else ""
+    for h in HALVES:
+        own = lists[h, "class_indices"]
+        bad = [i for i in own if not 0 <= i < len(classes)]
+        if bad:
+            raise refuse(
+                f"half {h}'s class_indices {bad[:3]} are out of range "
+                f"(< {len(classes)} classes{data}); it was made from other data"
+            )
+        if names[h] != [classes[i] for i in own]:
+            raise refuse(
+                f"half {h}'s classes {names[h]} are not the data's classes "
+                f"{[classes[i] for i in own]} of its class_indices {own}"
+            )
+        own_set = set(own)
+        seen: dict[str, set[int]] = {"train": set(), "test": set()}
+        for key, part in PARTS.items():
+            idx = lists[h, key]
+            if not idx:
+                raise refuse(f"half {h}'s {key} is empty")
+            bad = [i for i in idx if not 0 <= i < len(labels[part])]
+            if bad:
+                raise refuse(
+                    f"half {h}'s {key} {bad[:3]} are out of range (< {len(labels[part])} "
+                    f"images{data}); "
+                    "it was made from other data"
+                )
+            foreign = [i for i in idx if labels[part][i] not in own_set]
+            if foreign:
+                other = sorted({classes[labels[part][i]] for i in foreign})
+                raise refuse(
+                    f"half {h}'s {key} lists {len(foreign)} images of classes {other}, "
+                    f"which are not half {h}'s (e.g. index {foreign[0]})"
+                )
+            unique = set(idx)
+            if len(unique) != len(idx):
+                twice = sorted(i for i, count in Counter(idx).items() if count > 1)
+                raise refuse(f"half {h}'s {key} lists images {twice[:3]} more than once")
+            if shared := seen[part] & unique:
+                raise refuse(
+                    f"half {h}'s {key} has images {sorted(shared)[:3]} that are in its train_idx "
+                    "too: validation images must not be trained on"
+                )
+            seen[part] |= unique
+
+
+def _as_list(labels) -> list[int]:
+    return labels.tolist() if hasattr(labels, "tolist") else list(labels)

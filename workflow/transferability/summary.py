@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -46,6 +47,45 @@ def flat_settings(settings: dict) -> dict:
     }
 
 
+# What every metrics file must hold, and where a net's file lives (results/...): a file's
+# record must be the net its path names.
+REQUIRED = ("split", "target", "treatment", "n", "seed", "top1", "val_top1")
+_BASE_PATH = re.compile(r"base/(?P<split>[^/]+)/(?P<target>[^/]+)/seed(?P<seed>\d+)/metrics\.json$")
+_CELL_PATH = re.compile(
+    r"cells/(?P<split>[^/]+)/(?P<target>[^/]+)/(?P<treatment>[^/]+)/n(?P<n>\d+)"
+    r"/seed(?P<seed>\d+)/metrics\.json$"
+)
+REMAKE = "delete it so its net is retrained (the next `snakemake` run does)"
+
+
+def check_metrics(record, path) -> None:
+    """Refuse a metrics file a person (or a bug) made impossible: keys missing, a top-1
+    outside [0, 1], or a record of another net than the one its path names."""
+
+    def refuse(problem: str) -> DataError:
+        return DataError(f"{path}: {problem}; {REMAKE}")
+
+    if not isinstance(record, dict):
+        raise refuse("not a metrics record (a JSON object)")
+    if missing := [k for k in REQUIRED if k not in record]:
+        raise refuse(f"keys {missing} are missing")
+    for key in ("top1", "val_top1"):
+        value = record[key]
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+            raise refuse(f"{key} is {value!r}, not a fraction in [0, 1]")
+    posix = Path(path).as_posix()
+    if match := _BASE_PATH.search(posix):
+        expected = match.groupdict() | {"treatment": "base", "n": "0"}
+    elif match := _CELL_PATH.search(posix):
+        expected = match.groupdict()
+    else:  # not under results/ (a file handed over by hand): nothing to compare with
+        return
+    wrong = {k: record[k] for k, v in expected.items() if str(record[k]) != v}
+    if wrong:
+        named = ", ".join(f"{k}={v}" for k, v in expected.items())
+        raise refuse(f"its record says {wrong}, but its path is the net's with {named}")
+
+
 def read_metrics(paths) -> pd.DataFrame:
     rows = []
     for path in paths:
@@ -55,6 +95,7 @@ def read_metrics(paths) -> pd.DataFrame:
             raise DataError(
                 f"{path}: not a readable metrics file ({e}); delete it so its net is retrained"
             ) from e
+        check_metrics(record, path)
         record |= flat_settings(record.get("settings", {}))
         record["settings"] = json.dumps(record.get("settings", {}), sort_keys=True)
         record["metrics_path"] = str(path)

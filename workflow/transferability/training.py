@@ -23,6 +23,7 @@ from . import models
 from .checkpointing import ResumeState
 from .datasets import load_cache
 from .errors import DataError
+from .splits import validate_split
 
 # Images per forward pass outside training steps (frozen prefix, evaluation): no slower
 # than 1,000 on 28-px images, and a chunk of 227-px images stays at hundreds of MB of
@@ -135,8 +136,13 @@ def derived_seed(*parts) -> int:
     return zlib.crc32("/".join(map(str, parts)).encode()) & 0x7FFFFFFF
 
 
-def check_indices(cache_path, cache: dict, half: dict) -> None:
-    """A split file made from other data (or edited) must fail here, not in an IndexError."""
+def check_indices(cache_path, cache: dict, half: dict, record=None, split_path=None, split=None):
+    """A split file made from other data or edited by hand must fail here, naming the file
+    and the fix, not in an IndexError. With the whole split record, every check of
+    splits.validate_split; with one half alone (the benchmarks), its index ranges."""
+    if record is not None:
+        validate_split(record, cache, split_path, split=split, cache_path=cache_path)
+        return
     limits = {"class_indices": len(cache["classes"]), "train_idx": len(cache["train_y"])}
     limits |= {"val_idx": len(cache["train_y"]), "test_idx": len(cache["test_y"])}
     for key, limit in limits.items():
@@ -148,10 +154,14 @@ def check_indices(cache_path, cache: dict, half: dict) -> None:
             )
 
 
-def load_half(cache_path, half: dict) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-    """Train/val/test images of one half (its split-file record), normalised; labels 0..k-1."""
+def load_half(
+    cache_path, half: dict, *, record=None, split_path=None, split=None
+) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """Train/val/test images of one half (its split-file record), normalised; labels 0..k-1.
+    Give the whole split `record` (read from `split_path`, for the job's `split`) to have
+    the split file checked against the data before anything trains."""
     cache = load_cache(cache_path)
-    check_indices(cache_path, cache, half)
+    check_indices(cache_path, cache, half, record, split_path, split)
     relabel = torch.full((len(cache["classes"]),), -1, dtype=torch.int64)
     relabel[torch.tensor(half["class_indices"])] = torch.arange(len(half["class_indices"]))
     if cache.get("kind") == "imagefolder":  # too big for memory: streamed from disk

@@ -30,9 +30,11 @@ import fcntl
 import hashlib
 import json
 import os
+import resource
 import selectors
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -52,6 +54,22 @@ IMPORT_TIME_ENV = ("OMP_", "MKL_", "KMP_", "GOMP_", "CUDA_", "PYTORCH_", "TORCH_
 FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 MAX_REQUEST = 1 << 20
 MAX_SOCKET_PATH = 107  # bytes: sun_path's limit on Linux
+# A server that has not taken a job within this (stopped with SIGSTOP, swapped out, hung)
+# is passed by: the job runs in its own process.
+HANDOFF_SECONDS = 5.0
+POLL_SECONDS = 1.0  # how often a waiting client looks whether its job ended unreported
+# What the job's process must share with its caller, compared (or, where a process can,
+# set) in the fork before the job starts. Resource limits: all of them. A fork can lower a
+# hard limit, never raise it; and the memory limits (ulimit -v/-d/-s) differ in kind: a
+# fork of a process that has imported torch is not the process the job would have had,
+# so where they differ from the server's the job runs in its own process.
+RLIMITS = {
+    name: getattr(resource, name)
+    for name in sorted(dir(resource))
+    if name.startswith("RLIMIT_") and name != "RLIMIT_NLIMITS"
+}
+MEMORY_RLIMITS = ("RLIMIT_AS", "RLIMIT_DATA", "RLIMIT_STACK")
+NAMESPACES = ("cgroup", "ipc", "mnt", "net", "pid", "user", "uts")
 
 
 def enabled(argv: list[str]) -> bool:
@@ -101,6 +119,17 @@ def run(argv: list[str]) -> int | None:
     it (the caller then runs it in-process)."""
     if not enabled(argv) or (path := socket_path()) is None:
         return None
+    for taken in (path, Path(f"{path}.lock")):
+        try:
+            mode = taken.lstat().st_mode
+        except OSError:
+            continue
+        if not (stat.S_ISSOCK if taken == path else stat.S_ISREG)(mode):
+            _say(
+                f"own process: {taken} is not the shared training process's "
+                f"{'socket' if taken == path else 'lock'}; remove it (rm -r) to share it again"
+            )
+            return None
     conn = _connect(path) or _start_and_connect(path)
     if conn is None:
         return None
@@ -108,28 +137,83 @@ def run(argv: list[str]) -> int | None:
         umask = os.umask(0o022)
         os.umask(umask)
         request = {"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ), "umask": umask}
+        request["process"] = process_attributes()
         try:
+            conn.settimeout(HANDOFF_SECONDS)
             socket.send_fds(conn, [json.dumps(request).encode()], [0, 1, 2])
-            started = conn.recv(256)
+            started = conn.recv(4096)
+        except TimeoutError:
+            _say(f"own process: the shared training process took no job in {HANDOFF_SECONDS:g} s")
+            return None
         except OSError:
             return None
         if not started:  # the server stopped before forking the job (an idle exit)
             return None
-        return _wait(conn)
+        reply = json.loads(started)
+        if "refused" in reply:  # it cannot run the job as this process would
+            _say(f"own process: {reply['refused']}")
+            return None
+        return _wait(conn, reply["started"])
 
 
-def _wait(conn: socket.socket) -> int:
+def _say(text: str) -> None:
+    print(f"[{text}]", file=sys.stderr, flush=True)
+
+
+def process_attributes() -> dict:
+    """What makes this process's job behave as it does besides argv, folder, environment
+    and streams: niceness, scheduling policy, CPU set, resource limits, groups, cgroup and
+    namespaces (Linux)."""
+    here = {
+        "nice": os.getpriority(os.PRIO_PROCESS, 0),
+        "policy": os.sched_getscheduler(0),
+        "affinity": sorted(os.sched_getaffinity(0)),
+        "rlimits": {name: resource.getrlimit(number) for name, number in RLIMITS.items()},
+        "groups": [os.getgid(), os.getegid(), *sorted(os.getgroups())],
+        "cgroup": Path("/proc/self/cgroup").read_text(),
+        "namespaces": {},
+    }
+    for ns in NAMESPACES:
+        with contextlib.suppress(OSError):
+            here["namespaces"][ns] = os.readlink(f"/proc/self/ns/{ns}")
+    return here
+
+
+def _wait(conn: socket.socket, pid: int) -> int:
     def forward(signum, _frame):
         with contextlib.suppress(OSError):
             conn.send(json.dumps({"signal": signum}).encode())
 
     for signum in FORWARDED_SIGNALS:
         signal.signal(signum, forward)
-    reply = conn.recv(256)  # retried after each forwarded signal (PEP 475)
+    conn.settimeout(POLL_SECONDS)
+    while True:
+        try:
+            reply = conn.recv(256)  # retried after each forwarded signal (PEP 475)
+            break
+        except TimeoutError:
+            # A stopped server reports no job's end: its ended job waits as a zombie,
+            # whose exit status /proc shows.
+            if (status := _ended(pid)) is not None:
+                return _exit_as(status)
     if not reply:
         print("error: the shared training process stopped mid-job", file=sys.stderr)
         return 1
-    status = json.loads(reply)["status"]
+    return _exit_as(json.loads(reply)["status"])
+
+
+def _ended(pid: int) -> int | None:
+    """The exit code of a job that ended but was not reaped (a zombie), else None."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    if fields[0] != "Z" or len(fields) < 50:
+        return None
+    return os.waitstatus_to_exitcode(int(fields[49]))
+
+
+def _exit_as(status: int) -> int:
     if status < 0:  # the job died of a signal: so does the client, as the job would have
         signal.signal(-status, signal.SIG_DFL)
         os.kill(os.getpid(), -status)
@@ -244,29 +328,82 @@ def _start_job(conn: socket.socket, shared: list, jobs: dict) -> int | None:
         request = json.loads(message)
     except (OSError, ValueError):
         return None
-    if len(fds) != 3:
+    if len(fds) != 3 or _gone(conn):  # a client that gave up waiting runs its job itself
         for fd in fds:
             os.close(fd)
         return None
+    # The job's fork first becomes the caller's process (limits, CPU set, niceness) and
+    # says over `ready` whether it could; if not, it runs nothing and the client runs the
+    # job in its own process.
+    ready_r, ready_w = os.pipe()
     pid = os.fork()
     if pid == 0:
-        _run_job(request, fds, shared + [conn] + list(jobs.values()))
+        os.close(ready_r)
+        _run_job(request, fds, shared + [conn] + list(jobs.values()), ready_w)
+    os.close(ready_w)
     for fd in fds:
         os.close(fd)
+    with os.fdopen(ready_r, "rb") as ready:
+        verdict = ready.read().decode() or "the job's process died before it started"
+    reply = {"started": pid} if verdict == "ok" else {"refused": verdict}
     try:
-        conn.send(json.dumps({"started": pid}).encode())
+        conn.send(json.dumps(reply).encode())
     except OSError:
         os.killpg(pid, signal.SIGKILL)
-    return pid
+        return None
+    return pid if verdict == "ok" else None
 
 
-def _run_job(request: dict, fds: list[int], inherited: list) -> None:
-    """In the fork: become the client's process (streams, folder, environment, argv),
-    run the step, exit with its code. Never returns."""
+def _gone(conn: socket.socket) -> bool:
+    try:
+        return conn.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+
+
+def _become(caller: dict) -> str | None:
+    """In the fork: take on the caller's niceness, scheduling policy, CPU set and resource
+    limits; why it cannot (the job then runs in its own process), or None."""
+    here = process_attributes()
+    for key, what in (("groups", "groups"), ("cgroup", "cgroup"), ("namespaces", "namespaces")):
+        if caller[key] != here[key]:
+            # Joining another cgroup or namespace, or changing groups, takes privileges.
+            return f"the caller's {what} are not the shared training process's"
+    for name, limits in caller["rlimits"].items():
+        if name not in RLIMITS or tuple(limits) == here["rlimits"][name]:
+            continue
+        if name in MEMORY_RLIMITS:
+            return f"the caller's {name} {tuple(limits)} is not the shared process's"
+        try:
+            resource.setrlimit(RLIMITS[name], tuple(limits))
+        except (OSError, ValueError) as e:
+            return f"cannot set {name} to the caller's {tuple(limits)} ({e})"
+    try:
+        if caller["policy"] != here["policy"]:
+            os.sched_setscheduler(0, caller["policy"], os.sched_param(0))
+        if caller["affinity"] != here["affinity"]:
+            os.sched_setaffinity(0, caller["affinity"])
+        if caller["nice"] != here["nice"]:
+            os.setpriority(os.PRIO_PROCESS, 0, caller["nice"])
+    except OSError as e:
+        return f"cannot take the caller's niceness, scheduling policy or CPU set ({e})"
+    return None
+
+
+def _run_job(request: dict, fds: list[int], inherited: list, ready: int) -> None:
+    """In the fork: become the client's process (process attributes, streams, folder,
+    environment, argv), run the step, exit with its code. Never returns."""
     code = 1
     try:
         os.setpgid(0, 0)  # one group: the server can signal the job and anything it starts
         _die_with_parent()
+        refused = _become(request["process"])
+        os.write(ready, (refused or "ok").encode())
+        os.close(ready)
+        if refused:
+            os._exit(0)
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -334,7 +471,7 @@ def _signal_job(pid: int, signum: int) -> None:
 
 
 def _reap(jobs: dict, selector) -> None:
-    while jobs:
+    while True:  # jobs, and forks that refused a job
         try:
             pid, status = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
