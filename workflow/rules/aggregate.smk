@@ -32,7 +32,9 @@ rule figures:
     output:
         figure2=report(FIGURES[0], caption="../report/figure2.rst", category="Figures"),
         figure3=report(FIGURES[1], caption="../report/figure3.rst", category="Figures"),
-        curves=report(CURVES, caption="../report/training_curves.rst", category="Figures"),
+        curves=report(
+            CURVES, caption="../report/training_curves.rst", category="Figures"
+        ),
     log:
         f"{LOGS}/figures.log",
     benchmark:
