@@ -71,7 +71,9 @@ def summarise(table, out: str, random_n) -> None:
     dead = [c for c in table.columns if c.startswith("dead_")]
     keys = ["recipe", "split", "target", "treatment", "n"]
     last = table.sort_values("epoch").groupby(keys, sort=False).last().reset_index()
-    for index, (recipe, nets) in enumerate(last.groupby("recipe", sort=False)):
+    recipes = list(last["recipe"].unique())
+    for recipe, nets in last[last["recipe"] == recipes[-1]].groupby("recipe", sort=False):
+        index = len(recipes) - 1
         base = nets[nets.treatment == "base"].set_index(["split", "target"])["top1"]
         bnb = nets[nets.treatment == "selffer"].set_index(["split", "target"])["top1"]
         gap = (bnb - base.reindex(bnb.index)).mean()

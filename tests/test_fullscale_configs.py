@@ -206,11 +206,14 @@ def test_cifar100_config_dry_run_plans_the_whole_grid(tmp_path):
 
 
 @pytest.mark.workflow
-def test_the_replicates_config_plans_three_random_splits(tmp_path):
+def test_the_replicates_config_plans_the_default_grid_with_other_seeds(tmp_path):
     config = merged("config/replicates.yaml", {})
     counts = dry_run_jobs(tmp_path / "run", config)
-    assert expected_jobs(config) == {"make_split": 4, "train_base": 8, "train_cell": 280}
+    # 3 random splits x 2 halves x (base + 5 treatments x 7 n); dissimilar: 3 seeds x 2
+    # halves x (base + AnB x 7 n): the default's grid.
+    assert expected_jobs(config) == {"make_split": 4, "train_base": 12, "train_cell": 252}
     assert counts | expected_jobs(config) == counts
+    assert config["seeds"] == [1] and config["splits"]["dissimilar"]["seeds"] == [3, 4, 5]
 
 
 @pytest.mark.workflow

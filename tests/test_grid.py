@@ -18,11 +18,24 @@ def config():
 
 def test_default_grid_is_at_least_the_papers_shape(config):
     cells = grid.cells(config)
-    assert {c.split for c in cells} == {"random0", "dissimilar"}
+    assert {c.split for c in cells} == {"random0", "random1", "random2", "dissimilar"}
     assert {c.target for c in cells} == {"A", "B"}
     assert {c.n for c in cells} == set(range(1, 8))
     assert len({c.treatment for c in cells}) == 5
-    assert len(cells) + len(grid.bases(config)) >= 140
+    assert len(cells) + len(grid.bases(config)) == 264
+
+
+def test_default_grid_gives_every_claim_three_independent_units(config):
+    """Transfer claims resample (split, seed) groups; the dissimilar claim its seeds."""
+    cells = grid.cells(config)
+    random_groups = {(c.split, c.seed) for c in cells if c.split.startswith("random")}
+    dissimilar = [c for c in cells if c.split == "dissimilar"]
+    assert len(random_groups) >= 3
+    assert len({c.seed for c in dissimilar}) >= 3
+    # As in the paper, only transfer (AnB) cells on the dissimilar split.
+    assert {c.treatment for c in dissimilar} == {"transfer"}
+    bases = grid.bases(config)
+    assert {(b.split, b.seed) for b in bases} >= {(c.split, c.seed) for c in cells}
 
 
 @pytest.mark.parametrize(

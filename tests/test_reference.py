@@ -10,6 +10,7 @@ import time
 
 import matplotlib.image
 import numpy as np
+import pandas as pd
 import pytest
 
 from transferability import reference
@@ -25,14 +26,16 @@ def run(request, tmp_path_factory):
     """(the committed folder, its figures and claims redrawn from its table)."""
     committed = REPO / "results" / request.param
     out = tmp_path_factory.mktemp(request.param)
-    shutil.copy2(committed / reference.TABLE, out / reference.TABLE)
+    for name in (reference.TABLE, reference.HISTORY):
+        shutil.copy2(committed / name, out / name)
     reference.render(out)
     return committed, out
 
 
 def test_the_committed_runs_are_complete(run):
     committed, _ = run
-    for name in (reference.TABLE, *reference.FIGURES, reference.CLAIMS, "config.yaml", "run.json"):
+    names = (reference.TABLE, reference.HISTORY, *reference.FIGURES, reference.CLAIMS)
+    for name in (*names, "config.yaml", "run.json"):
         assert (committed / name).is_file(), name
     record = json.loads((committed / "run.json").read_text())
     assert record["make_demo_seconds"] > 0 and record["cores"] >= 1
@@ -56,6 +59,8 @@ def test_copy_step_records_table_config_wall_time_and_job_times(tmp_path, monkey
     results = tmp_path / "results"
     (results / "benchmarks/train_cell").mkdir(parents=True)
     shutil.copy2(COMMITTED / reference.TABLE, results / "summary.csv")
+    history = pd.read_csv(COMMITTED / reference.HISTORY)
+    history.to_parquet(results / "history.parquet", engine="pyarrow", index=False)
     bench = "s\th:m:s\tmax_rss\n2.5\t0:00:02\t100\n"
     (results / "benchmarks/train_cell/a.tsv").write_text(bench)
     (results / "benchmarks/train_cell/b.tsv").write_text(bench)

@@ -26,14 +26,16 @@ from .atomic import write_text
 
 REPO = Path(__file__).resolve().parents[2]
 TABLE = "summary.csv"
-FIGURES = ("figure2.png", "figure3.png")
+HISTORY = "history.csv"
+FIGURES = ("figure2.png", "figure3.png", "training_curves.png")
 CLAIMS = "claims.md"
 RUN = "run.json"
 ELAPSED = re.compile(r"Elapsed time: (\d+):(\d+):(\d+(?:\.\d+)?)")
 
 
 def render(out: str | Path) -> None:
-    """Figures and claims from out/summary.csv, into out/ (also what the test redraws)."""
+    """Figures and claims from out/summary.csv and the training curves from out/history.csv,
+    into out/ (also what the test redraws)."""
     import pandas as pd
 
     from . import claims, claims_report, plots
@@ -42,6 +44,7 @@ def render(out: str | Path) -> None:
     table = pd.read_csv(out / TABLE)
     plots.figure2(table, out / FIGURES[0])
     plots.figure3(table, out / FIGURES[1])
+    plots.training_curves(pd.read_csv(out / HISTORY), out / FIGURES[2])
     write_text(out / CLAIMS, claims_report.render_markdown(table, claims.all_claims(table)))
 
 
@@ -69,12 +72,24 @@ def job_seconds(results: Path) -> dict[str, dict[str, float]]:
     return per_rule
 
 
+def cpu_model() -> str:
+    """The CPU's model name (timings are only comparable on one model)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--results", default="results")
     p.add_argument("--out", default="results/reference")
     p.add_argument("--started", type=float, required=True, help="epoch seconds make demo began")
     p.add_argument("--cores", type=int, default=2)
+    p.add_argument("--workdir", default=".", help="where snakemake ran (for its log)")
     p.add_argument("--configfile", action="append", default=[], help="extra config files used")
     p.add_argument("--command", default="make reference (make clean; make demo)",
                    help="what made the run, for the record")  # fmt: skip
@@ -86,6 +101,10 @@ def main(argv=None) -> int:
         return 1
     out.mkdir(parents=True, exist_ok=True)
     shutil.copy2(results / "summary.csv", out / TABLE)
+    import pandas as pd
+
+    history = pd.read_parquet(results / "history.parquet", engine="pyarrow")
+    write_text(out / HISTORY, history.to_csv(index=False))
     config = (REPO / "config/config.yaml").read_text()
     for extra in args.configfile:
         config += f"\n# merged over it: {extra}\n" + Path(extra).read_text()
@@ -96,10 +115,11 @@ def main(argv=None) -> int:
         "command": args.command,
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "make_demo_seconds": round(seconds, 1),
-        "snakemake_elapsed_seconds": snakemake_elapsed(Path.cwd()),
+        "snakemake_elapsed_seconds": snakemake_elapsed(Path(args.workdir)),
         "cores": args.cores,
         "cpu_count": os.cpu_count(),
         "machine": platform.processor() or platform.machine(),
+        "cpu_model": cpu_model(),
         "python": platform.python_version(),
         "torch": torch.__version__,
         "jobs_per_rule": job_seconds(results),
