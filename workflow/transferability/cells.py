@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from . import models, provenance
+from . import jobinfo, models, provenance
 from .atomic import torch_save, write_text
 from .checkpointing import ResumeState
 from .errors import DataError, load_failure
@@ -46,6 +46,7 @@ def load_checkpoint(path: str | Path) -> dict:
 
 
 def _record(split_record, *, split, target, source, treatment, n, seed, outcome, settings, threads):
+    train_images = len(split_record["halves"][target]["train_idx"])
     return {
         "split": split,
         "split_kind": split_record["kind"],
@@ -66,6 +67,11 @@ def _record(split_record, *, split, target, source, treatment, n, seed, outcome,
         "history": outcome.history,
         "settings": settings,
         "resumed_from_epoch": outcome.resumed_from_epoch,
+        "train_images": train_images,
+        "train_images_per_second": jobinfo.images_per_second(
+            train_images, outcome.epochs_run, outcome.train_seconds
+        ),
+        **jobinfo.record(outcome.device, settings["recipe"].get("precision", "fp32")),
         **_environment(
             threads, "train-base" if treatment == "base" else "train-cell", outcome.device
         ),
