@@ -30,6 +30,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/smoke.smk"
 
 
 rule all:
@@ -40,3 +41,4 @@ rule all:
         FIGURES,
         CLAIMS,
         REPORT_TABLES,
+        [SMOKE_REPORT] if config["smoke_report"] else [],
