@@ -110,17 +110,18 @@ def report(metrics_paths, results, expected=()) -> tuple[str, bool]:
             "this means the jobs did not get the GPUs they ask for"
         )
     good = not problems and bool(found)
-    verdict = (
-        f"{GOOD}: {len(found)} training jobs, {len(on_gpu)} on a GPU, "
-        f"every job given a GPU trained on it"
-        if good
-        else f"{NOT_GOOD}: {len(problems)} problem(s) below"
-        + (
-            f"; {len(fell_back)} job(s) were given a GPU but trained on the CPU"
-            if fell_back
-            else ""
+    given = sum(bool(m.get("gpu_requested")) for _, m in found)
+    if not good:
+        verdict = f"{NOT_GOOD}: {len(problems)} problem(s) below"
+        if fell_back:
+            verdict += f"; {len(fell_back)} job(s) were given a GPU but trained on the CPU"
+    elif given:
+        verdict = (
+            f"{GOOD}: {len(found)} training jobs, {len(on_gpu)} on a GPU; "
+            f"all {given} given a GPU trained on it"
         )
-    )
+    else:
+        verdict = f"{GOOD}: {len(found)} training jobs, all on the CPU (none was given a GPU)"
     lines = ["# Smoke run report", "", f"**{verdict}**", ""]
     lines += ["## Where each training job ran", ""]
     lines += [
