@@ -46,7 +46,6 @@ def load_checkpoint(path: str | Path) -> dict:
 
 
 def _record(split_record, *, split, target, source, treatment, n, seed, outcome, settings, threads):
-    train_images = len(split_record["halves"][target]["train_idx"])
     return {
         "split": split,
         "split_kind": split_record["kind"],
@@ -67,10 +66,8 @@ def _record(split_record, *, split, target, source, treatment, n, seed, outcome,
         "history": outcome.history,
         "settings": settings,
         "resumed_from_epoch": outcome.resumed_from_epoch,
-        "train_images": train_images,
-        "train_images_per_second": jobinfo.images_per_second(
-            train_images, outcome.epochs_run, outcome.train_seconds
-        ),
+        # Training images/s of the net: train_images * epochs / train_seconds.
+        "train_images": len(split_record["halves"][target]["train_idx"]),
         **jobinfo.record(outcome.device, settings["recipe"].get("precision", "fp32")),
         **_environment(
             threads, "train-base" if treatment == "base" else "train-cell", outcome.device

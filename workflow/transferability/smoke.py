@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from . import jobinfo
 from .atomic import write_text
 
 GOOD, NOT_GOOD = "SMOKE RUN GOOD", "SMOKE RUN NOT GOOD"
@@ -130,7 +131,9 @@ def report(metrics_paths, results, expected=()) -> tuple[str, bool]:
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for _, m in sorted(found, key=lambda pm: _name(pm[1])):
-        rate = m.get("train_images_per_second")
+        rate = jobinfo.images_per_second(
+            m.get("train_images", 0), m.get("epochs", 0), m["train_seconds"]
+        )
         lines.append(
             f"| {_name(m)} | {m.get('host')} | {m['device']} | {m.get('torch_version')} "
             f"| {m.get('torch_cuda_version') or 'CPU build'} | {m.get('gpu_evidence') or 'no'} "
