@@ -185,8 +185,10 @@ def test_report_of_a_failed_run_names_the_missing_jobs_and_their_logs(tmp_path):
     log.write_text("epoch 1: loss 1.6\nerror: CUDA out of memory\n")
     text, good = smoke.report([done], results, expected=[done, str(missing)])
     assert not good and smoke.NOT_GOOD in text
-    (problem,) = [x for x in text.splitlines() if "failed or not run" in x]
+    (problem,) = [x for x in text.splitlines() if x.startswith("- **failed**")]
     assert str(log) in problem and "CUDA out of memory" in problem
+    text, _ = smoke.report([], results, expected=[done])  # never started: no log
+    assert f"- **not run**: `{done}`" in text
 
 
 @pytest.mark.workflow

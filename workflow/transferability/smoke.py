@@ -52,12 +52,9 @@ def fallback_fix(m: dict) -> str:
     )
 
 
-def _last_lines(path: Path, count: int = 3) -> str:
-    try:
-        lines = [x for x in path.read_text(errors="replace").splitlines() if x.strip()]
-    except OSError:
-        return f"no log at {path}"
-    return " / ".join(lines[-count:]) or f"{path} is empty"
+def _last_lines(path: Path, count: int = 2) -> str:
+    lines = [x.strip() for x in path.read_text(errors="replace").splitlines() if x.strip()]
+    return " / ".join(lines[-count:]) or "(empty)"
 
 
 def report(metrics_paths, results, expected=()) -> tuple[str, bool]:
@@ -73,8 +70,13 @@ def report(metrics_paths, results, expected=()) -> tuple[str, bool]:
     missing = sorted({str(p) for p in expected} - {str(p) for p, _ in found})
     for path in map(Path, missing):
         log = _log_of(path, results)
+        if not log.is_file():
+            problems.append(
+                f"**not run**: `{path}` (the run stopped first, or a job it needs failed)"
+            )
+            continue
         problems.append(
-            f"**failed or not run**: `{path}`; its log `{log}` ends: {_last_lines(log)}. "
+            f"**failed**: `{path}`; its log `{log}` ends: {_last_lines(log)}. "
             "Fix what the log names, then run the same command again (finished nets are kept)."
         )
     fell_back = [m for _, m in found if m.get("gpu_requested") and m["device"] == "cpu"]
