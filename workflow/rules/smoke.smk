@@ -5,6 +5,22 @@
 from transferability import smoke
 
 
+onsuccess:
+    if config["smoke_report"] and Path(SMOKE_REPORT).exists():
+        print(Path(SMOKE_REPORT).read_text())
+        print(f"(written to {SMOKE_REPORT})")
+
+
+onerror:
+    if config["smoke_report"]:
+        expected = base_metrics() + cell_metrics()
+        text, _ = smoke.report(
+            [p for p in expected if Path(p).exists()], RESULTS, expected
+        )
+        print(text)
+        print(f"(the run failed: this report is not written to {SMOKE_REPORT})")
+
+
 rule smoke_report:
     """Where each training job ran (node, device, torch, CUDA, bf16, images/s); fails if a job given a GPU trained on the CPU."""
     input:
@@ -26,19 +42,3 @@ rule smoke_report:
         code=code("smoke-report"),
     shell:
         "python -m transferability smoke-report --metrics {input:q} --out {output:q} > {log:q} 2>&1"
-
-
-onsuccess:
-    if config["smoke_report"] and Path(SMOKE_REPORT).exists():
-        print(Path(SMOKE_REPORT).read_text())
-        print(f"(written to {SMOKE_REPORT})")
-
-
-onerror:
-    if config["smoke_report"]:
-        expected = base_metrics() + cell_metrics()
-        text, _ = smoke.report(
-            [p for p in expected if Path(p).exists()], RESULTS, expected
-        )
-        print(text)
-        print(f"(the run failed: this report is not written to {SMOKE_REPORT})")
