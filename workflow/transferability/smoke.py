@@ -11,6 +11,7 @@ that was given a GPU but trained on the CPU makes the run NOT GOOD (non-zero exi
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 from . import jobinfo
@@ -142,9 +143,12 @@ def report(metrics_paths, results, expected=()) -> tuple[str, bool]:
             f"| {m.get('autocast', '?')} | {f'{rate:.0f}' if rate else '?'} "
             f"| {m['train_seconds']:.1f} | {m['top1']:.3f} |"
         )
-    devices = sorted({(m.get("host"), m["device"]) for _, m in found})
+    where = Counter((m.get("host"), m["device"]) for _, m in found)
     lines += ["", "## Summary", ""]
-    lines += [f"- {host}: {device}" for host, device in devices] or ["- no training job finished"]
+    lines += [
+        f"- {host}: {device}, {count} job(s)" for (host, device), count in sorted(where.items())
+    ]
+    lines += [] if found else ["- no training job finished"]
     lines += ["", "## Problems", ""] + ([f"- {p}" for p in problems] or ["- none"])
     lines += ["", "## Notes", ""] + ([f"- {n}" for n in notes] or ["- none"])
     lines += ["", f"**{verdict}**", ""]
