@@ -30,6 +30,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/smoke.smk"
 
 
 rule all:
@@ -43,3 +44,4 @@ rule all:
         CLAIMS,
         REPORT_TABLES,
         kept_outputs(),
+        [SMOKE_REPORT] if config["smoke_report"] else [],

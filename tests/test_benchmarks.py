@@ -4,6 +4,7 @@ import re
 import subprocess
 import sys
 
+import pytest
 import yaml
 
 from .conftest import REPO
@@ -116,3 +117,32 @@ def test_noop_rerun_prints_results():
     results = run_smoke("noop_rerun.py")
     assert set(results) == {"noop_rerun_seconds", "noop_rerun_cpu_seconds", "noop_rerun_outputs"}
     assert results["noop_rerun_seconds"] > 0
+
+
+@pytest.mark.smoke
+def test_gpu_check_exits_cleanly_without_a_gpu():
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present: this checks the machine without one")
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks/gpu_check.py")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    results = {m[1]: (m[2], m[3]) for m in map(RESULT.match, proc.stdout.splitlines()) if m}
+    assert results == {"gpu_available": ("0", "bool")}
+    assert "no GPU" in proc.stdout and "srun --gres=gpu:1" in proc.stdout
+
+
+@pytest.mark.smoke
+def test_gpu_check_runs_its_checks_on_the_cpu(fake_fashion_mnist):
+    results = run_script("gpu_check.py", "--cpu", "--smoke", "--data-root", str(fake_fashion_mnist))
+    assert results["gpu_bit_identical"] == ("1", "bool")  # the CPU is deterministic
+    for name in ("default", "alexnet227"):
+        for kind in ("full", "frozen_n5"):
+            value, unit = results[f"{name}_{kind}_img_per_s"]
+            assert unit == "img/s" and float(value) > 0

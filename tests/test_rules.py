@@ -30,6 +30,8 @@ def test_the_workflow_has_the_designed_rules():
         "figures",
         "claims",
         "tables",
+        "make_smoke_images",
+        "smoke_report",
     }
 
 

@@ -57,6 +57,8 @@ BASE_TARGET = "results/base/random0/A/seed0/metrics.json"
 BASE_STATE = "results/resume/base/random0/A/seed0.pt"
 # What may differ between two runs of the same net: timings, host, how it got there.
 CIRCUMSTANCES = {"train_seconds", "host", "resumed_from_epoch"}
+# ... and what the job was given (jobinfo.py): a SLURM job id, a GPU allocation.
+CIRCUMSTANCES |= {"slurm_job_id", "gpu_requested", "gpu_evidence", "device_forced"}
 
 
 def _unavailable() -> str | None:

@@ -8,7 +8,7 @@ import shlex
 from transferability import grid, provenance, runcheck, sources
 from transferability.errors import PipelineError
 
-RESULTS = "results"
+RESULTS = config["results"]  # "results" unless the config says otherwise
 DATA_CACHE = f"{RESULTS}/data/{config['dataset']['name']}.pt"
 SPLIT_FILE = f"{RESULTS}/splits/{{split}}.json"
 BASE_DIR = f"{RESULTS}/base/{{split}}/{{half}}/seed{{seed}}"
@@ -25,6 +25,15 @@ REPORT_TABLES = [
     f"{RESULTS}/report/summary.html",
     NETS_USED,
 ]
+# config/smoke.yaml: the workflow writes its ImageFolder (dataset.generate) to
+# <results>/images (rule make_smoke_images), and the run ends with <results>/smoke_report.md
+# (smoke_report: true; any run can ask for that file as a target).
+GENERATED_ROOT = f"{RESULTS}/images"
+GENERATED_IMAGES = []
+if config["dataset"].get("generate"):
+    config["dataset"]["root"] = GENERATED_ROOT
+    GENERATED_IMAGES = [GENERATED_ROOT]
+SMOKE_REPORT = f"{RESULTS}/smoke_report.md"
 LOGS = f"{RESULTS}/logs"
 BENCHMARKS = f"{RESULTS}/benchmarks"
 # Per-epoch training state (not a rule output, so a failed job's state survives).

@@ -1,5 +1,28 @@
+rule make_smoke_images:
+    """A small ImageFolder of generated JPEGs (dataset.generate): data the smoke run brings along."""
+    output:
+        directory(GENERATED_ROOT),
+    log:
+        f"{LOGS}/make_smoke_images.log",
+    benchmark:
+        f"{BENCHMARKS}/make_smoke_images.tsv"
+    conda:
+        "../../envs/data.yaml"
+    threads: res("data", "threads")
+    resources:
+        mem_mb=res("data", "mem_mb"),
+        runtime=res("data", "runtime"),
+    params:
+        settings=settings_json(config["dataset"].get("generate") or {}),
+        code=code("make-images"),
+    shell:
+        "python -m transferability make-images --settings {params.settings:q} --out {output:q} > {log:q} 2>&1"
+
+
 rule prepare_data:
     """Read the raw IDX files once into a tensor cache every training job loads."""
+    input:
+        GENERATED_IMAGES,
     output:
         DATA_CACHE,
     log:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from . import models, provenance
+from . import jobinfo, models, provenance
 from .atomic import torch_save, write_text
 from .checkpointing import ResumeState
 from .errors import ConfigError, DataError, load_failure
@@ -94,6 +94,9 @@ def _record(split_record, *, split, target, source, treatment, n, seed, outcome,
         "history": outcome.history,
         "settings": settings,
         "resumed_from_epoch": outcome.resumed_from_epoch,
+        # Training images/s of the net: train_images * epochs / train_seconds.
+        "train_images": len(split_record["halves"][target]["train_idx"]),
+        **jobinfo.record(outcome.device, settings["recipe"].get("precision", "fp32")),
         **_environment(
             threads, "train-base" if treatment == "base" else "train-cell", outcome.device
         ),

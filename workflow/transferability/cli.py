@@ -21,6 +21,21 @@ def _prepare_data(args) -> None:
     print(f"wrote {args.out}")
 
 
+def _make_images(args) -> None:
+    import shutil
+    from pathlib import Path
+
+    from .smoke_images import write_images
+
+    out = Path(args.out)
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    write_images(args.settings, tmp)
+    shutil.rmtree(out, ignore_errors=True)
+    tmp.rename(out)
+    print(f"wrote {out}: {args.settings['classes']} classes of JPEGs")
+
+
 def _make_split(args) -> None:
     from . import splits
     from .datasets import load_cache
@@ -126,6 +141,18 @@ def _tables(args) -> None:
     write_tables(read_summary(args.table), args.claims_html, args.summary_html, args.nets)
 
 
+def _smoke_report(args) -> int:
+    from pathlib import Path
+
+    from .smoke import NOT_GOOD, write_report
+
+    # The report sits in the run's results folder (<results>/smoke_report.md).
+    if write_report(args.metrics, Path(args.out).parent, args.out):
+        return 0
+    print(f"{NOT_GOOD}: the report above says why", file=sys.stderr)
+    return 1
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m transferability", description=__doc__)
     sub = p.add_subparsers(dest="step", required=True)
@@ -149,6 +176,7 @@ def parser() -> argparse.ArgumentParser:
         ("--resume-state", {"default": None}),
     )
     step("prepare-data", _prepare_data, ("--out", req))
+    step("make-images", _make_images, ("--out", req))
     step("make-split", _make_split, ("--cache", req), ("--split", req), ("--out", req))
     step(
         "train-base",
@@ -194,14 +222,19 @@ def parser() -> argparse.ArgumentParser:
         ("--summary-html", req),
         ("--nets", req),
     )
+    step(
+        "smoke-report",
+        _smoke_report,
+        ("--metrics", {"nargs": "+", "required": True}),
+        ("--out", req),
+    )
     return p
 
 
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
     try:
-        args.func(args)
+        return args.func(args) or 0
     except PipelineError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    return 0

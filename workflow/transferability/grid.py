@@ -123,9 +123,15 @@ def train_settings(config: dict, treatment: str) -> dict:
 def validate(config: dict, cache_exists: bool = False) -> None:
     """Checks the JSON schema cannot express; each error names the key and the fix."""
     dataset = config["dataset"]
-    problem = None if cache_exists else sources.data_problem(dataset)
+    # Generated data (dataset.generate) is made by the workflow: nothing to check yet.
+    problem = None if cache_exists or dataset.get("generate") else sources.data_problem(dataset)
     if problem:
         raise ConfigError(problem)
+    if dataset.get("generate") and dataset["name"] not in sources.STREAMED:
+        raise ConfigError(
+            f"dataset.generate: generated images are an ImageFolder; set dataset.name to one "
+            f"of {list(sources.STREAMED)} or remove dataset.generate"
+        )
     if not split_names(config):
         raise ConfigError(
             "splits: no split to run; set splits.random >= 1 or splits.dissimilar.enabled: true"

@@ -29,6 +29,7 @@ PACKAGE_NAME = PACKAGE.name
 # cli.py itself is left out: it only routes arguments, and counting it would rerun
 # every step whenever any one step's argument handling changed.
 STEP_MODULES = {
+    "make-images": ("smoke_images",),
     "prepare-data": ("sources",),
     "make-split": ("splits", "datasets", "sources"),
     "train-base": ("cells",),
@@ -37,6 +38,7 @@ STEP_MODULES = {
     "figures": ("plots", "summary"),
     "claims": ("claims_report", "summary", "atomic"),
     "tables": ("trace", "summary"),
+    "smoke-report": ("smoke",),
 }
 
 

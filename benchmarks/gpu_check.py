@@ -1,0 +1,227 @@
+"""GPU check, for a GPU machine before the paper's grid: is training on this GPU
+reproducible, and how fast is it?
+
+1. Trains one default cell (config/config.yaml: half B of random0, full training, the
+   default's sizes and recipe) twice on the GPU from the same initial weights and seed,
+   and compares the two nets bit for bit (weights, per-epoch history, test top-1). If
+   they differ it says by how much, and trains the pair again under
+   torch.use_deterministic_algorithms(True) to tell whether CUDA's non-deterministic
+   kernels (atomic adds in some backward passes) are the cause.
+2. Images per second of training (every epoch's training images over the training time,
+   per-epoch validation included: what the metrics' train_images_per_second records) of a
+   full-training cell and a frozen cell (BnB, n = 5) at the default's sizes (28-px grey
+   images, batch 64) and at `alexnet227` sizes (config/imagenet.yaml's net and batch, 227-px
+   colour images held on the GPU: the GPU's rate, without JPEG decoding).
+
+Prints `RESULT <name> <value> <unit>` lines and the device name. Where torch sees no GPU it
+says so, prints `RESULT gpu_available 0 bool` and exits 0.
+
+    srun --gres=gpu:1 .venv/bin/python benchmarks/gpu_check.py    # on a GPU node
+    .venv/bin/python benchmarks/gpu_check.py --cpu --smoke         # the same code on the CPU
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+# cuBLAS is deterministic only with a fixed workspace; set before CUDA starts (harmless else).
+os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+
+import torch  # noqa: E402
+import yaml  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "workflow"))
+
+from transferability import grid, models, splits  # noqa: E402
+from transferability.datasets import build_cache, class_names, find_idx_files  # noqa: E402
+from transferability.device import DEVICE_ENV  # noqa: E402
+from transferability.training import Recipe, derived_seed, load_half, train  # noqa: E402
+
+FROZEN_N = 5
+
+
+def result(name: str, value: float, unit: str, fmt: str = ".4g") -> None:
+    print(f"RESULT {name} {value:{fmt}} {unit}", flush=True)
+
+
+def _quiet(*_args) -> None:
+    pass
+
+
+def load_config(name: str) -> dict:
+    return yaml.safe_load((REPO / "config" / name).read_text())
+
+
+def default_half(config: dict, tmp: Path, data_root: str | None, smoke: bool):
+    """Half B of random0 at the default's sizes: real Fashion-MNIST where it is installed,
+    else random images of the same shapes (speed and reproducibility do not depend on them)."""
+    sub = config["subset"]
+    per_class = (20, 5, 10) if smoke else (sub["train_per_class"], sub["val_per_class"], None)
+    root = data_root or config["dataset"]["root"]
+    if find_idx_files(root) is not None:
+        cache = tmp / "cache.pt"
+        build_cache("fashion_mnist", root, False, "unused", cache)
+        labels = torch.load(cache, weights_only=True)
+        names = class_names("fashion_mnist")
+        record = splits.make_split(
+            split="random0",
+            kind="random",
+            class_names=names,
+            halves=splits.random_halves(len(names), config["splits"]["seed"]),
+            train_labels=labels["train_y"].tolist(),
+            test_labels=labels["test_y"].tolist(),
+            train_per_class=per_class[0],
+            val_per_class=per_class[1],
+            test_per_class=per_class[2],
+            subset_seed=sub["seed"],
+            split_seed=config["splits"]["seed"],
+        )
+        print(f"default cell: Fashion-MNIST from {root}, half B of random0")
+        return load_half(cache, record["halves"]["B"]), 5
+    print(f"default cell: no Fashion-MNIST at {root}: random 28-px images of the default's sizes")
+    test = 10 if smoke else 1000
+    return synthetic(5, per_class[0], per_class[1], test, channels=1, side=28), 5
+
+
+def synthetic(classes: int, train: int, val: int, test: int, channels: int, side: int) -> dict:
+    """Normalised random images (per class counts), channels_last, with their labels."""
+    generator = torch.Generator().manual_seed(0)
+    parts = {}
+    for part, per_class in (("train", train), ("val", val), ("test", test)):
+        y = torch.arange(classes).repeat_interleave(per_class)
+        x = torch.randn(len(y), channels, side, side, generator=generator)
+        parts[part] = (x.contiguous(memory_format=torch.channels_last), y)
+    return parts
+
+
+def run(start: models.TransferNet, data: dict, recipe: Recipe, n_frozen: int, seed: int):
+    net = copy.deepcopy(start).to(memory_format=torch.channels_last)
+    outcome, _ = train(net, data, recipe, n_frozen, seed, log=_quiet)
+    return outcome, {k: v.detach().cpu() for k, v in net.state_dict().items()}
+
+
+def differences(a, b) -> tuple[int, float]:
+    """Tensors that differ, and the largest absolute difference of any weight."""
+    (oa, wa), (ob, wb) = a, b
+    differ = [k for k in wa if not torch.equal(wa[k], wb[k])]
+    largest = max(((wa[k].float() - wb[k].float()).abs().max().item() for k in differ), default=0)
+    same_history = oa.history == ob.history and oa.top1 == ob.top1
+    return len(differ) + (not same_history), largest
+
+
+def images_per_second(outcome, n_train: int) -> float:
+    return n_train * outcome.epochs_run / outcome.train_seconds
+
+
+def check_reproducible(initial, data, recipe: Recipe, seed: int) -> tuple:
+    first, second = run(initial, data, recipe, 0, seed), run(initial, data, recipe, 0, seed)
+    count, largest = differences(first, second)
+    result("gpu_bit_identical", int(count == 0), "bool")
+    if count == 0:
+        print("two runs of the default cell agree to the bit (weights, history, top-1)")
+        return second
+    print(
+        f"two runs of the default cell differ: {count} tensors or records, largest weight "
+        f"difference {largest:.3g}; trying again with torch.use_deterministic_algorithms(True)"
+    )
+    torch.use_deterministic_algorithms(True)
+    try:
+        count, largest = differences(*(run(initial, data, recipe, 0, seed) for _ in range(2)))
+    except RuntimeError as e:  # an op without a deterministic CUDA kernel names itself
+        print(f"cannot be made bit-identical: {str(e).splitlines()[0]}")
+        result("gpu_bit_identical_deterministic_algorithms", 0, "bool")
+    else:
+        result("gpu_bit_identical_deterministic_algorithms", int(count == 0), "bool")
+        print(
+            "with deterministic algorithms: "
+            + (
+                "bit-identical, so CUDA's non-deterministic kernels were the cause"
+                if count == 0
+                else f"still {count} differences (largest {largest:.3g})"
+            )
+        )
+    finally:
+        torch.use_deterministic_algorithms(False)
+    return second
+
+
+def speeds(label: str, layout: str, data: dict, classes: int, recipe: Recipe, model: dict):
+    """Images/s of a full-training cell and a frozen (BnB, n = 5) cell."""
+    n_train = len(data["train"][1])
+    widths, channels = model.get("widths"), model.get("in_channels", 1)
+    torch.manual_seed(derived_seed("gpu_check", label, "base"))
+    base = models.TransferNet(layout, classes, channels, widths)
+    full = run(base, data, recipe, 0, derived_seed("gpu_check", label, "full"))
+    result(f"{label}_full_img_per_s", images_per_second(full[0], n_train), "img/s", ".0f")
+    torch.manual_seed(derived_seed("gpu_check", label, "selffer", FROZEN_N))
+    cell = models.TransferNet(layout, classes, channels, widths)
+    models.transplant(cell, full[1], FROZEN_N)
+    frozen = run(cell, data, recipe, FROZEN_N, derived_seed("gpu_check", label, FROZEN_N))
+    rate = images_per_second(frozen[0], n_train)
+    result(f"{label}_frozen_n{FROZEN_N}_img_per_s", rate, "img/s", ".0f")
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--smoke", action="store_true", help="tiny sizes: checks the script runs")
+    p.add_argument("--cpu", action="store_true", help="run the checks on the CPU (for tests)")
+    p.add_argument("--data-root", help="Fashion-MNIST IDX files (default: the config's)")
+    p.add_argument("--alexnet-images", type=int, default=2048, help="training images, 227 px")
+    args = p.parse_args()
+
+    if not args.cpu and not torch.cuda.is_available():
+        build = f"CUDA {torch.version.cuda} build" if torch.version.cuda else "CPU-only build"
+        visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+        print(
+            f"no GPU: torch {torch.__version__} ({build}) sees no CUDA device"
+            + (f" (CUDA_VISIBLE_DEVICES={visible})" if visible is not None else "")
+            + ". Nothing to check here; run this on a GPU node, e.g. "
+            "`srun --gres=gpu:1 .venv/bin/python benchmarks/gpu_check.py`."
+        )
+        result("gpu_available", 0, "bool")
+        return 0
+    os.environ[DEVICE_ENV] = "cpu" if args.cpu else "cuda"
+    if args.cpu:
+        print("device: cpu (--cpu: the GPU checks on the CPU)")
+    else:
+        major, minor = torch.cuda.get_device_capability()
+        print(f"device: {torch.cuda.get_device_name()} (compute capability {major}.{minor})")
+        print(f"torch {torch.__version__}, CUDA {torch.version.cuda}")
+        result("gpu_capability", major + minor / 10, "cc", ".1f")
+    result("gpu_available", int(not args.cpu), "bool")
+
+    config = load_config("config.yaml")
+    recipe = Recipe.from_config(grid.recipe(config, "base"))
+    if args.smoke:
+        recipe = Recipe(**{**recipe.__dict__, "epochs": 1})
+    with tempfile.TemporaryDirectory() as tmp:
+        data, classes = default_half(config, Path(tmp), args.data_root, args.smoke)
+    torch.manual_seed(derived_seed("gpu_check", "reproducible"))
+    initial = models.TransferNet("small28", classes, 1, config["model"]["widths"])
+    check_reproducible(initial, data, recipe, derived_seed("gpu_check", "reproducible", "seed"))
+    speeds("default", "small28", data, classes, recipe, config["model"])
+
+    imagenet = load_config("imagenet.yaml")
+    big = Recipe.from_config(grid.recipe(imagenet, "base") | {"epochs": 2})
+    model = dict(imagenet["model"])
+    images, val, classes = args.alexnet_images, 500, 500  # 500 classes: one half of ImageNet
+    if args.smoke:
+        big = Recipe(**{**big.__dict__, "epochs": 1, "batch_size": 8})
+        model["widths"] = [8, 8, 8, 8, 8, 16, 16]
+        images, val, classes = 16, 4, 4
+    per_class = max(1, images // classes)
+    data = synthetic(classes, per_class, max(1, val // classes), max(1, val // classes), 3, 227)
+    n_train = len(data["train"][1])
+    print(f"alexnet227: {n_train} random 227-px images in memory, batch {big.batch_size}")
+    speeds("alexnet227", "alexnet227", data, classes, big, model)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

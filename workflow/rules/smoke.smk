@@ -1,0 +1,44 @@
+# The smoke run's report (config/smoke.yaml, smoke_report: true): where every training job
+# ran and whether each job given a GPU trained on it. Printed when the run ends, also when
+# it fails (then from whatever metrics exist, naming the jobs that did not finish).
+
+from transferability import smoke
+
+
+onsuccess:
+    if config["smoke_report"] and Path(SMOKE_REPORT).exists():
+        print(Path(SMOKE_REPORT).read_text())
+        print(f"(written to {SMOKE_REPORT})")
+
+
+onerror:
+    if config["smoke_report"]:
+        expected = base_metrics() + cell_metrics()
+        text, _ = smoke.report(
+            [p for p in expected if Path(p).exists()], RESULTS, expected
+        )
+        print(text)
+        print(f"(the run failed: this report is not written to {SMOKE_REPORT})")
+
+
+rule smoke_report:
+    """Where each training job ran (node, device, torch, CUDA, bf16, images/s); fails if a job given a GPU trained on the CPU."""
+    input:
+        base_metrics(),
+        cell_metrics(),
+    output:
+        SMOKE_REPORT,
+    log:
+        f"{LOGS}/smoke_report.log",
+    benchmark:
+        f"{BENCHMARKS}/smoke_report.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    threads: res("aggregate", "threads")
+    resources:
+        mem_mb=res("aggregate", "mem_mb"),
+        runtime=res("aggregate", "runtime"),
+    params:
+        code=code("smoke-report"),
+    shell:
+        "python -m transferability smoke-report --metrics {input:q} --out {output:q} > {log:q} 2>&1"
