@@ -40,8 +40,11 @@ LOCAL_CLUSTER_ARGS = [
     "1",
 ]
 
-# One random split, n = 1: 2 base nets and 10 cells (one group job), real images.
+# One random split, n = 1: 2 base nets and 10 cells (one group job), real images. The
+# local cluster's GPU gres is /dev/null (jobs see CUDA_VISIBLE_DEVICES but no GPU), so
+# the CPU run is declared: without it a training job stops (transferability/device.py).
 SMALL = {
+    "device": "cpu",
     "subset": {"train_per_class": 40, "val_per_class": 10, "test_per_class": 20},
     "splits": {"random": 1, "dissimilar": {"enabled": False}},
     "layers": [1],
@@ -49,6 +52,7 @@ SMALL = {
 }
 # A base net with epochs long enough to be killed in the middle of its training.
 LONG_BASE = {
+    "device": "cpu",
     "subset": {"train_per_class": 600, "val_per_class": 20, "test_per_class": 50},
     "splits": {"random": 1, "dissimilar": {"enabled": False}},
     "training": {"base": {"epochs": 10}},

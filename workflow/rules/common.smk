@@ -2,6 +2,7 @@
 # package (transferability.grid) so the tests use exactly the same enumeration.
 
 import json
+import os
 import shlex
 
 from transferability import grid, provenance
@@ -34,6 +35,11 @@ _package_path = shlex.quote(PACKAGE_ROOT).replace("{", "{{").replace("}", "}}")
 shell.prefix(
     f"set -euo pipefail; export PYTHONPATH={_package_path}${{{{PYTHONPATH:+:$PYTHONPATH}}}}; "
 )
+
+# config `device` reaches every job (local, shared process or SLURM: each job reads the
+# Snakefile again) through the environment, as TRANSFERABILITY_DEVICE; one set there wins.
+if config["device"] != "auto":
+    os.environ.setdefault("TRANSFERABILITY_DEVICE", config["device"])
 
 try:
     grid.validate(config, cache_exists=Path(DATA_CACHE).exists())
