@@ -210,6 +210,18 @@ def test_same_outputs_as_the_local_run(slurm_run, local_run):
     assert table["device"].eq("cpu").all()  # no CUDA here: the GPU gres is /dev/null
 
 
+def test_a_training_job_given_a_gpu_it_cannot_use_stops_naming_the_cause(cluster, tmp_path_factory):
+    """Without `device: cpu`, the job SLURM gave a GPU gres (here /dev/null, no driver)
+    stops at once instead of training on the CPU."""
+    workdir = clone(tmp_path_factory.mktemp("no-usable-gpu"), {**SMALL, "device": "auto"})
+    result = run(workdir, "--retries", "0", BASE_TARGET)
+    assert result.returncode != 0
+    log = (workdir / "results/logs/train_base/random0/A/seed0.log").read_text()
+    assert "error: this job was given a GPU (" in log, log[-2000:]
+    assert "TRANSFERABILITY_DEVICE=cpu" in log and "epoch 1" not in log
+    assert not (workdir / BASE_TARGET).exists()
+
+
 def test_no_training_state_is_left_once_outputs_are_complete(slurm_run):
     workdir, _ = slurm_run
     assert not [p for p in (workdir / "results/resume").rglob("*") if p.is_file()]
