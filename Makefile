@@ -9,6 +9,11 @@ FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 CORES ?= 2
 SNAKEMAKE_ARGS ?=
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# How `make data` installs Debian packages: as root, or through sudo where it works without
+# a password; empty where neither does (then nothing is installed and the demo downloads
+# its data instead). Evaluated only where used; `make data APT=` forces the no-root path.
+APT = $(shell if [ "$$(id -u)" = 0 ]; then echo env; \
+	elif command -v sudo > /dev/null && sudo -n true 2> /dev/null; then echo sudo env; fi)
 
 # Rules run `python -m transferability`: the venv's python must come first on PATH.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
@@ -16,7 +21,12 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 .PHONY: demo test lint bench data slurm-packages venv clean reference
 
 demo: venv data
-	@fallback=; [ -f $(FASHION_MNIST) ] || fallback="--configfile config/download.yaml"; \
+	@if [ -f $(FASHION_MNIST) ]; then fallback=; \
+		echo "demo: data from Debian's dataset-fashion-mnist in $(dir $(FASHION_MNIST))"; \
+	else fallback="--configfile config/download.yaml"; \
+		echo "demo: Debian's dataset-fashion-mnist is not installed: torchvision downloads" \
+			"Fashion-MNIST into results/downloads/ (config/download.yaml, needs the internet)"; \
+	fi; \
 	set -x; snakemake --cores $(CORES) $$fallback $(SNAKEMAKE_ARGS)
 	@echo
 	@echo "Results: results/summary.parquet (and .csv), results/figures/, results/claims.md"
@@ -62,18 +72,22 @@ $(STAMP): requirements.txt
 	$(PYTHON) -m pip install --quiet --no-cache-dir -r requirements.txt
 	rm -f $(VENV)/.installed-* && touch $@
 
-# The embedded dataset: Debian's dataset-fashion-mnist. Where apt-get is missing the
-# demo asks torchvision to download the files instead (dataset.download).
+# The embedded dataset: Debian's dataset-fashion-mnist, installed where apt-get can run
+# (as root, or with password-less sudo). Elsewhere nothing is installed, make data says so
+# in one line and does not fail, and the demo asks torchvision to download the files
+# instead (config/download.yaml, into the user-writable results/downloads/).
 data:
-	@if [ ! -f $(FASHION_MNIST) ] && command -v apt-get > /dev/null; then \
-		$(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq dataset-fashion-mnist; \
-	fi
-	@# WordNet 3.0 for the ImageNet man-made vs natural split (and its tests).
-	@if [ ! -f /usr/share/wordnet/data.noun ] && command -v apt-get > /dev/null; then \
-		$(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wordnet-base; \
-	fi
+	@[ -f $(FASHION_MNIST) ] || { $(call apt_install,dataset-fashion-mnist); }
+	@# WordNet 3.0 for the optional WordNet man-made rule of the ImageNet split (and its tests).
+	@[ -f /usr/share/wordnet/data.noun ] || { $(call apt_install,wordnet-base); }
+
+# $(call apt_install,PACKAGE): install a Debian package if this user can; never fails.
+apt_install = apt="$(APT)"; \
+	if ! command -v apt-get > /dev/null; then echo "data: no apt-get here: $(1) not installed"; \
+	elif [ -z "$$apt" ]; then echo "data: neither root nor password-less sudo: $(1) not installed"; \
+	else { $$apt apt-get update -qq && \
+		$$apt DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1); } || \
+		echo "data: apt-get could not install $(1)"; fi
 
 # The local one-node SLURM cluster of tests/slurm/ (started and stopped by the tests).
 SLURM_PACKAGES := slurm-wlm slurmdbd slurm-client munge mariadb-server

@@ -33,6 +33,16 @@ include: "workflow/rules/report.smk"
 include: "workflow/rules/smoke.smk"
 
 
+# Seconds-long steps run where snakemake runs (on a cluster: the submitting node), not
+# as SLURM jobs that wait in the queue for longer than they run.
+localrules:
+    make_split,
+    aggregate,
+    figures,
+    claims,
+    tables,
+
+
 rule all:
     default_target: True
     input:

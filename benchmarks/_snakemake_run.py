@@ -14,6 +14,22 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 
+# The tiny grid the whole-workflow tests and benchmarks run: a few hundred real
+# Fashion-MNIST images, one epoch, the two ends of n, one random split and the dissimilar
+# split with every treatment and one seed (4 base nets, 40 cells).
+TINY = {
+    "subset": {"train_per_class": 40, "val_per_class": 10, "test_per_class": 20},
+    "splits": {
+        "random": 1,
+        "dissimilar": {
+            "seeds": [0],
+            "treatments": ["selffer", "transfer", "selffer_ft", "transfer_ft", "random"],
+        },
+    },
+    "layers": [1, 7],
+    "training": {"base": {"epochs": 1}},
+}
+
 
 def venv_env() -> dict:
     """This environment with the running venv first on PATH: the rules run `python -m ...`

@@ -8,7 +8,14 @@
 2. The number of sbatch jobs a cluster run of the embedded default submits, with the cells
    grouped (the default) and not (cluster.group_cells: false), counted from Snakemake's
    own dry run with the slurm profile: every job it would submit, a group job counting
-   once. For the tiny run the same count is checked against the jobs really submitted.
+   once, the Snakefile's `localrules` (run on the submitting node) not at all. For the
+   tiny run the same count is checked against the jobs really submitted.
+3. The same for config/imagenet.yaml (the paper's grid, one job per cell), on a tiny
+   ImageFolder of real wnids (the grid does not depend on the images): sbatch jobs one per
+   net, and the sbatch calls with `slurm-array-jobs: train_base,train_cell` — computed,
+   not measured, from the dry run's jobs per rule by the installed plugin's rule
+   (snakemake-executor-plugin-slurm 2.8.0, `run_jobs`: an array-selected rule is submitted
+   once all its pending jobs are ready, in chunks of at most `slurm-array-limit`, 1000).
 
     .venv/bin/python benchmarks/slurm_overhead.py            # all (about 10 min on 2 cores)
     .venv/bin/python benchmarks/slurm_overhead.py --counts   # only the job counts (seconds)
@@ -28,20 +35,23 @@ import time
 from pathlib import Path
 
 import yaml
-from _snakemake_run import copy_repository, venv_env
+from _snakemake_run import TINY, copy_repository, venv_env
 
 REPO = Path(__file__).resolve().parents[1]
 CLUSTER = REPO / "tests/slurm/cluster.sh"
-TINY = {
-    "subset": {"train_per_class": 40, "val_per_class": 10, "test_per_class": 20},
-    "layers": [1, 7],
-    "training": {"base": {"epochs": 1}},
-}
 UNGROUPED = {"cluster": {"group_cells": False}}
 # A job Snakemake would submit: a rule at the top level of the dry run (group members are
-# indented under their "Group job" line). `all` has no command: Snakemake runs it itself
-# ("localrule all" in a real run), so it is no sbatch job.
-TOP_LEVEL_JOB = re.compile(r"^(rule (?!all:)\w+:|\[.*\] Group job )")
+# indented under their "Group job" line), except `all` (no command: Snakemake runs it
+# itself) and the Snakefile's localrules (the dry run does not mark them).
+TOP_LEVEL_JOB = re.compile(r"^(?:rule (\w+):|\[.*\] Group job )")
+LOCAL_RULES = {
+    "all",
+    *re.search(r"^localrules:\n((?:    \w+,?\n)+)", (REPO / "Snakefile").read_text(), re.M)[1]
+    .replace(",", " ")
+    .split(),
+}
+ARRAY_RULES = ("train_base", "train_cell")
+ARRAY_LIMIT = 1000  # the plugin's default slurm-array-limit
 
 
 def result(name: str, value, unit: str) -> None:
@@ -64,14 +74,47 @@ def snakemake(workdir: Path, *args: str, timeout: float = 3600) -> tuple[str, fl
     return out.stdout + out.stderr, seconds
 
 
-def submitted_jobs_in_dry_run(workdir: Path, *configs: dict) -> int:
+def jobs_per_rule_in_dry_run(workdir: Path, *configs: dict) -> dict[str, int]:
+    """Jobs the dry run would submit, per rule (a group job under "group")."""
     args = ["--profile", "slurm", "-n"]
+    names = []
     for i, config in enumerate(configs):
-        path = workdir / f"count{i}.yaml"
-        path.write_text(yaml.safe_dump(config))
-        args += ["--configfile", path.name]
+        (workdir / f"count{i}.yaml").write_text(yaml.safe_dump(config))
+        names.append(f"count{i}.yaml")
+    if names:  # one --configfile with every file: a second --configfile replaces the first
+        args += ["--configfile", *names]
     log, _ = snakemake(workdir, *args)
-    return sum(bool(TOP_LEVEL_JOB.match(line)) for line in log.splitlines())
+    jobs: dict[str, int] = {}
+    for line in log.splitlines():
+        if match := TOP_LEVEL_JOB.match(line):
+            rule = match[1] or "group"
+            if rule not in LOCAL_RULES:
+                jobs[rule] = jobs.get(rule, 0) + 1
+    return jobs
+
+
+def submitted_jobs_in_dry_run(workdir: Path, *configs: dict) -> int:
+    return sum(jobs_per_rule_in_dry_run(workdir, *configs).values())
+
+
+def sbatch_calls_with_arrays(jobs: dict[str, int]) -> int:
+    return sum(
+        -(-count // ARRAY_LIMIT) if rule in ARRAY_RULES and count > 1 else count
+        for rule, count in jobs.items()
+    )
+
+
+def imagenet_counts(workdir: Path) -> None:
+    sys.path[:0] = [str(REPO), str(REPO / "workflow")]
+    from tests.fullscale import write_imagefolder
+
+    root = write_imagefolder(workdir / "imagenet-tiny", train_per_class=1, val_per_class=1)
+    jobs = jobs_per_rule_in_dry_run(
+        workdir, yaml.safe_load((REPO / "config/imagenet.yaml").read_text()),
+        {"dataset": {"root": str(root)}},
+    )  # fmt: skip
+    result("imagenet_sbatch_jobs", sum(jobs.values()), "jobs")
+    result("imagenet_sbatch_calls_with_arrays", sbatch_calls_with_arrays(jobs), "calls")
 
 
 def counts(workdir: Path) -> None:
@@ -80,6 +123,7 @@ def counts(workdir: Path) -> None:
     result("default_sbatch_jobs_grouped", grouped, "jobs")
     result("default_sbatch_jobs_ungrouped", ungrouped, "jobs")
     result("tiny_sbatch_jobs_grouped_dry_run", submitted_jobs_in_dry_run(workdir, TINY), "jobs")
+    imagenet_counts(workdir)
 
 
 def cluster(command: str) -> None:

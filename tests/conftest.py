@@ -17,7 +17,7 @@ FASHION_MNIST_ROOT = Path("/usr/share/datasets/fashion-mnist")
 
 # One copy of the scratch-run helpers, shared with the benchmarks.
 sys.path.insert(0, str(REPO / "benchmarks"))
-from _snakemake_run import copy_repository, venv_env  # noqa: E402, F401
+from _snakemake_run import TINY, copy_repository, venv_env  # noqa: E402, F401
 
 
 def write_idx(path: Path, array, compress: bool = True) -> None:

@@ -143,11 +143,14 @@ def third_party_imports(step: str) -> set[str]:
 
 
 def env_packages(env_file: Path) -> dict[str, str]:
-    """Package -> pinned version from a conda env file (`name =version`)."""
+    """Package -> pinned version from a conda env file (`name =version`, or
+    `name =version=build` with a build-string pattern such as `cuda*`)."""
     spec = yaml.safe_load(env_file.read_text())
     pins = {}
     for dep in spec["dependencies"]:
-        match = re.fullmatch(r"([A-Za-z0-9_.-]+) *=+ *([0-9][0-9A-Za-z.]*)", str(dep))
+        match = re.fullmatch(
+            r"([A-Za-z0-9_.-]+) *=+ *([0-9][0-9A-Za-z.]*)(?:=[A-Za-z0-9_*]+)?", str(dep)
+        )
         assert match, f"{env_file.name}: {dep!r} is not pinned to one release (`name =version`)"
         pins[match[1]] = match[2]
     return pins
@@ -189,6 +192,21 @@ def test_envs_use_conda_forge_alone_and_the_python_of_the_venv():
         spec = yaml.safe_load(env_file.read_text())
         assert spec["channels"] == ["conda-forge", "nodefaults"], env_file.name
         assert env_packages(env_file)["python"] == major_minor, env_file.name
+
+
+@pytest.mark.gpuguard
+def test_the_training_env_resolves_a_cuda_build_and_states_the_tests_torch():
+    """Built on a login node without a GPU, the env must still get a CUDA build of torch;
+    where its version differs from the one the tests run, the file says so."""
+    import torch
+
+    text = (REPO / "envs/train.yaml").read_text()
+    (spec,) = [d for d in yaml.safe_load(text)["dependencies"] if d.startswith("pytorch ")]
+    assert spec.endswith("=cuda*"), spec
+    assert "CONDA_OVERRIDE_CUDA" in text
+    pinned, tested = env_packages(REPO / "envs/train.yaml")["pytorch"], torch.__version__
+    tested = tested.split("+")[0]
+    assert pinned == tested or f"torch {tested}" in text, (pinned, tested)
 
 
 def test_the_import_analysis_sees_lazy_imports():

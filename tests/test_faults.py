@@ -21,8 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import FASHION_MNIST_ROOT, REPO, tiny_config, venv_env
-from .test_workflow import TINY
+from .conftest import FASHION_MNIST_ROOT, REPO, TINY, tiny_config, venv_env
 
 pytestmark = pytest.mark.faults
 

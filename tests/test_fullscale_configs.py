@@ -200,8 +200,9 @@ def expected_jobs(config: dict) -> dict[str, int]:
 def test_cifar100_config_dry_run_plans_the_whole_grid(tmp_path):
     config = cifar_config(write_cifar100(tmp_path / "cifar"))
     counts = dry_run_jobs(tmp_path / "run", config)
-    # 4 random splits + dissimilar, 2 halves, 2 targets x 5 treatments x 7 n.
-    assert expected_jobs(config) == {"make_split": 5, "train_base": 10, "train_cell": 350}
+    # 4 random splits x 2 targets x 5 treatments x 7 n; the dissimilar split: 3 seeds x 2
+    # targets x AnB x 7 n (as in the paper, with seeds for an interval).
+    assert expected_jobs(config) == {"make_split": 5, "train_base": 14, "train_cell": 322}
     assert counts | expected_jobs(config) == counts
 
 
@@ -234,7 +235,8 @@ def test_imagenet_config_dry_run_plans_the_whole_grid(tmp_path):
     needs_wordnet()
     config = imagenet_config(write_imagefolder(tmp_path / "inet"))
     counts = dry_run_jobs(tmp_path / "run", config)
-    assert expected_jobs(config) == {"make_split": 2, "train_base": 4, "train_cell": 140}
+    # random0: 2 bases, 70 cells; dissimilar: 3 seeds x 2 bases, 3 x 2 x 7 AnB cells.
+    assert expected_jobs(config) == {"make_split": 2, "train_base": 8, "train_cell": 112}
     assert counts | expected_jobs(config) == counts
 
 
@@ -246,8 +248,9 @@ def test_imagenet_config_trains_one_tiny_cell_on_streamed_jpegs(tmp_path):
     result = snakemake(tmp_path / "run", "--cores", "1", target, config=config)
     assert result.returncode == 0, result.stderr[-3000:]
     split = json.loads((tmp_path / "run/results/splits/dissimilar.json").read_text())
+    # The authors' lists: natural is their half A, man-made their half B.
     man_made = sorted(w for w, (_, is_man_made) in WNIDS.items() if is_man_made)
-    assert split["halves"]["A"]["classes"] == man_made
+    assert split["halves"]["B"]["classes"] == man_made
     metrics = json.loads((tmp_path / "run" / target).read_text())
     assert metrics["settings"]["model"]["layout"] == "alexnet227"
     assert 0 <= metrics["top1"] <= 1 and metrics["epochs"] == 1
@@ -315,6 +318,7 @@ def test_cifar100_unknown_superclass_is_named(tmp_path):
 def test_imagenet_without_wordnet_names_the_key_and_the_package(tmp_path):
     root = write_imagefolder(tmp_path / "inet", train_per_class=1, val_per_class=1)
     config = imagenet_config(root)
+    config["splits"]["dissimilar"] |= {"A": ["rest"], "B": ["wordnet:n00021939"]}  # the option
     config["dataset"]["wordnet_root"] = str(tmp_path / "no-wordnet")
     result = snakemake(tmp_path / "run", "--dry-run", config=config, timeout=120)
     out = result.stdout + result.stderr
@@ -324,7 +328,7 @@ def test_imagenet_without_wordnet_names_the_key_and_the_package(tmp_path):
 def test_replicates_multiply_the_nets_and_each_cell_copies_from_its_own_seed():
     config = merged("config/config.yaml", merged("config/cifar100.yaml", {"seeds": [0, 1, 2]}))
     bases, cells = grid.bases(config), grid.cells(config)
-    assert len(bases) == 5 * 2 * 3 and len(cells) == 5 * 2 * 5 * 7 * 3
+    assert len(bases) == 5 * 2 * 3 and len(cells) == 4 * 2 * 5 * 7 * 3 + 2 * 7 * 3
     base_keys = {(b.split, b.half, b.seed) for b in bases}
     for cell in cells:
         source = grid.source_half(cell.treatment, cell.target)

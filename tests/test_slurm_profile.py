@@ -1,12 +1,19 @@
 """The `slurm` profile without a cluster: found by name from the repository root, what it
-asks SLURM for, and how many jobs grouping saves (Snakemake's dry run)."""
+asks SLURM for, that no setting of it is dropped by the profile merge, which rules run on
+the submitting node, and how many jobs grouping saves (Snakemake's dry run)."""
 
 import re
 
+import pytest
 import yaml
 
-from .conftest import REPO
+from transferability import profiles
+
+from .conftest import REPO, snakemake, tiny_config
 from .test_benchmarks import run_script
+from .test_rules import rules
+
+WORKFLOW_PROFILE = REPO / "profiles/default/config.yaml"
 
 RESULT = re.compile(r"^RESULT (\S+) (\S+) (\S+)$")
 
@@ -20,12 +27,59 @@ def test_the_user_profile_holds_the_cluster_settings_and_requeues():
     assert "cpus_per_task" not in str(profile.get("default-resources", ""))
 
 
-def test_the_workflow_profile_asks_one_gpu_for_training_only():
-    profile = yaml.safe_load((REPO / "profiles/default/config.yaml").read_text())
-    assert profile["set-resources"] == {
-        "train_base": {"gres": "gpu:1"},
-        "train_cell": {"gres": "gpu:1"},
-    }
+def test_the_training_rules_ask_one_gpu_and_no_other_rule_does():
+    for name, block in rules().items():
+        assert ("gres=GPU_GRES" in block) == name.startswith("train_"), name
+    assert 'GPU_GRES = "gpu:1"' in (REPO / "workflow/rules/common.smk").read_text()
+
+
+def test_the_two_profiles_share_no_key_so_the_merge_drops_nothing():
+    """Snakemake replaces a user's top-level key by the workflow profile's: none may meet."""
+    user = set(yaml.safe_load((REPO / "slurm/config.yaml").read_text()))
+    workflow = set(yaml.safe_load(WORKFLOW_PROFILE.read_text()))
+    assert not user & workflow
+    assert not {"set-resources", "default-resources"} & workflow  # the user's to set
+    # The commented GPU partition goes under set-resources, for the training rules only.
+    text = (REPO / "slurm/config.yaml").read_text()
+    assert "#   train_base:\n#     slurm_partition: gpu" in text
+    lines = text.split("# default-resources:\n")[1].splitlines()
+    defaults = [line for line in lines[: next(i for i, x in enumerate(lines) if x[:4] != "#   ")]]
+    assert defaults and not [line for line in defaults if "slurm_partition" in line]
+
+
+def test_a_profile_key_the_workflow_profile_also_sets_is_named(tmp_path):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine/config.yaml").write_text("set-resources:\n  train_base:\n    x: 1\n")
+    (tmp_path / "wf").mkdir()
+    (tmp_path / "wf/config.yaml").write_text("set-resources:\n  a:\n    b: 1\njobs: 3\n")
+    home = tmp_path / "home"
+    found = profiles.dropped_settings(["--profile", "mine"], {}, tmp_path, home, tmp_path / "wf")
+    assert len(found) == 1 and "sets `set-resources:`" in found[0] and "drop yours" in found[0]
+    env = {"SNAKEMAKE_PROFILE": "mine"}  # the profile from the environment counts too
+    assert profiles.dropped_settings([], env, tmp_path, home, tmp_path / "wf") == found
+    off = ["--profile=mine", "--workflow-profile", "none"]
+    assert profiles.dropped_settings(off, {}, tmp_path, home, tmp_path / "wf") == []
+    repo = ["--profile", "slurm"]
+    assert profiles.dropped_settings(repo, {}, REPO, home, WORKFLOW_PROFILE.parent) == []
+
+
+@pytest.mark.badinput
+def test_a_run_whose_profile_would_lose_a_setting_stops_at_start(tmp_path, fake_fashion_mnist):
+    profile = tmp_path / "myprofile"
+    profile.mkdir()
+    (profile / "config.yaml").write_text("group-components:\n  - cells=2\ncores: 1\n")
+    config = tiny_config() | {"dataset": {"name": "fashion_mnist", "root": str(fake_fashion_mnist)}}
+    result = snakemake(tmp_path, "-n", "--profile", str(profile), config=config, timeout=300)
+    out = result.stdout + result.stderr
+    assert result.returncode != 0 and "sets `group-components:`" in out, out[-3000:]
+
+
+def test_seconds_long_rules_run_on_the_submitting_node():
+    snakefile = (REPO / "Snakefile").read_text()
+    block = re.search(r"^localrules:\n((?:    \w+,?\n)+)", snakefile, re.M)[1]
+    assert set(block.replace(",", " ").split()) == {
+        "make_split", "aggregate", "figures", "claims", "tables"
+    }  # fmt: skip
 
 
 def test_grouping_cuts_the_default_to_a_few_jobs_and_off_is_one_per_cell():
@@ -33,8 +87,12 @@ def test_grouping_cuts_the_default_to_a_few_jobs_and_off_is_one_per_cell():
         name: int(value)
         for name, (value, _unit) in run_script("slurm_overhead.py", "--counts", timeout=600).items()
     }
-    # 1 prepare_data + 2 make_split + 4 train_base + 4 aggregate/figures/claims/tables, plus the
-    # 140 cells: one job each, or 35 to a group job.
-    assert results["default_sbatch_jobs_ungrouped"] == 11 + 140
-    assert results["default_sbatch_jobs_grouped"] == 11 + 4
-    assert results["tiny_sbatch_jobs_grouped_dry_run"] == 11 + 2  # 40 cells: 35 + 5
+    # 1 prepare_data + 12 train_base (make_split, aggregate, figures, claims, tables are
+    # localrules), plus the 252 cells: one job each, or 35 to a group job (8 groups).
+    assert results["default_sbatch_jobs_ungrouped"] == 13 + 252
+    assert results["default_sbatch_jobs_grouped"] == 13 + 8
+    assert results["tiny_sbatch_jobs_grouped_dry_run"] == 5 + 2  # 40 cells: 35 + 5
+    # The paper's grid: 1 prepare_data + 14 base nets + 322 cells, one job each; as arrays,
+    # one sbatch for prepare_data and one per training rule.
+    assert results["imagenet_sbatch_jobs"] == 1 + 14 + 322
+    assert results["imagenet_sbatch_calls_with_arrays"] == 3

@@ -10,16 +10,9 @@ import yaml
 
 from transferability import grid
 
-from .conftest import FASHION_MNIST_ROOT, REPO, copy_repository
+from .conftest import FASHION_MNIST_ROOT, REPO, TINY, copy_repository
 
 pytestmark = pytest.mark.workflow
-
-# A few hundred real Fashion-MNIST images, one epoch, the two ends of n.
-TINY = {
-    "subset": {"train_per_class": 40, "val_per_class": 10, "test_per_class": 20},
-    "layers": [1, 7],
-    "training": {"base": {"epochs": 1}},
-}
 
 
 def resolved(overrides: dict) -> dict:

@@ -40,8 +40,11 @@ LOCAL_CLUSTER_ARGS = [
     "1",
 ]
 
-# One random split, n = 1: 2 base nets and 10 cells (one group job), real images.
+# One random split, n = 1: 2 base nets and 10 cells (one group job), real images. The
+# local cluster's GPU gres is /dev/null (jobs see CUDA_VISIBLE_DEVICES but no GPU), so
+# the CPU run is declared: without it a training job stops (transferability/device.py).
 SMALL = {
+    "device": "cpu",
     "subset": {"train_per_class": 40, "val_per_class": 10, "test_per_class": 20},
     "splits": {"random": 1, "dissimilar": {"enabled": False}},
     "layers": [1],
@@ -49,6 +52,7 @@ SMALL = {
 }
 # A base net with epochs long enough to be killed in the middle of its training.
 LONG_BASE = {
+    "device": "cpu",
     "subset": {"train_per_class": 600, "val_per_class": 20, "test_per_class": 50},
     "splits": {"random": 1, "dissimilar": {"enabled": False}},
     "training": {"base": {"epochs": 10}},
@@ -178,10 +182,12 @@ def test_every_job_went_through_slurm_and_completed(slurm_run):
     # 10 cells in one group job, not 10 jobs; the rest one job per rule instance.
     assert comments.count("rule_cells_train_cell") == 1, comments
     assert sum(c.startswith("rule_train_base") for c in comments) == 2, comments
-    rules = ("prepare_data", "make_split_wildcards_random0", "aggregate", "figures", "claims")
-    for rule in (*rules, "tables"):
-        assert f"rule_{rule}" in comments, comments
-    assert len(jobs) == 9
+    assert "rule_prepare_data" in comments, comments
+    # The seconds-long rules ran on the submitting node (localrules), not as SLURM jobs.
+    for rule in ("make_split", "aggregate", "figures", "claims", "tables"):
+        assert not [c for c in comments if c.startswith(f"rule_{rule}")], comments
+        assert f"localrule {rule}:" in log
+    assert len(jobs) == 4
 
 
 def test_training_jobs_got_a_gpu_and_the_others_did_not(slurm_run):
@@ -204,6 +210,18 @@ def test_same_outputs_as_the_local_run(slurm_run, local_run):
         on_slurm = workdir / path.relative_to(local_run)
         assert metrics_without_circumstances(on_slurm) == metrics_without_circumstances(path)
     assert table["device"].eq("cpu").all()  # no CUDA here: the GPU gres is /dev/null
+
+
+def test_a_training_job_given_a_gpu_it_cannot_use_stops_naming_the_cause(cluster, tmp_path_factory):
+    """Without `device: cpu`, the job SLURM gave a GPU gres (here /dev/null, no driver)
+    stops at once instead of training on the CPU."""
+    workdir = clone(tmp_path_factory.mktemp("no-usable-gpu"), {**SMALL, "device": "auto"})
+    result = run(workdir, "--retries", "0", BASE_TARGET)
+    assert result.returncode != 0
+    log = (workdir / "results/logs/train_base/random0/A/seed0.log").read_text()
+    assert "error: this job was given a GPU (" in log, log[-2000:]
+    assert "TRANSFERABILITY_DEVICE=cpu" in log and "epoch 1" not in log
+    assert not (workdir / BASE_TARGET).exists()
 
 
 def test_no_training_state_is_left_once_outputs_are_complete(slurm_run):

@@ -4,8 +4,9 @@
 import json
 import os
 import shlex
+import sys
 
-from transferability import grid, provenance, runcheck, sources
+from transferability import grid, profiles, provenance, runcheck, sources
 from transferability.errors import PipelineError
 
 RESULTS = config["results"]  # "results" unless the config says otherwise
@@ -46,6 +47,28 @@ _package_path = shlex.quote(PACKAGE_ROOT).replace("{", "{{").replace("}", "}}")
 shell.prefix(
     f"set -euo pipefail; export PYTHONPATH={_package_path}${{{{PYTHONPATH:+:$PYTHONPATH}}}}; "
 )
+
+# config `device` reaches every job (local, shared process or SLURM: each job reads the
+# Snakefile again) through the environment, as TRANSFERABILITY_DEVICE; one set there wins.
+if config["device"] != "auto":
+    os.environ.setdefault("TRANSFERABILITY_DEVICE", config["device"])
+
+# A user's profile setting a top-level key the workflow profile sets too would lose it
+# whole, silently (Snakemake merges profiles key by key): stop and say so instead.
+if dropped := profiles.dropped_settings(
+    sys.argv[1:],
+    os.environ,
+    Path.cwd(),
+    Path.home(),
+    Path(workflow.basedir) / "profiles/default",
+):
+    raise WorkflowError("profiles: " + "\n  ".join(dropped))
+
+# What a training job asks a cluster for: one GPU. A resource of the rules themselves,
+# so it holds under any profile (and `gres` a string, not `gpu: 1`: Snakemake adds numbers
+# up over the cells of a group job, and a group of cells shares one GPU). Which
+# partition training jobs go to is the user's, in slurm/config.yaml.
+GPU_GRES = "gpu:1"
 
 try:
     grid.validate(config, cache_exists=Path(DATA_CACHE).exists())

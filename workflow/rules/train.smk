@@ -16,6 +16,7 @@ rule train_base:
     resources:
         mem_mb=res("train", "mem_mb"),
         runtime=res("train", "runtime"),
+        gres=GPU_GRES,
     params:
         settings=lambda wc: TRAIN_SETTINGS["base"],
         code=code("train-base"),
@@ -48,6 +49,7 @@ rule train_cell:
     resources:
         mem_mb=res("train", "mem_mb"),
         runtime=res("train", "runtime"),
+        gres=GPU_GRES,
     params:
         settings=lambda wc: TRAIN_SETTINGS[wc.treatment],
         resume=f"{RESUME}/cells/{{split}}/{{target}}/{{treatment}}/n{{n}}/seed{{seed}}.pt",

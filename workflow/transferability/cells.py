@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch
 
+from . import device as devices
 from . import jobinfo, models, provenance
 from .atomic import torch_save, write_text
 from .checkpointing import ResumeState
@@ -116,6 +117,7 @@ def _resume(path, settings: dict, n_frozen: int, inputs: list) -> ResumeState | 
 def train_base(
     *, cache, split_path, split, half, seed, settings, threads, out_model, out_metrics, resume=None
 ):
+    devices.pick()  # a job given a GPU that torch cannot use stops here, before any work
     torch.set_num_threads(threads)
     split_record = read_split(split_path)
     data = load_half(
@@ -164,6 +166,7 @@ def train_cell(
     resume=None,
 ):
     """BnB/AnB (frozen), BnB+/AnB+ (fine-tuned) or random-frozen, chopped at layer n."""
+    devices.pick()
     torch.set_num_threads(threads)
     source = source_half(treatment, target)
     split_record = read_split(split_path)

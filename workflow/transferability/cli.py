@@ -44,7 +44,9 @@ def _make_split(args) -> None:
     s = args.settings
     cache = load_cache(args.cache)
     names = tuple(cache["classes"])
-    if s["kind"] == "random":
+    if s["kind"] == "random" and s.get("rule") == "paper_random":
+        halves = splits.paper_random_halves(len(names), s["seed"])
+    elif s["kind"] == "random":
         halves = splits.random_halves(len(names), s["seed"])
     else:
         dataset = {"name": s["dataset"], "wordnet_root": s.get("wordnet_root")}
@@ -61,6 +63,7 @@ def _make_split(args) -> None:
         test_per_class=s["test_per_class"],
         subset_seed=s["subset_seed"],
         split_seed=s.get("seed"),
+        rule=s.get("rule"),
     )
     splits.write_split(record, args.out)
     for half in splits.HALVES:

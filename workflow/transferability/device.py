@@ -1,7 +1,12 @@
 """Where a net trains: the GPU when the job has one, else the CPU, decided at run time.
 
 A SLURM job that asked for a GPU sees it through CUDA; the same command on a laptop
-trains on the CPU. CUDA always trains under bf16 autocast; the CPU follows the recipe's
+trains on the CPU. A job that was given a GPU (SLURM's or CUDA's variables list devices)
+but in which torch sees none never falls back to the CPU: it stops at once, naming the
+cause (a CPU build of torch, or a driver problem) and the fix. A deliberate CPU run says so:
+TRANSFERABILITY_DEVICE=cpu in the environment, or `device: cpu` in the config.
+
+CUDA always trains under bf16 autocast; the CPU follows the recipe's
 `precision` (bf16 autocast in the conv layers by default, or fp32), and its runs are
 bit-for-bit reproducible either way.
 """
@@ -9,20 +14,79 @@ bit-for-bit reproducible either way.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 
 import torch
 
-# "cpu" forces the CPU even where CUDA is present (e.g. to reproduce CPU numbers on a GPU node).
+from .errors import PipelineError
+
+# "cpu" forces the CPU even where CUDA is present (e.g. to reproduce CPU numbers on a GPU
+# node, or to train on purpose where a GPU was given); "cuda" demands a GPU; "auto" (the
+# default) takes the GPU when there is one and the CPU when the job was given none.
 DEVICE_ENV = "TRANSFERABILITY_DEVICE"
+# Set by SLURM for a job or step given GPUs (gres/gpu), and by the user or SLURM for CUDA.
+GPU_ENV = ("SLURM_JOB_GPUS", "SLURM_STEP_GPUS", "CUDA_VISIBLE_DEVICES")
+# Values that list no device: CUDA_VISIBLE_DEVICES="" or "-1" hides every GPU, and SLURM
+# writes "NoDevFiles" where gres is configured but the job got none.
+NO_DEVICE = {"", "-1", "nodevfiles", "none"}
 
 
-def pick() -> torch.device:
-    wanted = os.environ.get(DEVICE_ENV, "auto")
+class DeviceError(PipelineError, ValueError):
+    """The job was given a GPU that torch cannot use (or a device setting is not known)."""
+
+
+def gpu_given(env: Mapping[str, str] | None = None) -> str | None:
+    """`NAME=value` of the first variable that gives this job a GPU, else None."""
+    env = os.environ if env is None else env
+    for name in GPU_ENV:
+        value = env.get(name, "").strip()
+        if value.lower() not in NO_DEVICE:
+            return f"{name}={value}"
+    return None
+
+
+def why_no_cuda() -> str:
+    """The cause, in one sentence, and its fix."""
+    if torch.version.cuda is None:
+        return (
+            f"this torch ({torch.__version__}) is a CPU build (torch.version.cuda is None). "
+            "Under --sdm conda the env was resolved on a machine without a GPU: remove it "
+            "(snakemake --conda-cleanup-envs, or delete .snakemake/conda/) and create it again "
+            "with CONDA_OVERRIDE_CUDA set to the nodes' CUDA version (e.g. "
+            "CONDA_OVERRIDE_CUDA=12.9 snakemake --sdm conda --conda-create-envs-only); "
+            "envs/train.yaml asks for a cuda* build"
+        )
+    try:  # is_available() hides the reason; initialising CUDA names it
+        torch.cuda.init()
+        reason = f"{torch.cuda.device_count()} devices visible"
+    except Exception as e:
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    return (
+        f"this torch ({torch.__version__}) is built for CUDA {torch.version.cuda} but finds no "
+        f"usable GPU ({reason}): a driver problem. Check `nvidia-smi` on the node; the driver "
+        f"must support CUDA {torch.version.cuda} (or use a torch build for the driver's CUDA)"
+    )
+
+
+def pick(env: Mapping[str, str] | None = None) -> torch.device:
+    """The device to train on; raises DeviceError rather than silently train on the CPU."""
+    env = os.environ if env is None else env
+    wanted = env.get(DEVICE_ENV, "auto").strip().lower() or "auto"
     if wanted not in ("auto", "cpu", "cuda"):
-        raise ValueError(f"{DEVICE_ENV}={wanted!r}: use auto, cpu or cuda")
-    if wanted == "cpu" or (wanted == "auto" and not torch.cuda.is_available()):
+        raise DeviceError(f"{DEVICE_ENV}={wanted!r}: use auto, cpu or cuda")
+    if wanted == "cpu":
         return torch.device("cpu")
-    return torch.device("cuda")
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    given = gpu_given(env)
+    if wanted == "cuda" or given:
+        because = f"{DEVICE_ENV}=cuda asks for it" if wanted == "cuda" else f"{given} is set"
+        raise DeviceError(
+            f"this job was given a GPU ({because}) but torch cannot use it, and it will not "
+            f"train on the CPU by accident: {why_no_cuda()}. To train on the CPU on purpose, "
+            f"set {DEVICE_ENV}=cpu (or `device: cpu` in the config)."
+        )
+    return torch.device("cpu")
 
 
 def autocast(device: torch.device, precision: str, convs: bool = True):

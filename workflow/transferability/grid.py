@@ -98,7 +98,12 @@ def split_settings(config: dict, split: str) -> dict:
             settings["wordnet_root"] = config["dataset"]["wordnet_root"]
         return settings
     index = int(split.removeprefix("random"))
-    return settings | {"kind": "random", "seed": config["splits"]["seed"] + index}
+    settings |= {"kind": "random", "seed": config["splits"]["seed"] + index}
+    # The draw: Python's shuffle (the default, no key: existing split files stay valid) or
+    # the authors' numpy draw. Both are kind "random" to the figures and claims.
+    if config["splits"].get("random_kind", "random") == "paper_random":
+        settings["rule"] = "paper_random"
+    return settings
 
 
 def model_settings(config: dict) -> dict:

@@ -73,32 +73,39 @@ def build_index(root, resize: int, crop: int, stats_images: int, out) -> None:
 
 def _load(path: str, resize: int, crop: int, generator):
     """One image as a uint8 (3, crop, crop) tensor: shorter side to `resize`, then a
-    random crop (with a generator) or the centre crop (without)."""
+    random crop (with a generator) or the centre crop (without).
+
+    Done without decoding or resampling more than the crop needs: a JPEG is decoded at the
+    smallest 1/2, 1/4 or 1/8 scale (libjpeg's DCT scaling, PIL's `draft`) that is still at
+    least the resized size, and only the crop's box is resampled to crop x crop, not the
+    whole image (the crop's position is drawn on the resized size, as before)."""
     import numpy as np
     import torch
     from PIL import Image
 
     try:
         with Image.open(path) as image:
-            image = image.convert("RGB")
             w, h = image.size
             scale = resize / min(w, h)
             size = (max(crop, round(w * scale)), max(crop, round(h * scale)))
-            image = image.resize(size, Image.Resampling.BILINEAR)
+            if generator is None:
+                left, top = (size[0] - crop) // 2, (size[1] - crop) // 2
+            else:
+                left = int(torch.randint(0, size[0] - crop + 1, (1,), generator=generator))
+                top = int(torch.randint(0, size[1] - crop + 1, (1,), generator=generator))
+            image.draft("RGB", size)  # JPEG only; a no-op for other formats
+            fx, fy = image.size[0] / size[0], image.size[1] / size[1]
+            box = (left * fx, top * fy, (left + crop) * fx, (top + crop) * fy)
+            image = image.convert("RGB").resize((crop, crop), Image.Resampling.BILINEAR, box=box)
     except OSError as e:
         raise DataError(f"{path}: cannot read the image ({e}); replace or remove it") from e
-    w, h = image.size
-    if generator is None:
-        left, top = (w - crop) // 2, (h - crop) // 2
-    else:
-        left = int(torch.randint(0, w - crop + 1, (1,), generator=generator))
-        top = int(torch.randint(0, h - crop + 1, (1,), generator=generator))
-    array = np.asarray(image.crop((left, top, left + crop, top + crop)), dtype=np.uint8)
-    return torch.from_numpy(array.copy()).permute(2, 0, 1)
+    return torch.from_numpy(np.array(image, dtype=np.uint8)).permute(2, 0, 1)
 
 
 class _Images:
-    """A map-style dataset of (normalised image, position); one per part of a half."""
+    """A map-style dataset of uint8 images (3, crop, crop); one per part of a half. The
+    workers hand uint8 to the main process (a quarter of float32's bytes) and Stream
+    normalises whole batches."""
 
     def __init__(self, files, resize, crop, mean, std, random_crop):
         self.files, self.resize, self.crop = files, resize, crop
@@ -115,10 +122,7 @@ class _Images:
         if self.random_crop:
             # Seeded per (epoch seed, image): the same crops whatever the worker count.
             generator = torch.Generator().manual_seed(self.seed * 1_000_003 + i)
-        x = _load(self.files[i], self.resize, self.crop, generator).float().div_(255)
-        return x.sub_(torch.tensor(self.mean)[:, None, None]).div_(
-            torch.tensor(self.std)[:, None, None]
-        )
+        return _load(self.files[i], self.resize, self.crop, generator)
 
 
 class Stream:
@@ -132,14 +136,18 @@ class Stream:
         return len(self.images)
 
     def _loader(self, batches):
+        import torch
         from torch.utils.data import DataLoader
 
-        return DataLoader(
+        mean = torch.tensor(self.images.mean).mul_(255)[:, None, None]
+        std = torch.tensor(self.images.std).mul_(255)[:, None, None]
+        loader = DataLoader(
             self.images,
             batch_sampler=batches,
             num_workers=self.workers,
             persistent_workers=False,
         )
+        return (xb.float().sub_(mean).div_(std) for xb in loader)
 
     def batches(self, order, batch_size: int):
         """(positions, images) of each training batch, in the order given."""

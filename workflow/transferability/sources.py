@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from . import cifar, datasets, imagefolder, wordnet
+from . import cifar, datasets, ilsvrc2012, imagefolder, wordnet
 from .errors import ConfigError, PipelineError
 
 STREAMED = ("imagenet",)
@@ -84,8 +84,9 @@ def expand_groups(
     dataset: dict, names: Sequence[str], groups: dict[str, Sequence[str]]
 ) -> dict[str, list[str]]:
     """Class names of each half from the config's entries, which may be class names,
-    CIFAR-100 superclass names, `wordnet:<wnid>` (classes under that WordNet synset) or
-    `rest` (every class not in the other half)."""
+    CIFAR-100 superclass names, `wordnet:<wnid>` (classes under that WordNet synset),
+    `ilsvrc2012:man_made` / `ilsvrc2012:natural` (the authors' published lists) or `rest`
+    (every class not in the other half)."""
     out: dict[str, list[str]] = {}
     for half in ("A", "B"):
         members: list[str] = []
@@ -96,6 +97,8 @@ def expand_groups(
                 synset = entry.removeprefix(WORDNET_PREFIX)
                 root = dataset.get("wordnet_root") or wordnet.DEFAULT_ROOT
                 members += wordnet.split_by_hypernym(names, synset.removeprefix("n"), root)[0]
+            elif entry.startswith(ilsvrc2012.PREFIX):
+                members += ilsvrc2012.members(entry.removeprefix(ilsvrc2012.PREFIX), names)
             elif entry != REST:
                 members.append(entry)
         out[half] = members

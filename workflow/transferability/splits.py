@@ -28,6 +28,23 @@ def random_halves(num_classes: int, seed: int) -> dict[str, list[int]]:
     return {"A": sorted(order[:half]), "B": sorted(order[half:])}
 
 
+def paper_random_halves(num_classes: int, seed: int) -> dict[str, list[int]]:
+    """The authors' draw (convnet_transfer, ilsvrc12/make_reduced_dataset.py): numpy's
+    legacy generator seeded with the one-element list [seed] (init_by_array, which gives
+    other numbers than the integer seed), half A = sorted(choice(arange(N), N // 2,
+    replace=False)), half B the rest. For N = 1000 and seed 0..3 these are the paper's
+    four random splits; for another N the same rule, half the classes in A."""
+    import numpy
+
+    numpy.random.seed([seed])
+    a = sorted(
+        int(i)
+        for i in numpy.random.choice(numpy.arange(num_classes), num_classes // 2, replace=False)
+    )
+    taken = set(a)
+    return {"A": a, "B": [i for i in range(num_classes) if i not in taken]}
+
+
 def resolve_groups(
     names: Sequence[str], groups: dict[str, Sequence[str]], key: str = "splits.dissimilar"
 ) -> dict[str, list[int]]:
@@ -103,8 +120,11 @@ def make_split(
     test_per_class: int | None,
     subset_seed: int,
     split_seed: int | None,
+    rule: str | None = None,
 ) -> dict:
     record = {"split": split, "kind": kind, "seed": split_seed, "subset_seed": subset_seed}
+    if rule:
+        record["rule"] = rule  # how a random split was drawn, where not the default shuffle
     record["halves"] = {}
     for half in HALVES:
         classes = halves[half]
