@@ -72,7 +72,9 @@ def load_checkpoint(path: str | Path) -> dict:
 
 def _record(split_record, *, split, target, source, treatment, n, seed, outcome, settings, threads):
     chance = 1.0 / len(split_record["halves"][target]["class_indices"])
-    status, reason = classify(outcome.history, outcome.diverged, chance)
+    status, reason = classify(
+        outcome.history, outcome.diverged, chance, near_chance_is_a_result=treatment == "random"
+    )
     return {
         "split": split,
         "split_kind": split_record["kind"],

@@ -39,14 +39,21 @@ MAX_TOP_CLASS_SHARE = 0.9
 MAX_DEAD = 0.9
 
 
-def classify(history: Sequence[dict], diverged: bool, chance: float) -> tuple[str, str]:
-    """(status, reason) of a net from its per-epoch history; reason is '' when trained."""
+def classify(
+    history: Sequence[dict], diverged: bool, chance: float, near_chance_is_a_result: bool = False
+) -> tuple[str, str]:
+    """(status, reason) of a net from its per-epoch history; reason is '' when trained.
+
+    `near_chance_is_a_result`: for frozen random layers the paper predicts near-chance
+    top-1, so there not learning is an outcome to count, not a failure; only the signs of
+    a broken optimiser (a collapse, one class, a dead layer) make such a net `failed`.
+    """
     if diverged:
         return DIVERGED, "the training loss became non-finite"
     if not history:
         return FAILED, "no epoch finished"
     best = max(h["val_top1"] for h in history)
-    if best - chance < MIN_LEARNED * (1 - chance):
+    if not near_chance_is_a_result and best - chance < MIN_LEARNED * (1 - chance):
         return FAILED, (
             f"did not learn: best validation top-1 {best:.3f} is within "
             f"{MIN_LEARNED:.0%} of the way from chance ({chance:.3f}) to 1"
