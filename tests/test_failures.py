@@ -13,7 +13,7 @@ import torch
 from transferability import cells, grid, plots, status
 from transferability.claims import all_claims
 from transferability.claims_report import render_markdown
-from transferability.nets import excluded_nets, usable_nets
+from transferability.nets import excluded_nets, pair_with_base, usable_nets
 from transferability.summary import history_from_metrics, read_metrics
 from transferability.training import Recipe, train
 
@@ -108,7 +108,8 @@ def test_a_collapse_forced_by_a_huge_learning_rate_is_failed_and_not_counted(
 
     matplotlib.use("Agg")
     fig, ax = matplotlib.pyplot.subplots()
-    plots._figure3_random(ax, usable_nets(combined), excluded_nets(combined))
+    paired = pair_with_base(combined)
+    plots._figure3_random(ax, usable_nets(combined), excluded_nets(combined), paired)
     markers = [c for c in ax.collections if c.get_label().startswith("diverged or failed")]
     assert len(markers) == 1 and len(markers[0].get_offsets()) == 1
 

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 import yaml
 
 from transferability import cifar, grid, imagefolder, sources, splits, wordnet
 from transferability.errors import ConfigError, DataError
+from transferability.stats import t_interval
 
 from .conftest import REPO, snakemake
 from .fullscale import WNIDS, WORDNET_ROOT, write_cifar100, write_imagefolder
@@ -335,22 +337,26 @@ def test_replicates_multiply_the_nets_and_each_cell_copies_from_its_own_seed():
         assert source == "none" or (cell.split, source, cell.seed) in base_keys
 
 
-def test_mean_lines_get_95_percent_interval_bars_only_from_three_nets():
+def test_mean_lines_get_95_percent_interval_bars_only_from_three_units():
     import matplotlib.pyplot as plt
 
     from transferability import plots
+    from transferability.nets import pair_with_base
 
     from .synthetic import make_table
 
-    table = make_table(splits=["random0"], seeds=range(3), ns=[1, 2])  # 6 nets per n
+    table = make_table(splits=["random0"], seeds=range(3), ns=[1, 2])  # 3 (split, seed) units
+    anb = pair_with_base(table).query("treatment == 'transfer'")
     fig, ax = plt.subplots()
-    plots._interval_bars(ax, table[table["treatment"] == "transfer"], "red")
+    plots._interval_bars(ax, anb, "red")
     assert len(ax.lines) == 2  # one bar per n
     low, high = ax.lines[0].get_ydata()
-    values = table[(table["treatment"] == "transfer") & (table["n"] == 1)]["top1"]
-    assert low <= values.mean() <= high
+    assert low <= anb[anb["n"] == 1]["top1"].mean() <= high
+    # The bar is the interval of the difference to the base, not of the levels.
+    diffs = (anb["top1"] - anb["base_top1"])[anb["n"] == 1].groupby(anb["seed"]).mean()
+    assert high - low == pytest.approx(np.diff(t_interval(diffs.to_numpy()))[0])
     ax.clear()
-    plots._interval_bars(ax, table[(table["treatment"] == "transfer")].head(2), "red")
+    plots._interval_bars(ax, anb[anb["seed"] < 2], "red")  # 2 units: no interval
     assert len(ax.lines) == 0
     plt.close(fig)
 

@@ -135,15 +135,23 @@ def _means_by_n(nets: pd.DataFrame, y: str = "top1") -> pd.Series:
     return nets.groupby("n")[y].mean().sort_index()
 
 
-def _interval_bars(ax: Axes, nets: pd.DataFrame, color, y: str = "top1", dx: float = 0.0):
-    """95% t interval of the mean at each n over independent units (a base net, or a
-    (split, seed) group where cells copy from the other half, as the claims resample);
-    none with fewer than 3 units."""
-    for n, group in nets.groupby("n"):
+def _interval_bars(ax: Axes, cells: pd.DataFrame, color, y: str = "top1", dx: float = 0.0):
+    """95% t interval at each n over independent units (a base net, or a (split, seed) group
+    where cells copy from the other half: what the claims resample), drawn around the mean.
+
+    For top-1 it is the interval of each cell's difference to its own base (`cells` come
+    from pair_with_base): how far apart the halves' levels are (some halves are much
+    easier) is not the uncertainty of an effect. None with fewer than 3 units.
+    """
+    for n, group in cells.groupby("n"):
         keys = list(unit_keys(group["treatment"].unique()))
-        low, high = t_interval(group.groupby(keys)[y].mean().to_numpy())
+        values = group[y] - group["base_top1"] if y == "top1" else group[y]
+        per_unit = values.groupby([group[k] for k in keys]).mean()
+        low, high = t_interval(per_unit.to_numpy())
         if not np.isnan(low):
-            ax.plot([n + dx, n + dx], [low, high], color=color, lw=2.5, alpha=0.6, zorder=2)
+            shift = group[y].mean() - per_unit.mean()  # onto the line through the nets' mean
+            xs = [n + dx, n + dx]
+            ax.plot(xs, [low + shift, high + shift], color=color, lw=2.5, alpha=0.6, zorder=2)
 
 
 # ------------------------------------------------------------------------------------
@@ -228,7 +236,7 @@ def _figure2_annotations(ax: Axes, means: dict[str, pd.Series], base: float) -> 
         _annotate_boost(ax, means["transfer_ft"], base)
 
 
-def _figure2_means(ax: Axes, nets: pd.DataFrame) -> None:
+def _figure2_means(ax: Axes, nets: pd.DataFrame, paired: pd.DataFrame) -> None:
     if nets.empty:
         _no_data(ax)
         return
@@ -262,11 +270,14 @@ def _figure2_means(ax: Axes, nets: pd.DataFrame) -> None:
             lw=1.5,
             label=style.label,
         )
-        _interval_bars(ax, sub, style.color, dx=style.offset)
+        _interval_bars(ax, paired[paired["treatment"] == treatment], style.color, dx=style.offset)
     _figure2_annotations(ax, means, base)
     ax.legend(loc="lower left", fontsize=8, ncol=5)
     ax.set_ylabel("Mean top-1 accuracy")
-    ax.set_title("Means per treatment and n (bars: 95% t interval over 3+ independent units)")
+    ax.set_title(
+        "Means per treatment and n (bars: 95% t interval of the difference to the base,\n"
+        "over 3+ independent units, drawn around the mean)"
+    )
 
 
 def figure2(df: pd.DataFrame, path: str | Path, dpi: int = 150) -> Path:
@@ -278,7 +289,8 @@ def figure2(df: pd.DataFrame, path: str | Path, dpi: int = 150) -> Path:
     with sns.axes_style("whitegrid"):
         fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 9), sharex=True, layout="constrained")
         _figure2_points(top, nets, bad)
-        _figure2_means(bottom, nets)
+        paired = pair_with_base(df)
+        _figure2_means(bottom, nets, paired[paired["split_kind"] == "random"])
         _n_axis(bottom)
         top.tick_params(labelbottom=True)
         _title(fig, df, "Figure 2: random splits")
@@ -293,7 +305,7 @@ def _target_palette(targets: list[str]) -> dict[str, tuple[float, float, float]]
     return dict(zip(targets, sns.color_palette("deep", max(len(targets), 1)), strict=False))
 
 
-def _figure3_dissimilar(ax: Axes, nets: pd.DataFrame) -> None:
+def _figure3_dissimilar(ax: Axes, nets: pd.DataFrame, paired: pd.DataFrame) -> None:
     dis = nets[(nets["split_kind"] == "dissimilar") & nets["treatment"].isin(["base", "transfer"])]
     ax.set_title("(a) Dissimilar split: base and AnB")
     ax.set_ylabel("Top-1 accuracy")
@@ -324,7 +336,7 @@ def _figure3_dissimilar(ax: Axes, nets: pd.DataFrame) -> None:
         )
         means = _means_by_n(sub)
         ax.plot(means.index, means.values, color=color, lw=1.5, label=f"target {target}")
-        _interval_bars(ax, sub, color)
+        _interval_bars(ax, paired[paired["target"] == target], color)
     ax.legend(fontsize=8, loc="lower left")
 
 
@@ -333,7 +345,7 @@ def _chance_lines(ax: Axes, nets: pd.DataFrame) -> None:
         ax.axhline(chance, color="0.5", ls=":", lw=1, label="chance" if i == 0 else None)
 
 
-def _figure3_random(ax: Axes, nets: pd.DataFrame, bad: pd.DataFrame) -> None:
+def _figure3_random(ax: Axes, nets: pd.DataFrame, bad: pd.DataFrame, paired: pd.DataFrame) -> None:
     ax.set_title("(b) Random frozen layers (all splits)")
     _excluded_points(ax, bad[bad["treatment"] == "random"])
     ax.set_ylabel("Top-1 accuracy")
@@ -348,7 +360,7 @@ def _figure3_random(ax: Axes, nets: pd.DataFrame, bad: pd.DataFrame) -> None:
     _points(ax, rnd, style, alpha=0.6)
     means = _means_by_n(pd.concat([base, rnd]))
     ax.plot(means.index, means.values, color=style.color, lw=1.5, label="random (mean)")
-    _interval_bars(ax, pd.concat([base, rnd]), style.color)
+    _interval_bars(ax, paired[paired["treatment"] == "random"], style.color)
     _chance_lines(ax, pd.concat([base, rnd]))
     ax.legend(fontsize=8, loc="upper right")
 
@@ -403,8 +415,10 @@ def figure3(df: pd.DataFrame, path: str | Path, dpi: int = 150) -> Path:
     nets = usable_nets(df)
     with sns.axes_style("whitegrid"):
         fig, axes = plt.subplots(1, 3, figsize=(16, 5), layout="constrained")
-        _figure3_dissimilar(axes[0], nets)
-        _figure3_random(axes[1], nets, excluded_nets(df))
+        paired = pair_with_base(df)
+        anb = (paired["split_kind"] == "dissimilar") & (paired["treatment"] == "transfer")
+        _figure3_dissimilar(axes[0], nets, paired[anb])
+        _figure3_random(axes[1], nets, excluded_nets(df), paired)
         _figure3_relative(axes[2], df)
         for ax in axes:
             _n_axis(ax)
