@@ -1,4 +1,4 @@
-"""The benchmark scripts the README quotes run, and print RESULT lines."""
+"""The benchmark scripts README.md and docs/ quote run, and print RESULT lines."""
 
 import re
 import subprocess

@@ -119,7 +119,7 @@ def test_nothing_changed_nothing_to_do(clone):
 def test_a_fine_tuning_setting_reruns_only_the_fine_tuned_cells(clone):
     jobs = planned_jobs(clone, {"training": {"finetune": {"lr": 0.01}}})
     assert jobs == cells(("selffer_ft", "transfer_ft")) | DOWNSTREAM
-    # The README's way to see the plan: a table of jobs per rule.
+    # docs/reruns.md's way to see the plan: a table of jobs per rule.
     result = run_snakemake(
         clone, "--dry-run", "--quiet", "rules", "--configfile", "tiny.yaml", "change.yaml"
     )

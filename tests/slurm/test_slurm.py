@@ -309,8 +309,8 @@ def test_a_killed_training_job_resumes_from_its_last_epoch_with_identical_metric
     assert all(torch.equal(resumed[k], clean[k]) for k in clean)
 
 
-def test_the_readme_commands_for_watching_progress_list_the_jobs(slurm_run):
-    section = (REPO / "README.md").read_text().split("**Watching progress.**")[1]
+def test_the_documented_commands_for_watching_progress_list_the_jobs(slurm_run):
+    section = (REPO / "docs/cluster.md").read_text().split("**Watching progress.**")[1]
     commands = [line.strip() for line in section.splitlines() if line.startswith("    ")][:2]
     assert [c.split()[0] for c in commands] == ["squeue", "sacct"]
     outputs = [
