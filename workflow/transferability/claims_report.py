@@ -12,7 +12,6 @@ from .claims import (
     Claim,
     pct,
     signed_pct,
-    unit_keys,
 )
 from .nets import (
     DISPLAY_NAMES,
@@ -57,7 +56,7 @@ def _md_table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
 def margins_markdown() -> str:
     """The margins table: rendered into every claims.md and pasted into docs/claims.md."""
     rows = [
-        [f"`{name}`", margin.text(), " × ".join(unit_keys(SPECS[name].treatments)), margin.reason]
+        [f"`{name}`", margin.text(), " × ".join(SPECS[name].keys), margin.reason]
         for name, margin in MARGINS.items()
     ]
     return _md_table(["claim", "margin", "unit", "why this margin"], rows)
