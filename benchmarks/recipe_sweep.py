@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import itertools
 import json
 import os
 import sys
@@ -52,6 +53,16 @@ def _job(job: dict) -> list[dict]:
     keys = ("split", "target", "treatment", "n", "seed", "top1", "status", "status_reason")
     row = {k: record.get(k) for k in keys} | {"recipe": job["recipe"]}
     return [row | h for h in record["history"]]
+
+
+def _net(common: dict, config: dict, name: str, treatment: str, n: int, base=None) -> dict:
+    """One net to train: its settings under this recipe, named after its base's name."""
+    from transferability import grid
+
+    settings = grid.train_settings(config, treatment)
+    return common | dict(
+        name=f"{name}-{treatment}{n}", treatment=treatment, n=n, base=base, settings=settings
+    )
 
 
 def overridden(config: dict, recipe: dict) -> dict:
@@ -105,8 +116,6 @@ def main() -> None:
 
     import pandas as pd
 
-    from transferability import grid
-
     default = yaml.safe_load((REPO / "config/config.yaml").read_text())
     cache = f"{args.results}/data/{default['dataset']['name']}.pt"
     tmp = tempfile.mkdtemp(prefix="recipe-sweep-")
@@ -114,53 +123,16 @@ def main() -> None:
     for text in args.recipes:
         config = overridden(default, json.loads(text))
         jobs, bases = [], []
-        for split in args.splits:
-            for half in args.halves:
-                for seed in args.seeds:
-                    name = f"{abs(hash(text))}-{split}-{half}-{seed}"
-                    model = f"{tmp}/{name}.pt"
-                    common = dict(
-                        recipe=text,
-                        tmp=tmp,
-                        cache=cache,
-                        split=split,
-                        target=half,
-                        seed=seed,
-                        split_file=f"{args.results}/splits/{split}.json",
-                    )
-                    bases.append(
-                        common
-                        | dict(
-                            name=name,
-                            treatment="base",
-                            n=0,
-                            model=model,
-                            base=None,
-                            settings=grid.train_settings(config, "base"),
-                        )
-                    )
-                    for n in args.random_n:
-                        jobs.append(
-                            common
-                            | dict(
-                                name=f"{name}-random{n}",
-                                treatment="random",
-                                n=n,
-                                base=None,
-                                settings=grid.train_settings(config, "random"),
-                            )
-                        )
-                    for n in args.selffer_n:
-                        jobs.append(
-                            common
-                            | dict(
-                                name=f"{name}-selffer{n}",
-                                treatment="selffer",
-                                n=n,
-                                base=model,
-                                settings=grid.train_settings(config, "selffer"),
-                            )
-                        )
+        for split, half, seed in itertools.product(args.splits, args.halves, args.seeds):
+            name = f"{abs(hash(text))}-{split}-{half}-{seed}"
+            model = f"{tmp}/{name}.pt"
+            common = dict(
+                recipe=text, tmp=tmp, cache=cache, split=split, target=half, seed=seed,
+                split_file=f"{args.results}/splits/{split}.json", model=model,
+            )  # fmt: skip
+            bases.append(_net(common, config, name, "base", 0))
+            jobs += [_net(common, config, name, "random", n) for n in args.random_n]
+            jobs += [_net(common, config, name, "selffer", n, model) for n in args.selffer_n]
         os.environ.setdefault("TRANSFERABILITY_SHARED_PROCESS", "0")
         with ProcessPoolExecutor(args.workers) as pool:
             for result in pool.map(_job, bases if args.selffer_n else []):

@@ -1,6 +1,7 @@
 """The benchmark scripts README.md and docs/ quote run, and print RESULT lines."""
 
 import re
+import shutil
 import subprocess
 import sys
 
@@ -146,3 +147,19 @@ def test_gpu_check_runs_its_checks_on_the_cpu(fake_fashion_mnist):
         for kind in ("full", "frozen_n5"):
             value, unit = results[f"{name}_{kind}_img_per_s"]
             assert unit == "img/s" and float(value) > 0
+
+
+def test_recipe_sweep_counts_nets_that_did_not_train(fake_cache, split_file, tmp_path):
+    """The sweep docs/training.md quotes, on the fake data: one random cell, a base and BnB;
+    a sane recipe leaves every net trained, an absurd one does not."""
+    results = tmp_path / "results"
+    (results / "data").mkdir(parents=True)
+    (results / "splits").mkdir()
+    shutil.copy2(fake_cache, results / "data/fashion_mnist.pt")
+    shutil.copy2(split_file, results / "splits/random0.json")
+    args = ["--splits", "random0", "--halves", "A", "--random-n", "5", "--selffer-n", "1"]
+    args += ["--results", str(results), "--out", str(tmp_path / "sweep.csv"), "--workers", "1"]
+    recipes = ['{"epochs": 4, "batch_size": 16}', '{"epochs": 2, "lr": 30.0, "warmup": 0.0}']
+    out = run_script("recipe_sweep.py", *args, "--recipes", *recipes, timeout=600)
+    assert out["recipe0_nets_not_trained"] == ("0", "nets")
+    assert int(out["recipe1_nets_not_trained"][0]) >= 1

@@ -16,9 +16,7 @@ LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
 FENCE = re.compile(r"^```.*?^```", re.M | re.S)
 CODE_SPAN = re.compile(r"`[^`\n]*`")
 # Benchmark scripts shown in a command on these pages that no test runs, and why.
-NOT_RUN_BY_A_TEST = {
-    "recipe_sweep.py": "docs/training.md; trains 48 nets per recipe on the default's data",
-}
+NOT_RUN_BY_A_TEST = {}
 
 
 def prose(text: str) -> str:
