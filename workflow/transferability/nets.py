@@ -54,7 +54,9 @@ def normalise(df: pd.DataFrame) -> pd.DataFrame:
     derived = out["diverged"].map({True: DIVERGED, False: TRAINED})
     status = out["status"].astype("object").where(out["status"].notna(), derived)
     out["status"] = status.where(~(out["diverged"] & (status == TRAINED)), DIVERGED)
-    out["status_reason"] = out["status_reason"].fillna("").astype(str)
+    # Empty reasons read back from CSV as NaN (a float column): text, with "" for none.
+    reason = out["status_reason"].astype("object")
+    out["status_reason"] = reason.where(reason.notna(), "").astype(str)
     _exclude_cells_of_excluded_sources(out)
     # An unknown n (-1) matches no claim, rather than failing the whole report.
     out["n"] = pd.to_numeric(out["n"], errors="coerce").fillna(-1).astype("int64")
