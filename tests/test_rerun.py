@@ -10,8 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -19,7 +17,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from .conftest import FASHION_MNIST_ROOT, copy_repository, venv_env
+from transferability import grid
+
+from .support import FASHION_MNIST_ROOT, copy_repository, snakemake
 
 # One random split (random0), both ends of n, one seed. The cells' epochs are set on
 # their own, so a change of the base recipe reaches the cells only through the base nets.
@@ -31,21 +31,14 @@ TINY = {
     "training": {"base": {"epochs": 1}, "cell": {"epochs": 1}},
 }
 TARGETS = ("A", "B")
-TREATMENTS = ("selffer", "transfer", "selffer_ft", "transfer_ft", "random")
+TREATMENTS = grid.TREATMENTS
 DOWNSTREAM = {("aggregate",), ("figures",), ("claims",), ("tables",)}
 
 
 def run_snakemake(clone: Path, *args: str, timeout: float = 900):
-    env = venv_env()
-    return subprocess.run(
-        [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", "tiny.yaml", *args],
-        cwd=clone,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=timeout,
-        check=False,
-    )
+    """snakemake in the clone, on the tiny config."""
+    tiny = ("--cores", "2", "--configfile", "tiny.yaml")
+    return snakemake(clone, *tiny, *args, clone=True, timeout=timeout)
 
 
 @pytest.fixture(scope="module")
