@@ -192,9 +192,15 @@ def __getattr__(name: str):
 ANNOUNCED = re.compile(r"\[shared training process (\d+):")
 
 
-def train_base_argv(cache: Path, split: Path, out_dir: Path) -> list[str]:
-    """`python -m transferability` arguments training base net random0/A/seed0."""
-    settings = json.dumps(grid.train_settings(tiny_config(), "base"))
+def train_base_argv(
+    cache: Path, split: Path, out_dir: Path, epochs: int | None = None
+) -> list[str]:
+    """`python -m transferability` arguments training base net random0/A/seed0 (for
+    `epochs` epochs: a job long enough to be caught running)."""
+    config = tiny_config()
+    if epochs is not None:
+        config["training"]["base"]["epochs"] = epochs
+    settings = json.dumps(grid.train_settings(config, "base"))
     return [
         "train-base", "--cache", str(cache), "--split-file", str(split), "--split", "random0",
         "--half", "A", "--seed", "0", "--settings", settings,

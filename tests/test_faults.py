@@ -32,7 +32,6 @@ from .support import (
     snakemake,
     start_job,
     start_snakemake,
-    tiny_config,
     train_base_argv,
     venv_env,
 )
@@ -335,6 +334,14 @@ def _server_of(log: Path) -> int:
     return int(ANNOUNCED.search(log.read_text()).group(1))
 
 
+def _first_job(tmp_path: Path, runtime: Path, cache: Path, split: Path) -> tuple[dict, int]:
+    """One job through the shared process (starting it): its environment and server pid."""
+    environment = job_env(runtime, True)
+    first = tmp_path / "first.log"
+    assert run_job(train_base_argv(cache, split, tmp_path / "a"), environment, first) == 0
+    return environment, _server_of(first)
+
+
 def _end(pid: int) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGCONT)
@@ -345,17 +352,11 @@ def test_a_stopped_server_does_not_hang_jobs(tmp_path, private_runtime, fake_cac
     """kill -STOP on the shared process: a new job waits HANDOFF_SECONDS, then runs in its
     own process; a job already running ends and its client learns its exit code from the
     zombie it left."""
-    from transferability import grid, worker
+    from transferability import worker
 
-    environment = job_env(private_runtime, True)
-    first = tmp_path / "first.log"
-    assert run_job(train_base_argv(fake_cache, split_file, tmp_path / "a"), environment, first) == 0
-    server = _server_of(first)
+    environment, server = _first_job(tmp_path, private_runtime, fake_cache, split_file)
     try:
-        config = tiny_config()
-        config["training"]["base"]["epochs"] = 40
-        argv = train_base_argv(fake_cache, split_file, tmp_path / "b")
-        argv[argv.index("--settings") + 1] = json.dumps(grid.train_settings(config, "base"))
+        argv = train_base_argv(fake_cache, split_file, tmp_path / "b", epochs=40)
         running = tmp_path / "running.log"
         client = start_job(argv, environment, running)
         deadline = time.monotonic() + 120
@@ -412,17 +413,9 @@ def test_the_job_has_the_callers_niceness_cpu_set_and_limits(
     job to a process of its own."""
     if len(os.sched_getaffinity(0)) < 2 or shutil.which("prlimit") is None:
         pytest.skip("needs two CPUs and prlimit")
-    from transferability import grid
-
-    environment = job_env(private_runtime, True)
-    first = tmp_path / "first.log"
-    assert run_job(train_base_argv(fake_cache, split_file, tmp_path / "a"), environment, first) == 0
-    server = _server_of(first)
+    environment, server = _first_job(tmp_path, private_runtime, fake_cache, split_file)
     try:
-        config = tiny_config()
-        config["training"]["base"]["epochs"] = 500
-        argv = train_base_argv(fake_cache, split_file, tmp_path / "b")
-        argv[argv.index("--settings") + 1] = json.dumps(grid.train_settings(config, "base"))
+        argv = train_base_argv(fake_cache, split_file, tmp_path / "b", epochs=500)
         cpu = min(os.sched_getaffinity(0))
         wrapper = ["nice", "-n", "7", "taskset", "-c", str(cpu), "prlimit", "--nofile=200:300"]
         log = tmp_path / "limited.log"

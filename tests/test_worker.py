@@ -128,13 +128,8 @@ def long_job(
 ) -> tuple[subprocess.Popen, int, int, Path]:
     """A base net training for many epochs through the shared process: the client, the
     server's pid and the job's pid (the server's child)."""
-    config = tiny_config()
-    config["training"]["base"]["epochs"] = 500
-    from transferability import grid
-
     out = tmp_path / "long"
-    argv = train_base_argv(cache, split, out)
-    argv[argv.index("--settings") + 1] = json.dumps(grid.train_settings(config, "base"))
+    argv = train_base_argv(cache, split, out, epochs=500)
     log = tmp_path / "long.log"
     client = start_job(argv, job_env(runtime, True), log)
     deadline = time.monotonic() + 120
