@@ -1,4 +1,12 @@
-"""Helpers the workflow benchmarks share: run the repository's Snakefile in a scratch folder."""
+"""The one way the tests and the benchmarks run snakemake: the real command, in a scratch
+folder on this repository's Snakefile (`-s REPO/Snakefile -d workdir`) or inside a copied
+clone (its own Snakefile, the clone as the working directory).
+
+The benchmarks import it as `_snakemake_run` (their folder is first on sys.path); the tests
+too (pyproject.toml puts benchmarks/ on pytest's pythonpath). Its helpers: `snakemake()` runs
+and waits, `start()` launches in the background, `snakemake_args()` the arguments both use
+(and `dag_build.py --cprofile` passes to snakemake in-process).
+"""
 
 from __future__ import annotations
 
@@ -8,11 +16,13 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+CONFIG_NAME = "run-config.yaml"  # where `config=` is written, in the folder snakemake runs in
 
 # The tiny grid the whole-workflow tests and benchmarks run: a few hundred real
 # Fashion-MNIST images, one epoch, the two ends of n, one random split and the dissimilar
@@ -52,35 +62,95 @@ def copy_repository(dest: Path) -> Path:
     return dest
 
 
+def snakemake_args(
+    workdir: Path,
+    *args: str,
+    config: dict | None = None,
+    clone: bool = False,
+    snakefile: Path | None = None,
+) -> list[str]:
+    """The arguments of one snakemake call (without `python -m snakemake`).
+
+    workdir: the folder the results go to. clone: True when `workdir` is a copy of the
+    repository (copy_repository): snakemake then runs there on that copy's Snakefile, and
+    relative paths in `args` are the clone's; otherwise on `snakefile` (REPO/Snakefile)
+    with `-d workdir`. config: written to workdir/CONFIG_NAME and given as `--configfile`,
+    before `args`."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    cmd = [] if clone else ["-s", str(snakefile or REPO / "Snakefile"), "-d", str(workdir)]
+    if config is not None:
+        path = workdir / CONFIG_NAME
+        path.write_text(yaml.safe_dump(config))
+        cmd += ["--configfile", str(path)]
+    return [*cmd, *args]
+
+
+@dataclass
+class Run:
+    """A finished snakemake call: what subprocess.run returns, with its times."""
+
+    args: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+    seconds: float  # wall time
+    cpu_seconds: float  # user + system of snakemake and its jobs: less noisy on a shared machine
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
 def _children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
 
 
-def last_cpu_seconds() -> float:
-    """CPU time (user + system) of the last `snakemake` call: less noisy than wall time on a
-    shared machine, where other processes stretch the wall time but not this."""
-    return _cpu_before_after[1] - _cpu_before_after[0]
+def snakemake(
+    workdir: Path,
+    *args: str,
+    config: dict | None = None,
+    clone: bool = False,
+    snakefile: Path | None = None,
+    timeout: float | None = None,
+    env: dict | None = None,
+    check: bool = False,
+) -> Run:
+    """Run `python -m snakemake` (see snakemake_args) and wait for it.
 
-
-_cpu_before_after = [0.0, 0.0]
-
-
-def snakemake(workdir: Path, *args: str, config: dict | None = None, check: bool = True):
-    """`snakemake -s REPO/Snakefile -d workdir ARGS`; returns (seconds, stdout + stderr)."""
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir)]
-    if config is not None:
-        path = workdir / "benchmark-config.yaml"
-        path.write_text(yaml.safe_dump(config))
-        cmd += ["--configfile", str(path)]
-    _cpu_before_after[0] = _children_cpu()
-    start = time.perf_counter()
+    env: the environment (default venv_env()); timeout: seconds before it is killed
+    (subprocess.TimeoutExpired); check: exit (SystemExit, with the end of its output) when
+    it fails, as a benchmark script does."""
+    cmd = [sys.executable, "-m", "snakemake"]
+    cmd += snakemake_args(workdir, *args, config=config, clone=clone, snakefile=snakefile)
+    cpu, start = _children_cpu(), time.perf_counter()
     result = subprocess.run(
-        [*cmd, *args], capture_output=True, text=True, env=venv_env(), check=False
+        cmd,
+        cwd=workdir if clone else None,
+        capture_output=True,
+        text=True,
+        env=venv_env() if env is None else env,
+        timeout=timeout,
+        check=False,
     )
-    seconds = time.perf_counter() - start
-    _cpu_before_after[1] = _children_cpu()
-    output = result.stdout + result.stderr
-    if check and result.returncode != 0:
-        sys.exit(f"snakemake {' '.join(args)} failed:\n{output[-3000:]}")
-    return seconds, output
+    seconds, cpu = time.perf_counter() - start, _children_cpu() - cpu
+    run = Run(cmd, result.returncode, result.stdout, result.stderr, seconds, cpu)
+    if check and run.returncode != 0:
+        sys.exit(f"snakemake {' '.join(args)} failed in {workdir}:\n{run.output[-3000:]}")
+    return run
+
+
+def start(
+    workdir: Path,
+    *args: str,
+    config: dict | None = None,
+    clone: bool = False,
+    env: dict | None = None,
+    **popen,
+) -> subprocess.Popen:
+    """Launch `python -m snakemake` (see snakemake_args) without waiting; `popen` goes to
+    subprocess.Popen (stdout, stderr, start_new_session, ...)."""
+    cmd = [sys.executable, "-m", "snakemake"]
+    cmd += snakemake_args(workdir, *args, config=config, clone=clone)
+    env = venv_env() if env is None else env
+    return subprocess.Popen(cmd, cwd=workdir if clone else None, env=env, **popen)

@@ -63,19 +63,14 @@ def main() -> None:
             budgets, val_per_class = [("subset", 10, 1), ("all", None, 1)], 5
         for label, per_class, epochs in budgets:
             split_file = Path(tmp) / f"{label}.json"
-            record = splits.make_split(
-                split="dissimilar",
-                kind="dissimilar",
-                class_names=names,
-                halves=halves,
-                train_labels=labels["train_y"].tolist(),
-                test_labels=labels["test_y"].tolist(),
-                train_per_class=per_class,
-                val_per_class=val_per_class,
-                test_per_class=None,
-                subset_seed=config["subset"]["seed"],
-                split_seed=None,
-            )
+            settings = {
+                "kind": "dissimilar",
+                "train_per_class": per_class,
+                "val_per_class": val_per_class,
+                "test_per_class": None,
+                "subset_seed": config["subset"]["seed"],
+            }
+            record = splits.split_from_settings("dissimilar", settings, names, labels, halves)
             splits.write_split(record, split_file)
             r = Recipe(**{**recipe.__dict__, "epochs": epochs})
             for half in splits.HALVES:

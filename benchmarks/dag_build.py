@@ -26,7 +26,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _snakemake_run import REPO, last_cpu_seconds, snakemake
+from _snakemake_run import REPO, snakemake, snakemake_args
 
 TREATMENTS = ["selffer", "transfer", "selffer_ft", "transfer_ft", "random"]
 PAPER_SCALE = {
@@ -48,16 +48,13 @@ def cells(config: dict) -> int:
 
 
 def profile(workdir: Path, config: dict) -> None:
-    import yaml
     from snakemake.cli import main as snakemake_main
 
-    path = workdir / "benchmark-config.yaml"
-    path.write_text(yaml.safe_dump(config))
-    argv = ["-s", str(REPO / "Snakefile"), "-d", str(workdir), "--configfile", str(path)]
+    argv = snakemake_args(workdir, "--dry-run", "--quiet", config=config)
     profiler = cProfile.Profile()
     profiler.enable()
     with contextlib.suppress(SystemExit):  # snakemake's main exits when done
-        snakemake_main([*argv, "--dry-run", "--quiet"])
+        snakemake_main(argv)
     profiler.disable()
     out = io.StringIO()
     stats = pstats.Stats(profiler, stream=out).sort_stats("cumulative")
@@ -80,9 +77,10 @@ def main() -> None:
             return
         times, cpu, jobs = [], [], None
         for _ in range(args.repeat):
-            seconds, out = snakemake(workdir, "--dry-run", "--quiet", "rules", config=config)
-            times.append(seconds)
-            cpu.append(last_cpu_seconds())
+            run = snakemake(workdir, "--dry-run", "--quiet", "rules", config=config, check=True)
+            times.append(run.seconds)
+            cpu.append(run.cpu_seconds)
+            out = run.output
             counts = dict(re.findall(r"^(\w+)\s+(\d+)$", out, re.M))
             jobs = int(counts["total"])
             if int(counts["train_cell"]) != cells(config):

@@ -69,19 +69,9 @@ def default_half(config: dict, tmp: Path, data_root: str | None, smoke: bool):
         build_cache("fashion_mnist", root, False, "unused", cache)
         labels = torch.load(cache, weights_only=True)
         names = class_names("fashion_mnist")
-        record = splits.make_split(
-            split="random0",
-            kind="random",
-            class_names=names,
-            halves=splits.random_halves(len(names), config["splits"]["seed"]),
-            train_labels=labels["train_y"].tolist(),
-            test_labels=labels["test_y"].tolist(),
-            train_per_class=per_class[0],
-            val_per_class=per_class[1],
-            test_per_class=per_class[2],
-            subset_seed=sub["seed"],
-            split_seed=config["splits"]["seed"],
-        )
+        keys = ("train_per_class", "val_per_class", "test_per_class")
+        settings = grid.split_settings(config, "random0") | dict(zip(keys, per_class, strict=True))
+        record = splits.split_from_settings("random0", settings, names, labels)
         print(f"default cell: Fashion-MNIST from {root}, half B of random0")
         return load_half(cache, record["halves"]["B"]), 5
     print(f"default cell: no Fashion-MNIST at {root}: random 28-px images of the default's sizes")

@@ -26,7 +26,7 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from _snakemake_run import last_cpu_seconds, snakemake
+from _snakemake_run import snakemake
 
 # --smoke: a 1-split, 1-layer grid, for the test suite.
 SMOKE = {"splits": {"random": 1, "dissimilar": {"enabled": False}}, "layers": [1]}
@@ -37,12 +37,13 @@ def fake_complete_run(workdir: Path, config: dict | None) -> int:
     cache = workdir / "results/data/fashion_mnist.pt"
     cache.parent.mkdir(parents=True)
     cache.touch()
-    _, summary = snakemake(workdir, "--summary", config=config)
+    summary = snakemake(workdir, "--summary", config=config, check=True).output
     outputs = [line.split("\t")[0] for line in summary.splitlines() if line.startswith("results/")]
     for output in outputs:
         (workdir / output).parent.mkdir(parents=True, exist_ok=True)
         (workdir / output).touch()
-    snakemake(workdir, "--touch", "--forceall", "--cores", "1", "--quiet", "all", config=config)
+    touch = ("--touch", "--forceall", "--cores", "1", "--quiet", "all")
+    snakemake(workdir, *touch, config=config, check=True)
     return len(outputs)
 
 
@@ -58,13 +59,14 @@ def main() -> None:
         n_outputs = fake_complete_run(workdir, config)
         times, cpu = [], []
         for _ in range(args.repeat):
-            seconds, out = snakemake(workdir, "--cores", "2", config=config)
-            cpu.append(last_cpu_seconds())
-            if "Nothing to be done" not in out:
-                raise SystemExit(f"expected 'Nothing to be done', got:\n{out[-3000:]}")
-            times.append(seconds)
+            run = snakemake(workdir, "--cores", "2", config=config, check=True)
+            cpu.append(run.cpu_seconds)
+            if "Nothing to be done" not in run.output:
+                raise SystemExit(f"expected 'Nothing to be done', got:\n{run.output[-3000:]}")
+            times.append(run.seconds)
         changed = dict(config or {}, plots={"dpi": 71})
-        _, plan = snakemake(workdir, "--dry-run", "--quiet", "rules", config=changed)
+        dry_run = ("--dry-run", "--quiet", "rules")
+        plan = snakemake(workdir, *dry_run, config=changed, check=True).output
         planned = dict(re.findall(r"^(\w+)\s+(\d+)$", plan, re.M))
         if planned != {"figures": "1", "all": "1", "total": "2"}:
             raise SystemExit(f"metadata check: a new plot dpi should rerun only figures:\n{plan}")

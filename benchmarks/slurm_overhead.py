@@ -31,11 +31,10 @@ import re
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import yaml
-from _snakemake_run import TINY, copy_repository, venv_env
+from _snakemake_run import TINY, copy_repository, snakemake
 
 REPO = Path(__file__).resolve().parents[1]
 CLUSTER = REPO / "tests/slurm/cluster.sh"
@@ -58,20 +57,9 @@ def result(name: str, value, unit: str) -> None:
     print(f"RESULT {name} {value} {unit}", flush=True)
 
 
-def snakemake(workdir: Path, *args: str, timeout: float = 3600) -> tuple[str, float]:
-    started = time.perf_counter()
-    out = subprocess.run(
-        [sys.executable, "-m", "snakemake", *args],
-        cwd=workdir,
-        env=venv_env(),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    seconds = time.perf_counter() - started
-    if out.returncode != 0:
-        sys.exit(f"snakemake {' '.join(args)} failed in {workdir}:\n{out.stderr[-3000:]}")
-    return out.stdout + out.stderr, seconds
+def in_clone(workdir: Path, *args: str):
+    """snakemake ARGS in a copy of the repository; exits when it fails."""
+    return snakemake(workdir, *args, clone=True, timeout=3600, check=True)
 
 
 def jobs_per_rule_in_dry_run(workdir: Path, *configs: dict) -> dict[str, int]:
@@ -83,7 +71,7 @@ def jobs_per_rule_in_dry_run(workdir: Path, *configs: dict) -> dict[str, int]:
         names.append(f"count{i}.yaml")
     if names:  # one --configfile with every file: a second --configfile replaces the first
         args += ["--configfile", *names]
-    log, _ = snakemake(workdir, *args)
+    log = in_clone(workdir, *args).output
     jobs: dict[str, int] = {}
     for line in log.splitlines():
         if match := TOP_LEVEL_JOB.match(line):
@@ -133,7 +121,7 @@ def cluster(command: str) -> None:
 def wall_times(tmp: Path, cores: int) -> None:
     local = copy_repository(tmp / "local")
     (local / "tiny.yaml").write_text(yaml.safe_dump(TINY))
-    _, local_seconds = snakemake(local, "--cores", str(cores), "--configfile", "tiny.yaml")
+    local_seconds = in_clone(local, "--cores", str(cores), "--configfile", "tiny.yaml").seconds
 
     was_up = (
         "slurmctld -"
@@ -144,11 +132,12 @@ def wall_times(tmp: Path, cores: int) -> None:
     try:
         on_slurm = copy_repository(tmp / "slurm")
         (on_slurm / "tiny.yaml").write_text(yaml.safe_dump(TINY))
-        log, slurm_seconds = snakemake(
+        run = in_clone(
             on_slurm,
             "--profile", "slurm", "--configfile", "tiny.yaml", "--cores", str(cores),
             "--slurm-init-seconds-before-status-checks", "1",
         )  # fmt: skip
+        log, slurm_seconds = run.output, run.seconds
     finally:
         if not was_up:
             cluster("stop")

@@ -221,19 +221,12 @@ def step_ablation(net: models.TransferNet, batch: int, steps: int) -> None:
 def make_split_file(config: dict, cache: Path, out: Path, per_class, val_per_class, test_per_class):
     names = class_names(config["dataset"]["name"])
     labels = load_cache(cache)
-    record = splits.make_split(
-        split="random0",
-        kind="random",
-        class_names=names,
-        halves=splits.random_halves(len(names), config["splits"]["seed"]),
-        train_labels=labels["train_y"].tolist(),
-        test_labels=labels["test_y"].tolist(),
-        train_per_class=per_class,
-        val_per_class=val_per_class,
-        test_per_class=test_per_class,
-        subset_seed=config["subset"]["seed"],
-        split_seed=config["splits"]["seed"],
-    )
+    settings = grid.split_settings(config, "random0") | {
+        "train_per_class": per_class,
+        "val_per_class": val_per_class,
+        "test_per_class": test_per_class,
+    }
+    record = splits.split_from_settings("random0", settings, names, labels)
     splits.write_split(record, out)
     return record
 

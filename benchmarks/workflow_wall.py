@@ -16,14 +16,12 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
 import shutil
-import subprocess
-import sys
 import tempfile
-import time
 from collections import defaultdict
 from pathlib import Path
+
+from _snakemake_run import snakemake
 
 REPO = Path(__file__).resolve().parents[1]
 COPIED = ("Snakefile", "workflow", "config", "envs")
@@ -57,16 +55,9 @@ def main() -> None:
                 shutil.copytree(source, work / name, ignore=shutil.ignore_patterns("__pycache__"))
             else:
                 shutil.copy2(source, work / name)
-        cmd = [sys.executable, "-m", "snakemake", "--cores", str(args.cores)]
-        if args.configfile:
-            cmd += ["--configfile", str(args.configfile.resolve())]
-        bin_dir = Path(sys.executable).parent
-        env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-        started = time.perf_counter()
-        run = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True)
-        wall = time.perf_counter() - started
-        if run.returncode != 0:
-            sys.exit(f"error: snakemake failed ({run.returncode}):\n{run.stderr[-3000:]}")
+        extra = ["--configfile", str(args.configfile.resolve())] if args.configfile else []
+        run = snakemake(work, "--cores", str(args.cores), *extra, clone=True, check=True)
+        wall = run.seconds
         print(f"RESULT workflow_wall_seconds {wall:.1f} s")
         print(f"RESULT workflow_cores {args.cores} cores")
         all_jobs = all_seconds = all_cpu = 0.0

@@ -15,9 +15,11 @@ from collections.abc import Callable, Iterable
 import numpy as np
 import pandas as pd
 
+from transferability.treatments import CELL_TREATMENTS, source_half
+
 BASE = 0.60
 CHANCE = 0.2
-TREATMENTS = ("selffer", "transfer", "selffer_ft", "transfer_ft", "random")
+TREATMENTS = CELL_TREATMENTS  # every cell treatment of the registry (treatments.py)
 Effect = Callable[[str, int, str], float]
 
 
@@ -43,11 +45,6 @@ def override(**by_treatment: Callable[[int, str], float]) -> Effect:
         return paper_like(treatment, n, split_kind)
 
     return effect
-
-
-def _source(treatment: str, target: str) -> str:
-    other = "B" if target == "A" else "A"
-    return {"transfer": other, "transfer_ft": other, "random": "none"}.get(treatment, target)
 
 
 def make_table(
@@ -77,7 +74,7 @@ def make_table(
         for target in ("A", "B"):
             for seed in seeds:
                 cells = [("base", 0, target)]
-                cells += [(t, n, _source(t, target)) for t in treatments for n in ns]
+                cells += [(t, n, source_half(t, target)) for t in treatments for n in ns]
                 for treatment, n, source in cells:
                     top1 = effect(treatment, n, kind) + (rng.normal(0, noise) if noise else 0.0)
                     if treatment == "base":

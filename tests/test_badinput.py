@@ -8,8 +8,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +15,14 @@ import pytest
 
 from transferability.errors import DataError
 
-from .conftest import REPO, snakemake, tiny_config, venv_env, write_idx
+from .support import (
+    REPO,
+    copy_repository,
+    snakemake,
+    tiny_config,
+    train_base_argv,
+    write_idx,
+)
 
 pytestmark = pytest.mark.badinput
 
@@ -105,14 +110,8 @@ def test_configfile_given_twice(tmp_path):
 
 def test_a_clone_under_a_folder_with_braces(tmp_path):
     """Snakemake formats the rules' conda: paths (absolute) with the wildcards."""
-    from .conftest import copy_repository
-
     clone = copy_repository(tmp_path / "x{w}" / "clone")
-    result = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-s", str(clone / "Snakefile"), "-d", str(tmp_path),
-         "--dry-run"],
-        capture_output=True, text=True, env=venv_env(), timeout=120, check=False,
-    )  # fmt: skip
+    result = snakemake(tmp_path, "--dry-run", snakefile=clone / "Snakefile", timeout=120)
     out = result.stdout + result.stderr
     assert result.returncode != 0
     assert "has braces in its path" in out and "NameError" not in out
@@ -310,17 +309,6 @@ def make_split(capsys, cache: Path, out: Path, config: dict | None = None) -> tu
     settings = grid.split_settings(config or tiny_config(), "random0")
     argv = ["make-split", "--cache", str(cache), "--split", "random0"]
     return run_step(capsys, *argv, "--settings", json.dumps(settings), "--out", str(out))
-
-
-def train_base_argv(cache: Path, split: Path, out_dir: Path) -> list[str]:
-    from transferability import grid
-
-    settings = json.dumps(grid.train_settings(tiny_config(), "base"))
-    return [
-        "train-base", "--cache", str(cache), "--split-file", str(split), "--split", "random0",
-        "--half", "A", "--seed", "0", "--settings", settings,
-        "--out-model", str(out_dir / "model.pt"), "--out-metrics", str(out_dir / "metrics.json"),
-    ]  # fmt: skip
 
 
 def train_base_fails(capsys, cache: Path, split: Path, tmp_path: Path) -> str:
@@ -587,7 +575,7 @@ def test_a_data_path_with_spaces_quotes_and_braces_reaches_the_jobs_intact(tmp_p
     """Config values go to the shell quoted, and to Snakemake's params unformatted:
     prepare_data and make_split run on a Fashion-MNIST root at `my data/it's "here" {y}`,
     inside a work folder with a space. Raw data replaced afterwards remakes the cache."""
-    from .conftest import make_fake_fashion_mnist
+    from .support import make_fake_fashion_mnist
 
     workdir = tmp_path / "work dir"
     root = make_fake_fashion_mnist(workdir / "my data" / 'it\'s "here" {y}')
@@ -616,7 +604,7 @@ def test_a_data_path_with_spaces_quotes_and_braces_reaches_the_jobs_intact(tmp_p
 
 def test_a_corrupt_file_under_a_quoted_path_fails_the_rule_cleanly(tmp_path):
     """Through snakemake: the job fails, its log says which file, and no cache is left."""
-    from .conftest import make_fake_fashion_mnist
+    from .support import make_fake_fashion_mnist
 
     workdir = tmp_path / "work"
     root = make_fake_fashion_mnist(workdir / "it's data")
@@ -636,7 +624,7 @@ def test_every_value_in_a_shell_command_is_quoted_or_constrained():
     """A path from the config (or anything else free-form) reaches a rule's shell command
     only through `:q`; the rest are wildcards (constrained to names without spaces or
     quotes), thread counts and `params.base`, which common.smk quotes with shlex."""
-    from .test_rules import rules
+    from .support import rules
 
     safe = {"threads", "params.base"} | {
         f"wildcards.{w}" for w in ("split", "half", "target", "treatment", "n", "seed")

@@ -1,6 +1,5 @@
 """The benchmark scripts README.md and docs/ quote run, and print RESULT lines."""
 
-import re
 import shutil
 import subprocess
 import sys
@@ -8,9 +7,7 @@ import sys
 import pytest
 import yaml
 
-from .conftest import REPO
-
-RESULT = re.compile(r"^RESULT (\S+) (\S+) (\S+)$")
+from .support import REPO, RESULT, run_script
 
 
 def test_base_accuracy_ceiling_prints_results(fake_fashion_mnist):
@@ -27,18 +24,6 @@ def test_base_accuracy_ceiling_prints_results(fake_fashion_mnist):
         f"base_top1_dissimilar_{half}_{data}_images" for half in "AB" for data in ("subset", "all")
     }
     assert all(0 <= v <= 1 for v in results.values())
-
-
-def run_script(name: str, *args: str, timeout: float = 300) -> dict[str, str]:
-    """Run benchmarks/<name> and return its RESULT lines as {name: (value, unit)}."""
-    out = subprocess.run(
-        [sys.executable, str(REPO / "benchmarks" / name), *args],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=timeout,
-    ).stdout
-    return {m[1]: (m[2], m[3]) for m in map(RESULT.match, out.splitlines()) if m}
 
 
 def test_throughput_compares_both_loops_on_full_and_frozen_cells(fake_fashion_mnist):

@@ -15,7 +15,7 @@ from transferability import claims as C
 from transferability import claims_report, stats
 from transferability.nets import excluded_nets, normalise, usable_nets
 
-from .conftest import REPO
+from .support import REPO
 from .synthetic import BASE, CHANCE, make_table, override, set_status
 
 pytestmark = pytest.mark.claims

@@ -10,7 +10,7 @@ import torch
 from transferability.datasets import build_cache, load_cache, read_idx
 from transferability.errors import DataError
 
-from .conftest import FASHION_MNIST_ROOT, write_idx
+from .support import FASHION_MNIST_ROOT, write_idx
 
 
 def test_cache_holds_uint8_images_labels_and_class_names(fake_cache):
@@ -87,7 +87,7 @@ def test_where_the_files_are_absent_the_download_fallback_is_used(tmp_path, monk
     """dataset.download: true asks torchvision (here a stand-in writing local files)."""
     from transferability import datasets
 
-    from .conftest import make_fake_fashion_mnist
+    from .support import make_fake_fashion_mnist
 
     def fake_download(download_root):
         return make_fake_fashion_mnist(download_root / "FashionMNIST" / "raw")

@@ -18,8 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import REPO
-from .test_rules import rules
+from .support import REPO, rules
 
 pytestmark = pytest.mark.envs
 

@@ -17,7 +17,7 @@ from transferability.nets import excluded_nets, pair_with_base, usable_nets
 from transferability.summary import history_from_metrics, read_metrics
 from transferability.training import Recipe, train
 
-from .conftest import tiny_config
+from .support import tiny_config
 from .synthetic import make_table
 
 pytestmark = pytest.mark.failures

@@ -21,7 +21,20 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import FASHION_MNIST_ROOT, REPO, TINY, tiny_config, venv_env
+from .support import (
+    ANNOUNCED,
+    FASHION_MNIST_ROOT,
+    REPO,
+    TINY,
+    children,
+    job_env,
+    run_job,
+    snakemake,
+    start_job,
+    start_snakemake,
+    train_base_argv,
+    venv_env,
+)
 
 pytestmark = pytest.mark.faults
 
@@ -30,22 +43,12 @@ pytestmark = pytest.mark.faults
 VOLATILE = {"train_seconds", "resumed_from_epoch"}
 
 
-def command(workdir: Path, *args: str) -> list[str]:
-    return [
-        sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir),
-        "--cores", "2", "--configfile", str(workdir / "tiny.yaml"), *args,
-    ]  # fmt: skip
+def tiny_args(workdir: Path, *args: str) -> tuple[str, ...]:
+    return ("--cores", "2", "--configfile", str(workdir / "tiny.yaml"), *args)
 
 
-def run(workdir: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        command(workdir, *args),
-        capture_output=True,
-        text=True,
-        env=venv_env(),
-        timeout=timeout,
-        check=False,
-    )
+def run(workdir: Path, *args: str, timeout: float = 600):
+    return snakemake(workdir, *tiny_args(workdir, *args), timeout=timeout)
 
 
 def start(workdir: Path, *args: str) -> subprocess.Popen:
@@ -54,11 +57,11 @@ def start(workdir: Path, *args: str) -> subprocess.Popen:
     background launcher such as `make ... &` or CI may have set it to ignored). Output
     goes to a file: a pipe nobody reads would fill and stall the run."""
     with (workdir / "snakemake.out").open("w") as output:
-        return subprocess.Popen(
-            command(workdir, *args),
+        return start_snakemake(
+            workdir,
+            *tiny_args(workdir, *args),
             stdout=output,
             stderr=subprocess.STDOUT,
-            env=venv_env(),
             start_new_session=True,
             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
@@ -328,9 +331,15 @@ def private_runtime():
 
 
 def _server_of(log: Path) -> int:
-    from .test_worker import ANNOUNCED
-
     return int(ANNOUNCED.search(log.read_text()).group(1))
+
+
+def _first_job(tmp_path: Path, runtime: Path, cache: Path, split: Path) -> tuple[dict, int]:
+    """One job through the shared process (starting it): its environment and server pid."""
+    environment = job_env(runtime, True)
+    first = tmp_path / "first.log"
+    assert run_job(train_base_argv(cache, split, tmp_path / "a"), environment, first) == 0
+    return environment, _server_of(first)
 
 
 def _end(pid: int) -> None:
@@ -343,22 +352,13 @@ def test_a_stopped_server_does_not_hang_jobs(tmp_path, private_runtime, fake_cac
     """kill -STOP on the shared process: a new job waits HANDOFF_SECONDS, then runs in its
     own process; a job already running ends and its client learns its exit code from the
     zombie it left."""
-    from transferability import grid, worker
+    from transferability import worker
 
-    from .test_badinput import train_base_argv
-    from .test_worker import ANNOUNCED, env, run, start
-
-    environment = env(private_runtime, True)
-    first = tmp_path / "first.log"
-    assert run(train_base_argv(fake_cache, split_file, tmp_path / "a"), environment, first) == 0
-    server = _server_of(first)
+    environment, server = _first_job(tmp_path, private_runtime, fake_cache, split_file)
     try:
-        config = tiny_config()
-        config["training"]["base"]["epochs"] = 40
-        argv = train_base_argv(fake_cache, split_file, tmp_path / "b")
-        argv[argv.index("--settings") + 1] = json.dumps(grid.train_settings(config, "base"))
+        argv = train_base_argv(fake_cache, split_file, tmp_path / "b", epochs=40)
         running = tmp_path / "running.log"
-        client = start(argv, environment, running)
+        client = start_job(argv, environment, running)
         deadline = time.monotonic() + 120
         while "epoch 1:" not in running.read_text():
             assert client.poll() is None and time.monotonic() < deadline, running.read_text()
@@ -370,7 +370,7 @@ def test_a_stopped_server_does_not_hang_jobs(tmp_path, private_runtime, fake_cac
         later = tmp_path / "later.log"
         began = time.monotonic()
         argv = train_base_argv(fake_cache, split_file, tmp_path / "c")
-        assert run(argv, environment, later) == 0, later.read_text()
+        assert run_job(argv, environment, later) == 0, later.read_text()
         text = later.read_text()
         assert f"took no job in {worker.HANDOFF_SECONDS:g} s" in text
         assert not ANNOUNCED.search(text)
@@ -380,17 +380,14 @@ def test_a_stopped_server_does_not_hang_jobs(tmp_path, private_runtime, fake_cac
 
 
 def test_a_folder_at_the_socket_path(tmp_path, private_runtime, fake_cache, split_file):
-    from .test_badinput import train_base_argv
-    from .test_worker import ANNOUNCED, env, run
-
-    environment = env(private_runtime, True)
+    environment = job_env(private_runtime, True)
     where = "from transferability import worker; print(worker.socket_path())"
     path = subprocess.run(
         [sys.executable, "-c", where], env=environment, capture_output=True, text=True, check=True
     ).stdout.strip()
     Path(path).mkdir()
     log = tmp_path / "job.log"
-    assert run(train_base_argv(fake_cache, split_file, tmp_path / "out"), environment, log) == 0
+    assert run_job(train_base_argv(fake_cache, split_file, tmp_path / "out"), environment, log) == 0
     text = log.read_text()
     assert f"{path} is not the shared training process's socket; remove it" in text
     assert not ANNOUNCED.search(text) and text.count("\n[") == 0
@@ -416,20 +413,9 @@ def test_the_job_has_the_callers_niceness_cpu_set_and_limits(
     job to a process of its own."""
     if len(os.sched_getaffinity(0)) < 2 or shutil.which("prlimit") is None:
         pytest.skip("needs two CPUs and prlimit")
-    from transferability import grid
-
-    from .test_badinput import train_base_argv
-    from .test_worker import ANNOUNCED, children, env, run
-
-    environment = env(private_runtime, True)
-    first = tmp_path / "first.log"
-    assert run(train_base_argv(fake_cache, split_file, tmp_path / "a"), environment, first) == 0
-    server = _server_of(first)
+    environment, server = _first_job(tmp_path, private_runtime, fake_cache, split_file)
     try:
-        config = tiny_config()
-        config["training"]["base"]["epochs"] = 500
-        argv = train_base_argv(fake_cache, split_file, tmp_path / "b")
-        argv[argv.index("--settings") + 1] = json.dumps(grid.train_settings(config, "base"))
+        argv = train_base_argv(fake_cache, split_file, tmp_path / "b", epochs=500)
         cpu = min(os.sched_getaffinity(0))
         wrapper = ["nice", "-n", "7", "taskset", "-c", str(cpu), "prlimit", "--nofile=200:300"]
         log = tmp_path / "limited.log"

@@ -15,8 +15,8 @@ from transferability import cifar, grid, imagefolder, sources, splits, wordnet
 from transferability.errors import ConfigError, DataError
 from transferability.stats import t_interval
 
-from .conftest import REPO, snakemake
 from .fullscale import WNIDS, WORDNET_ROOT, write_cifar100, write_imagefolder
+from .support import REPO, snakemake
 
 TINY_NET = {"widths": [4, 4, 4, 4, 4, 8, 8]}
 TINY_RECIPE = {"epochs": 1, "batch_size": 16}

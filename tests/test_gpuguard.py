@@ -12,7 +12,7 @@ import torch
 
 from transferability import cli, device
 
-from .conftest import tiny_config
+from .support import tiny_config
 
 pytestmark = pytest.mark.gpuguard
 
@@ -115,7 +115,7 @@ def test_config_device_cpu_declares_a_cpu_run_through_snakemake(
 ):
     """A job given a GPU variable fails under the default `device: auto` (no usable GPU
     here) and trains under `device: cpu`: the config reaches the job."""
-    from .conftest import snakemake
+    from .support import snakemake
 
     clean_env.setenv("CUDA_VISIBLE_DEVICES", "0")
     clean_env.setenv("TRANSFERABILITY_SHARED_PROCESS", "0")

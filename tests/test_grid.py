@@ -7,7 +7,7 @@ import yaml
 
 from transferability import grid
 
-from .conftest import REPO
+from .support import REPO
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from PIL import Image
 
 from transferability import imagefolder
 
-from .test_benchmarks import run_script
+from .support import run_script
 
 
 def photo(path, width: int, height: int):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import subprocess
 
-from .conftest import REPO, venv_env
+from .support import REPO, venv_env
 
 NO_PACKAGE = "FASHION_MNIST=/nonexistent/train-images-idx3-ubyte.gz"
 

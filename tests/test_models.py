@@ -5,39 +5,14 @@ import torch
 
 from transferability import models
 from transferability.errors import ConfigError
-from transferability.training import Recipe, train
+from transferability.training import train
 
-WIDTHS = (4, 8, 8, 8, 8, 16, 16)
-
-
-def net(seed: int, widths=WIDTHS, classes: int = 5) -> models.TransferNet:
-    torch.manual_seed(seed)
-    return models.TransferNet("small28", classes, widths=widths)
+from .support import RECIPE, net, tiny_data
 
 
 def layer_params(net: models.TransferNet, i: int) -> list[torch.Tensor]:
     layer = net.weight_layers()[i]
     return [layer.weight.detach().clone(), layer.bias.detach().clone()]
-
-
-def tiny_data(seed: int = 0, n: int = 64):
-    g = torch.Generator().manual_seed(seed)
-    y = torch.arange(n) % 5
-    x = torch.randn(n, 1, 28, 28, generator=g) + y.view(-1, 1, 1, 1).float()
-    return {part: (x, y) for part in ("train", "val", "test")}
-
-
-RECIPE = Recipe(
-    epochs=2,
-    batch_size=16,
-    lr=0.01,
-    momentum=0.9,
-    weight_decay=5e-4,
-    lr_steps=(0.5,),
-    lr_gamma=0.1,
-    warmup=0.1,
-    clip_grad_norm=5.0,
-)
 
 
 def test_the_net_has_eight_weight_layers_and_the_expected_output():

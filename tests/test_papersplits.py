@@ -12,8 +12,8 @@ import yaml
 
 from transferability import cli, grid, ilsvrc2012, sources, splits, wordnet
 
-from .conftest import REPO
 from .fullscale import WNIDS, WORDNET_ROOT, write_imagefolder
+from .support import REPO
 
 pytestmark = pytest.mark.papersplits
 

@@ -15,7 +15,7 @@ import pytest
 
 from transferability import reference
 
-from .conftest import REPO
+from .support import REPO
 
 COMMITTED = REPO / "results/reference"
 RUNS = ("reference", "replicates")

@@ -10,8 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -19,7 +17,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from .conftest import FASHION_MNIST_ROOT, copy_repository, venv_env
+from transferability import grid
+
+from .support import FASHION_MNIST_ROOT, copy_repository, snakemake
 
 # One random split (random0), both ends of n, one seed. The cells' epochs are set on
 # their own, so a change of the base recipe reaches the cells only through the base nets.
@@ -31,20 +31,16 @@ TINY = {
     "training": {"base": {"epochs": 1}, "cell": {"epochs": 1}},
 }
 TARGETS = ("A", "B")
-TREATMENTS = ("selffer", "transfer", "selffer_ft", "transfer_ft", "random")
+TREATMENTS = grid.TREATMENTS
 DOWNSTREAM = {("aggregate",), ("figures",), ("claims",), ("tables",)}
 
 
-def run_snakemake(clone: Path, *args: str, timeout: float = 900):
-    env = venv_env()
-    return subprocess.run(
-        [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", "tiny.yaml", *args],
-        cwd=clone,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=timeout,
-        check=False,
+def run_snakemake(clone: Path, *args: str, change: bool = False, timeout: float = 900):
+    """snakemake in the clone, on the tiny config (and change.yaml over it: one --configfile
+    with both, as a second --configfile would replace the first)."""
+    configs = ("tiny.yaml", "change.yaml") if change else ("tiny.yaml",)
+    return snakemake(
+        clone, "--cores", "2", "--configfile", *configs, *args, clone=True, timeout=timeout
     )
 
 
@@ -66,11 +62,9 @@ JOB_LINE = re.compile(r"^(?:local)?rule (\w+):$")
 
 def planned_jobs(clone: Path, change: dict | None = None) -> set[tuple]:
     """The jobs a dry run would execute (without `all`): (rule, *wildcard values)."""
-    args = ["--dry-run"]
     if change is not None:
         (clone / "change.yaml").write_text(yaml.safe_dump(change))
-        args = ["--configfile", "tiny.yaml", "change.yaml", "--dry-run"]
-    result = run_snakemake(clone, *args)
+    result = run_snakemake(clone, "--dry-run", change=change is not None)
     assert result.returncode == 0, result.stderr[-5000:]
     jobs, rule = [], None
     for line in result.stdout.splitlines():
@@ -120,9 +114,7 @@ def test_a_fine_tuning_setting_reruns_only_the_fine_tuned_cells(clone):
     jobs = planned_jobs(clone, {"training": {"finetune": {"lr": 0.01}}})
     assert jobs == cells(("selffer_ft", "transfer_ft")) | DOWNSTREAM
     # docs/reruns.md's way to see the plan: a table of jobs per rule.
-    result = run_snakemake(
-        clone, "--dry-run", "--quiet", "rules", "--configfile", "tiny.yaml", "change.yaml"
-    )
+    result = run_snakemake(clone, "--dry-run", "--quiet", "rules", change=True)
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, re.M))
     assert counts == {"train_cell": "8", "aggregate": "1", "figures": "1", "claims": "1",
                       "tables": "1", "all": "1", "total": "13"}  # fmt: skip

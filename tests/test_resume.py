@@ -11,7 +11,7 @@ from transferability import device
 from transferability.checkpointing import ResumeState
 from transferability.training import train
 
-from .test_models import RECIPE, net, tiny_data
+from .support import RECIPE, net, tiny_data
 
 RECIPE4 = dataclasses.replace(RECIPE, epochs=4, lr_steps=(0.6,))
 SILENT = lambda *_: None  # noqa: E731

@@ -5,19 +5,9 @@ import re
 import pytest
 import yaml
 
-from .conftest import REPO
+from .support import REPO, rules
 
-RULE_FILES = sorted((REPO / "workflow/rules").glob("*.smk"))
 DIRECTIVES = ("log:", "benchmark:", "conda:", "threads:", "resources:")
-
-
-def rules() -> dict[str, str]:
-    """Rule name -> the text of its block, from every rule file."""
-    found = {}
-    for path in RULE_FILES:
-        blocks = re.split(r"^rule (\w+):\n", path.read_text(), flags=re.MULTILINE)
-        found |= dict(zip(blocks[1::2], blocks[2::2], strict=True))
-    return found
 
 
 def test_the_workflow_has_the_designed_rules():

@@ -9,9 +9,7 @@ import yaml
 
 from transferability import profiles
 
-from .conftest import REPO, snakemake, tiny_config
-from .test_benchmarks import run_script
-from .test_rules import rules
+from .support import REPO, rules, run_script, snakemake, tiny_config
 
 WORKFLOW_PROFILE = REPO / "profiles/default/config.yaml"
 

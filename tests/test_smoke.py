@@ -15,7 +15,7 @@ from transferability import grid, jobinfo, smoke
 from transferability.cli import main
 from transferability.configcheck import schema_problems
 
-from .conftest import REPO, snakemake
+from .support import REPO, snakemake
 
 pytestmark = pytest.mark.smoke
 

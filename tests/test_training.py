@@ -11,8 +11,7 @@ import torch
 from transferability import models
 from transferability.training import Recipe, derived_seed, top1, train
 
-from .conftest import REPO
-from .test_models import RECIPE, net, tiny_data
+from .support import RECIPE, REPO, net, tiny_data
 
 
 class FixedLogits(torch.nn.Module):

@@ -7,7 +7,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -20,10 +19,17 @@ import pytest
 
 from transferability import worker
 
-from .conftest import REPO, tiny_config, venv_env
-from .test_badinput import train_base_argv
-
-ANNOUNCED = re.compile(r"\[shared training process (\d+):")
+from .support import (
+    ANNOUNCED,
+    REPO,
+    children,
+    job_env,
+    run_job,
+    start_job,
+    tiny_config,
+    train_base_argv,
+    venv_env,
+)
 
 
 @pytest.fixture
@@ -33,29 +39,6 @@ def runtime():
     folder = Path(tempfile.mkdtemp(prefix="tw-"))
     yield folder
     shutil.rmtree(folder, ignore_errors=True)
-
-
-def env(runtime: Path, shared: bool, **extra: str) -> dict:
-    return venv_env() | {
-        "PYTHONPATH": str(REPO / "workflow"),
-        worker.ENABLE_ENV: "1" if shared else "0",
-        "XDG_RUNTIME_DIR": str(runtime),
-        **extra,
-    }
-
-
-def start(argv: list[str], environment: dict, log: Path) -> subprocess.Popen:
-    with log.open("w") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "transferability", *argv],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=environment,
-        )
-
-
-def run(argv: list[str], environment: dict, log: Path) -> int:
-    return start(argv, environment, log).wait(timeout=300)
 
 
 def weights(path: Path) -> dict:
@@ -87,10 +70,10 @@ def test_jobs_in_the_shared_process_equal_jobs_in_their_own(
         out = tmp_path / ("shared" if shared else "own")
         base_log, cell_log = out / "base.log", out / "cell.log"
         out.mkdir()
-        environment = env(runtime, shared)
-        assert run(train_base_argv(fake_cache, split_file, out), environment, base_log) == 0
+        environment = job_env(runtime, shared)
+        assert run_job(train_base_argv(fake_cache, split_file, out), environment, base_log) == 0
         argv = cell_argv(fake_cache, split_file, out / "model.pt", out / "cell.json")
-        assert run(argv, env(runtime, shared), cell_log) == 0
+        assert run_job(argv, job_env(runtime, shared), cell_log) == 0
         logs = base_log.read_text() + cell_log.read_text()
         assert len(ANNOUNCED.findall(logs)) == (2 if shared else 0), logs
         assert "top1" in base_log.read_text() and "top1" in cell_log.read_text()
@@ -106,15 +89,13 @@ def test_the_job_has_the_clients_folder_environment_and_umask(
     tmp_path, runtime, fake_cache, split_file
 ):
     first = tmp_path / "first"  # starts the server, under umask 022
-    assert (
-        run(train_base_argv(fake_cache, split_file, first), env(runtime, True), tmp_path / "log")
-        == 0
-    )
+    argv = train_base_argv(fake_cache, split_file, first)
+    assert run_job(argv, job_env(runtime, True), tmp_path / "log") == 0
     out = tmp_path / "out"
     client = subprocess.Popen(
         [sys.executable, "-m", "transferability", *train_base_argv(fake_cache, split_file, out)],
         cwd=tmp_path,
-        env=env(runtime, True, TMPDIR=str(tmp_path)),
+        env=job_env(runtime, True, TMPDIR=str(tmp_path)),
         preexec_fn=lambda: os.umask(0o077),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -133,7 +114,7 @@ def test_errors_and_exit_codes_pass_through(tmp_path, runtime, fake_cache, split
         seen = {}
         for shared in (False, True):
             log = tmp_path / f"{code}-{shared}.log"
-            assert run(argv, env(runtime, shared), log) == code
+            assert run_job(argv, job_env(runtime, shared), log) == code
             text = log.read_text()
             assert bool(ANNOUNCED.search(text)) == shared
             seen[shared] = ANNOUNCED.sub("", text).split("\n", 1)[-1] if shared else text
@@ -147,15 +128,10 @@ def long_job(
 ) -> tuple[subprocess.Popen, int, int, Path]:
     """A base net training for many epochs through the shared process: the client, the
     server's pid and the job's pid (the server's child)."""
-    config = tiny_config()
-    config["training"]["base"]["epochs"] = 500
-    from transferability import grid
-
     out = tmp_path / "long"
-    argv = train_base_argv(cache, split, out)
-    argv[argv.index("--settings") + 1] = json.dumps(grid.train_settings(config, "base"))
+    argv = train_base_argv(cache, split, out, epochs=500)
     log = tmp_path / "long.log"
-    client = start(argv, env(runtime, True), log)
+    client = start_job(argv, job_env(runtime, True), log)
     deadline = time.monotonic() + 120
     while not (found := ANNOUNCED.search(log.read_text())) or "epoch 1:" not in log.read_text():
         assert client.poll() is None, log.read_text()
@@ -164,10 +140,6 @@ def long_job(
     server = int(found.group(1))
     (job,) = children(server)
     return client, server, job, out
-
-
-def children(pid: int) -> list[int]:
-    return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
 
 def wait_gone(pid: int, timeout: float = 30) -> None:
@@ -201,9 +173,9 @@ def test_ctrl_c_reaches_the_job_and_the_client_dies_of_it(
 
 
 def test_the_server_exits_when_idle(tmp_path, runtime, fake_cache, split_file):
-    environment = env(runtime, True, **{worker.IDLE_ENV: "1"})
+    environment = job_env(runtime, True, **{worker.IDLE_ENV: "1"})
     log = tmp_path / "base.log"
-    assert run(train_base_argv(fake_cache, split_file, tmp_path / "out"), environment, log) == 0
+    assert run_job(train_base_argv(fake_cache, split_file, tmp_path / "out"), environment, log) == 0
     server = int(ANNOUNCED.search(log.read_text()).group(1))
     wait_gone(server)
     assert not list(runtime.rglob("*.sock"))
@@ -212,7 +184,7 @@ def test_the_server_exits_when_idle(tmp_path, runtime, fake_cache, split_file):
 def test_a_server_shutting_down_keeps_no_job_waiting(tmp_path, runtime, fake_cache, split_file):
     """A job that arrives while an idle server exits (holding the lock a new server
     needs) is served by the next server as soon as the lock is free."""
-    environment = env(runtime, True)
+    environment = job_env(runtime, True)
     where = "from transferability import worker; print(worker.socket_path())"
     path = subprocess.run(
         [sys.executable, "-c", where], env=environment, capture_output=True, text=True, check=True
@@ -220,7 +192,9 @@ def test_a_server_shutting_down_keeps_no_job_waiting(tmp_path, runtime, fake_cac
     log = tmp_path / "job.log"
     with open(f"{path}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        client = start(train_base_argv(fake_cache, split_file, tmp_path / "out"), environment, log)
+        client = start_job(
+            train_base_argv(fake_cache, split_file, tmp_path / "out"), environment, log
+        )
         time.sleep(1.5)
         assert client.poll() is None
     assert client.wait(timeout=50) == 0  # well before the client's 60 s give-up

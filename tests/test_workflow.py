@@ -10,23 +10,9 @@ import yaml
 
 from transferability import grid
 
-from .conftest import FASHION_MNIST_ROOT, REPO, TINY, copy_repository
+from .support import FASHION_MNIST_ROOT, TINY, copy_repository, expected_nets, resolved
 
 pytestmark = pytest.mark.workflow
-
-
-def resolved(overrides: dict) -> dict:
-    """The config snakemake sees: the default with the overrides merged in."""
-    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
-    for key, value in overrides.items():
-        if isinstance(value, dict):
-            config[key] = config[key] | {
-                k: (config[key].get(k, {}) | v if isinstance(v, dict) else v)
-                for k, v in value.items()
-            }
-        else:
-            config[key] = value
-    return config
 
 
 def make_demo(clone: Path) -> subprocess.CompletedProcess:
@@ -57,12 +43,6 @@ def tiny_run(tmp_path_factory):
     assert result.returncode == 0, result.stderr[-5000:]
     assert "Results: results/summary.parquet" in result.stdout
     return clone
-
-
-def expected_nets(config: dict) -> set[tuple]:
-    bases = {(b.split, b.half, "base", 0, b.seed) for b in grid.bases(config)}
-    cells = {(c.split, c.target, c.treatment, c.n, c.seed) for c in grid.cells(config)}
-    return bases | cells
 
 
 def test_table_has_exactly_one_row_per_expected_net(tiny_run):

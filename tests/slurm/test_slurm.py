@@ -23,8 +23,15 @@ import pandas as pd
 import pytest
 import yaml
 
-from ..conftest import FASHION_MNIST_ROOT, REPO, copy_repository, venv_env
-from ..test_workflow import expected_nets, resolved
+from ..support import (
+    FASHION_MNIST_ROOT,
+    REPO,
+    copy_repository,
+    expected_nets,
+    resolved,
+    snakemake,
+    start_snakemake,
+)
 
 pytestmark = [pytest.mark.slurm, pytest.mark.timeout(1800)]
 
@@ -114,8 +121,8 @@ def clone(tmp: Path, config: dict) -> Path:
     return tmp
 
 
-def snakemake_cmd(*args: str, slurm: bool = True) -> list[str]:
-    cmd = [sys.executable, "-m", "snakemake", "--configfile", "test.yaml"]
+def snakemake_args(*args: str, slurm: bool = True) -> list[str]:
+    cmd = ["--configfile", "test.yaml"]
     if slurm:
         cmd += ["--profile", "slurm", *LOCAL_CLUSTER_ARGS]
     else:
@@ -124,10 +131,7 @@ def snakemake_cmd(*args: str, slurm: bool = True) -> list[str]:
 
 
 def run(workdir: Path, *args: str, slurm: bool = True, timeout: float = 1200):
-    result = subprocess.run(
-        snakemake_cmd(*args, slurm=slurm), cwd=workdir, env=venv_env(), capture_output=True,
-        text=True, timeout=timeout, check=False,
-    )  # fmt: skip
+    result = snakemake(workdir, *snakemake_args(*args, slurm=slurm), clone=True, timeout=timeout)
     (workdir / f"snakemake-{'slurm' if slurm else 'local'}.log").write_text(result.stderr)
     return result
 
@@ -268,8 +272,8 @@ def test_a_killed_training_job_resumes_from_its_last_epoch_with_identical_metric
     workdir = clone(tmp_path_factory.mktemp("killed"), LONG_BASE)
     # First run without the profile's retries, so the kill fails the run, as a
     # preemption past the retries would; then the user reruns the same command.
-    with subprocess.Popen(
-        snakemake_cmd("--retries", "0", BASE_TARGET), cwd=workdir, env=venv_env(),
+    with start_snakemake(
+        workdir, *snakemake_args("--retries", "0", BASE_TARGET), clone=True,
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     ) as first:  # fmt: skip
         try:

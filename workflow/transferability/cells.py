@@ -16,10 +16,11 @@ from . import jobinfo, models, provenance
 from .atomic import torch_save, write_text
 from .checkpointing import ResumeState
 from .errors import ConfigError, DataError, load_failure
-from .grid import FINE_TUNED, source_half
 from .splits import read_split
 from .status import classify
 from .training import Recipe, derived_seed, load_half, train
+from .treatments import COPIED, source_half
+from .treatments import get as get_treatment
 
 
 def _net(settings: dict, num_classes: int) -> models.TransferNet:
@@ -170,6 +171,7 @@ def train_cell(
     """BnB/AnB (frozen), BnB+/AnB+ (fine-tuned) or random-frozen, chopped at layer n."""
     devices.pick()
     torch.set_num_threads(threads)
+    spec = get_treatment(treatment)  # what it copies and freezes: treatments.REGISTRY
     source = source_half(treatment, target)
     split_record = read_split(split_path)
     data = load_half(
@@ -184,12 +186,12 @@ def train_cell(
     net_seed = derived_seed(split, target, treatment, n, seed)
     torch.manual_seed(net_seed)
     net = _net(settings, num_classes)
-    if treatment != "random":
+    if spec.prefix == COPIED:
         state = load_checkpoint(base)
         models.check_compatible(net, state, n, str(base))
         models.transplant(net, state, n)
     net = net.to(memory_format=torch.channels_last)
-    frozen = 0 if treatment in FINE_TUNED else n
+    frozen = spec.frozen_layers(n)
     resume_state = _resume(resume, settings, frozen, [cache, split_path, base])
     recipe = Recipe.from_config(settings["recipe"])
     outcome, diagnostics = train(net, data, recipe, frozen, net_seed, resume=resume_state)

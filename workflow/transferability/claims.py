@@ -32,6 +32,7 @@ from .nets import (
     usable_nets,
 )
 from .stats import CI_LEVEL, MIN_UNITS, bootstrap_mean, t_interval, welch_interval
+from .treatments import OTHER, REGISTRY
 
 __all__ = [  # re-exported for plots.py, trace.py and older callers
     "BASE_KEYS",
@@ -67,7 +68,7 @@ MIN_BASE_ABOVE_CHANCE = 0.01
 # Units of resampling
 
 # Treatments whose copied layers come from the other half's base net.
-CROSS_HALF = frozenset({"transfer", "transfer_ft"})
+CROSS_HALF = frozenset(t.name for t in REGISTRY if t.copies_from == OTHER)
 SPLIT_SEED = ("split", "seed")
 BASE_NET = tuple(BASE_KEYS)
 # The base net a cell copies from. A within-target difference of AnB cells (n high minus n

@@ -44,27 +44,11 @@ def _make_split(args) -> None:
     s = args.settings
     cache = load_cache(args.cache)
     names = tuple(cache["classes"])
-    if s["kind"] == "random" and s.get("rule") == "paper_random":
-        halves = splits.paper_random_halves(len(names), s["seed"])
-    elif s["kind"] == "random":
-        halves = splits.random_halves(len(names), s["seed"])
-    else:
+    halves = None  # a random split draws its own
+    if s["kind"] != "random":
         dataset = {"name": s["dataset"], "wordnet_root": s.get("wordnet_root")}
         halves = splits.resolve_groups(names, expand_groups(dataset, names, s["groups"]))
-    record = splits.make_split(
-        split=args.split,
-        kind=s["kind"],
-        class_names=names,
-        halves=halves,
-        train_labels=cache["train_y"].tolist(),
-        test_labels=cache["test_y"].tolist(),
-        train_per_class=s["train_per_class"],
-        val_per_class=s["val_per_class"],
-        test_per_class=s["test_per_class"],
-        subset_seed=s["subset_seed"],
-        split_seed=s.get("seed"),
-        rule=s.get("rule"),
-    )
+    record = splits.split_from_settings(args.split, s, names, cache, halves)
     splits.write_split(record, args.out)
     for half in splits.HALVES:
         classes = record["halves"][half]["classes"]

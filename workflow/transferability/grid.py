@@ -10,9 +10,11 @@ from dataclasses import dataclass
 from . import sources
 from .errors import ConfigError
 from .splits import HALVES, resolve_groups
+from .treatments import CELL_TREATMENTS, REGISTRY, source_half  # noqa: F401  (re-exported)
 
-TREATMENTS = ("selffer", "transfer", "selffer_ft", "transfer_ft", "random")
-FINE_TUNED = ("selffer_ft", "transfer_ft")
+# A cell's treatments and those that fine-tune, from the one registry (treatments.py).
+TREATMENTS = CELL_TREATMENTS
+FINE_TUNED = tuple(t.name for t in REGISTRY if t.fine_tunes)
 
 
 @dataclass(frozen=True, order=True)
@@ -29,17 +31,6 @@ class Cell:
     treatment: str
     n: int
     seed: int
-
-
-def source_half(treatment: str, target: str) -> str:
-    """The half whose base net lends its layers: own half for selffers, the other for transfer."""
-    if treatment in ("selffer", "selffer_ft"):
-        return target
-    if treatment in ("transfer", "transfer_ft"):
-        return "B" if target == "A" else "A"
-    if treatment == "random":
-        return "none"
-    raise ConfigError(f"treatments: unknown treatment {treatment!r}; known: {list(TREATMENTS)}")
 
 
 def split_names(config: dict) -> list[str]:

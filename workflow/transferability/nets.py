@@ -7,16 +7,10 @@ from __future__ import annotations
 import pandas as pd
 
 from .status import DIVERGED, FAILED, STATUSES, TRAINED  # noqa: F401  (re-exported)
+from .treatments import REGISTRY
 
-# The one definition of display names; plots.py imports it.
-DISPLAY_NAMES: dict[str, str] = {
-    "base": "base",
-    "selffer": "BnB",
-    "selffer_ft": "BnB+",
-    "transfer": "AnB",
-    "transfer_ft": "AnB+",
-    "random": "random",
-}
+# The paper's names, in the registry's order (treatments.py); plots.py imports them.
+DISPLAY_NAMES: dict[str, str] = {t.name: t.label for t in REGISTRY}
 TREATMENT_ORDER: tuple[str, ...] = tuple(DISPLAY_NAMES)
 
 

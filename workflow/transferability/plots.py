@@ -6,7 +6,7 @@ point on a figure is always a real result, never a crashed run.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import matplotlib
@@ -23,7 +23,6 @@ from matplotlib.figure import Figure
 
 from .atomic import write_atomic
 from .claims import (
-    DISPLAY_NAMES,
     HIGH_N_MIN,
     MID_N,
     excluded_nets,
@@ -32,6 +31,7 @@ from .claims import (
     usable_nets,
 )
 from .stats import t_interval
+from .treatments import REGISTRY
 
 
 @dataclass(frozen=True)
@@ -43,14 +43,9 @@ class TreatmentStyle:
     offset: float  # sideways shift on the n axis so treatments at one n do not overlap
 
 
-# The paper's Figure 2 palette: blues for selffers, reds for transfers, darker when frozen.
+# Label and style of each treatment, from the registry (treatments.py).
 STYLES: dict[str, TreatmentStyle] = {
-    "base": TreatmentStyle(DISPLAY_NAMES["base"], "black", "white", "o", 0.0),
-    "selffer": TreatmentStyle(DISPLAY_NAMES["selffer"], "#08306b", "#08306b", "o", -0.24),
-    "selffer_ft": TreatmentStyle(DISPLAY_NAMES["selffer_ft"], "#6baed6", "#6baed6", "o", -0.08),
-    "transfer": TreatmentStyle(DISPLAY_NAMES["transfer"], "#99000d", "#99000d", "D", 0.08),
-    "transfer_ft": TreatmentStyle(DISPLAY_NAMES["transfer_ft"], "#fc9272", "#fc9272", "D", 0.24),
-    "random": TreatmentStyle(DISPLAY_NAMES["random"], "#525252", "#525252", "s", 0.0),
+    t.name: TreatmentStyle(t.label, **asdict(t.style)) for t in REGISTRY
 }
 FIGURE2_TREATMENTS = ("base", "selffer", "selffer_ft", "transfer", "transfer_ft")
 X_LABEL = "Layer n at which network is chopped and retrained"

@@ -142,6 +142,38 @@ def make_split(
     return record
 
 
+def split_from_settings(
+    split: str,
+    settings: dict,
+    class_names: Sequence[str],
+    cache: dict,
+    halves: dict[str, list[int]] | None = None,
+) -> dict:
+    """`make_split` for one split file's settings (the keys of grid.split_settings: kind,
+    seed, rule, train/val/test_per_class, subset_seed) and a data cache's labels (`train_y`,
+    `test_y`). A random split draws its halves here (Python's shuffle, or the authors' numpy
+    draw for rule `paper_random`); a dissimilar split is given its `halves`."""
+    if halves is None:
+        if settings["kind"] != "random":
+            raise ValueError(f"split {split!r} of kind {settings['kind']!r}: give its halves")
+        draw = paper_random_halves if settings.get("rule") == "paper_random" else random_halves
+        halves = draw(len(class_names), settings["seed"])
+    return make_split(
+        split=split,
+        kind=settings["kind"],
+        class_names=class_names,
+        halves=halves,
+        train_labels=cache["train_y"].tolist(),
+        test_labels=cache["test_y"].tolist(),
+        train_per_class=settings["train_per_class"],
+        val_per_class=settings["val_per_class"],
+        test_per_class=settings["test_per_class"],
+        subset_seed=settings["subset_seed"],
+        split_seed=settings.get("seed"),
+        rule=settings.get("rule"),
+    )
+
+
 def write_split(record: dict, path: str | Path) -> None:
     write_text(path, json.dumps(record, indent=1))
 

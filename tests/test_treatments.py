@@ -1,0 +1,90 @@
+"""Each treatment is defined once (transferability/treatments.py): the config schema's enums,
+the workflow's wildcard constraint and every derived table agree with that registry."""
+
+import re
+
+import pytest
+import yaml
+
+from transferability import claims, grid, nets, plots, treatments
+from transferability.errors import ConfigError
+
+from .support import REPO
+
+SCHEMA = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
+CELLS = list(treatments.CELL_TREATMENTS)
+
+
+def test_the_registry_holds_the_papers_six_treatments():
+    assert {t.name: t.label for t in treatments.REGISTRY} == {
+        "base": "base",
+        "selffer": "BnB",
+        "selffer_ft": "BnB+",
+        "transfer": "AnB",
+        "transfer_ft": "AnB+",
+        "random": "random",
+    }
+    assert [t.name for t in treatments.REGISTRY if not t.is_cell] == ["base"]
+
+
+def test_the_schema_enums_are_the_registrys_cell_treatments():
+    properties = SCHEMA["properties"]
+    top = properties["treatments"]
+    dissimilar = properties["splits"]["properties"]["dissimilar"]["properties"]["treatments"]
+    assert top["items"]["enum"] == CELLS
+    assert dissimilar["items"]["enum"] == CELLS
+    assert sorted(top["default"]) == sorted(CELLS)
+
+
+def test_the_wildcard_constraint_is_the_registrys_cell_treatments():
+    text = (REPO / "workflow/rules/common.smk").read_text()
+    block = re.search(r"^wildcard_constraints:\n((?:    .*\n)+)", text, re.M)[1]
+    (expression,) = re.findall(r"^    treatment=(.+),$", block, re.M)
+    constraint = eval(expression, {"grid": grid})  # the expression the Snakefile evaluates
+    assert sorted(constraint.split("|")) == sorted(CELLS)
+    for name in CELLS:
+        assert re.fullmatch(f"(?:{constraint})", name)
+    for name in ("base", "AnB", "selffer_f", "transfer_ftx"):
+        assert not re.fullmatch(f"(?:{constraint})", name)
+
+
+def test_config_readme_names_each_treatment_with_its_label():
+    (row,) = [
+        line
+        for line in (REPO / "config/README.md").read_text().splitlines()
+        if line.startswith("| `treatments` |")
+    ]
+    for t in treatments.REGISTRY:
+        if t.is_cell:
+            assert f"`{t.name}`" in row and (t.label == t.name or f"({t.label})" in row), t.name
+
+
+def test_everything_else_derives_from_the_registry():
+    assert tuple(CELLS) == grid.TREATMENTS
+    assert grid.FINE_TUNED == ("selffer_ft", "transfer_ft")
+    assert {"transfer", "transfer_ft"} == claims.CROSS_HALF
+    assert tuple(t.name for t in treatments.REGISTRY) == nets.TREATMENT_ORDER
+    assert list(plots.STYLES) == list(nets.TREATMENT_ORDER)
+    assert {k: s.label for k, s in plots.STYLES.items()} == nets.DISPLAY_NAMES
+
+
+@pytest.mark.parametrize(
+    ("name", "n", "frozen", "prefix"),
+    [
+        ("selffer", 3, 3, treatments.COPIED),
+        ("transfer", 3, 3, treatments.COPIED),
+        ("selffer_ft", 3, 0, treatments.COPIED),
+        ("transfer_ft", 3, 0, treatments.COPIED),
+        ("random", 3, 3, treatments.RANDOM_INIT),
+    ],
+)
+def test_what_a_cell_copies_and_freezes(name, n, frozen, prefix):
+    spec = treatments.get(name)
+    assert spec.frozen_layers(n) == frozen
+    assert spec.prefix == prefix
+
+
+@pytest.mark.parametrize("name", ["base", "AnB", "nope"])
+def test_an_unknown_cell_treatment_is_a_config_error_naming_the_known_ones(name):
+    with pytest.raises(ConfigError, match="known: .*'selffer'"):
+        treatments.get(name)

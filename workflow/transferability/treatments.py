@@ -1,0 +1,93 @@
+"""The treatments of Yosinski et al. (2014), each defined once: what a net of that treatment
+copies, what it trains, what the paper calls it and how the figures draw it.
+
+Everything else derives from `REGISTRY`: the grid (`grid.TREATMENTS`, `grid.FINE_TUNED`,
+`grid.source_half`), what a cell copies and freezes (`cells.train_cell`), the display names
+and table order (`nets.DISPLAY_NAMES`, `nets.TREATMENT_ORDER`), the figures' styles
+(`plots.STYLES`), the claims' units of resampling (`claims.CROSS_HALF`), the workflow's
+wildcard constraint and the synthetic tables of the tests. The config schema keeps its own
+enum (Snakemake validates with it); tests/test_treatments.py checks it against this registry.
+
+Pure Python, no torch: the Snakefile imports it at start. To add a treatment see
+docs/extending.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import ConfigError
+
+# Which base net a treatment's first n layers are copied from.
+OWN = "own"  # the base net of the target half (a selffer, BnB)
+OTHER = "other"  # the base net of the other half (a transfer, AnB)
+NONE = "none"  # none: the layers start from a random initialisation
+
+# How a net's first n layers (its prefix) start.
+COPIED = "copied"
+RANDOM_INIT = "random"
+
+
+@dataclass(frozen=True)
+class Style:
+    """How the figures draw a treatment."""
+
+    color: str  # edge colour, and line colour in the mean panels
+    facecolor: str
+    marker: str
+    offset: float  # sideways shift on the n axis so treatments at one n do not overlap
+
+
+@dataclass(frozen=True)
+class Treatment:
+    name: str  # as in configs, paths and the `treatment` column
+    label: str  # the paper's name, in figures and tables
+    copies_from: str  # OWN, OTHER or NONE: the base net its first n layers come from
+    fine_tunes: bool  # True: every layer trains (frozen = 0); False: its first n stay frozen
+    style: Style
+    is_cell: bool = True  # False only for the base net (n = 0, nothing copied)
+
+    @property
+    def prefix(self) -> str:
+        """How its first n layers start: COPIED from a base net, or RANDOM_INIT."""
+        return RANDOM_INIT if self.copies_from == NONE else COPIED
+
+    def frozen_layers(self, n: int) -> int:
+        """How many of its first layers do not train: n, or 0 when it fine-tunes."""
+        return 0 if self.fine_tunes else n
+
+
+# In the order of the figures' legends and the report's tables. The colours are the paper's
+# Figure 2 palette: blues for selffers, reds for transfers, darker when frozen.
+REGISTRY: tuple[Treatment, ...] = (
+    # The base net: trained from scratch on its half, all layers (n = 0: nothing to freeze).
+    Treatment("base", "base", NONE, False, Style("black", "white", "o", 0.0), is_cell=False),
+    Treatment("selffer", "BnB", OWN, False, Style("#08306b", "#08306b", "o", -0.24)),
+    Treatment("selffer_ft", "BnB+", OWN, True, Style("#6baed6", "#6baed6", "o", -0.08)),
+    Treatment("transfer", "AnB", OTHER, False, Style("#99000d", "#99000d", "D", 0.08)),
+    Treatment("transfer_ft", "AnB+", OTHER, True, Style("#fc9272", "#fc9272", "D", 0.24)),
+    # Random frozen layers (the paper's Section 4.2): the first n layers random and frozen.
+    Treatment("random", "random", NONE, False, Style("#525252", "#525252", "s", 0.0)),
+)
+BY_NAME: dict[str, Treatment] = {t.name: t for t in REGISTRY}
+# The treatments a transfer cell (n = 1..7) can have: every one but the base net.
+CELL_TREATMENTS: tuple[str, ...] = tuple(t.name for t in REGISTRY if t.is_cell)
+
+
+def get(name: str) -> Treatment:
+    """The cell treatment called `name`; a ConfigError naming the known ones otherwise."""
+    treatment = BY_NAME.get(name)
+    if treatment is None or not treatment.is_cell:
+        raise ConfigError(f"treatments: unknown treatment {name!r}; known: {list(CELL_TREATMENTS)}")
+    return treatment
+
+
+def source_half(name: str, target: str) -> str:
+    """The half whose base net lends a cell its layers: own half for selffers, the other for
+    transfers, "none" for random layers."""
+    copies_from = get(name).copies_from
+    if copies_from == OWN:
+        return target
+    if copies_from == OTHER:
+        return "B" if target == "A" else "A"
+    return "none"
