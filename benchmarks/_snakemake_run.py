@@ -37,7 +37,8 @@ TINY = {
         },
     },
     "layers": [1, 7],
-    "training": {"base": {"epochs": 1}},
+    # Batch 16: a few steps per epoch on a few hundred images, so the nets learn in one.
+    "training": {"base": {"epochs": 1, "batch_size": 16}},
 }
 
 

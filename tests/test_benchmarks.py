@@ -61,9 +61,11 @@ def test_workflow_wall_reports_per_rule_totals(fake_fashion_mnist, tmp_path):
             {
                 "dataset": {"root": str(fake_fashion_mnist)},
                 "subset": {"train_per_class": 10, "val_per_class": 5, "test_per_class": 5},
-                "splits": {"random": 0},
+                "splits": {
+                    "random": 0,
+                    "dissimilar": {"seeds": [0], "treatments": ["random"]},
+                },
                 "layers": [7],
-                "treatments": ["random"],
                 "training": {"base": {"epochs": 1}},
             }
         )

@@ -101,6 +101,8 @@ def read_metrics(paths) -> pd.DataFrame:
         record["metrics_path"] = str(path)
         rows.append({k: v for k, v in record.items() if k not in NESTED[:2]})
     table = pd.DataFrame(rows)
+    # Metrics written before nets had a status: the analysis derives it from `diverged`.
+    table = table.reindex(columns=[*KEY_COLUMNS, *(c for c in table if c not in KEY_COLUMNS)])
     rest = sorted(c for c in table.columns if c not in KEY_COLUMNS)
     table = table[KEY_COLUMNS + rest]
     return table.sort_values(["split", "target", "treatment", "n", "seed"], ignore_index=True)
