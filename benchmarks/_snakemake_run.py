@@ -37,8 +37,7 @@ TINY = {
         },
     },
     "layers": [1, 7],
-    # Batch 16: a few steps per epoch on a few hundred images, so the nets learn in one.
-    "training": {"base": {"epochs": 1, "batch_size": 16}},
+    "training": {"base": {"epochs": 1}},
 }
 
 
