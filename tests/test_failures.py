@@ -65,19 +65,19 @@ def test_random_layers_near_chance_are_a_result_not_a_failure():
     assert got[0] == status.FAILED and "fc7" in got[1]
 
 
-def _train_random_cell(fake_cache, split_file, tmp_path, **recipe) -> dict:
-    """A random-frozen cell at n = 5 (fc6 trains on frozen random conv features) of the
-    fake data, with the default recipe overridden."""
+def _train_random_cell(fake_cache, split_file, out_dir, n=5, target="A", **recipe) -> dict:
+    """A random-frozen cell (at n = 5 fc6 trains on frozen random conv features) of the fake
+    data, with the default recipe overridden; its metrics."""
     config = tiny_config()
     config["training"]["base"] |= {"epochs": 3} | recipe
-    out = tmp_path / "metrics.json"
+    out = out_dir / "metrics.json"
     cells.train_cell(
         cache=fake_cache,
         split_path=split_file,
         split="random0",
-        target="A",
+        target=target,
         treatment="random",
-        n=5,
+        n=n,
         seed=0,
         base=None,
         settings=grid.train_settings(config, "random"),
@@ -142,24 +142,9 @@ def test_a_non_finite_loss_is_still_diverged():
 def test_the_history_table_has_one_row_per_net_and_epoch(fake_cache, split_file, tmp_path):
     paths = []
     for n in (5, 7):
-        out = tmp_path / f"n{n}"
-        out.mkdir()
-        config = tiny_config()
-        config["training"]["base"]["epochs"] = 2
-        cells.train_cell(
-            cache=fake_cache,
-            split_path=split_file,
-            split="random0",
-            target="B",
-            treatment="random",
-            n=n,
-            seed=0,
-            base=None,
-            settings=grid.train_settings(config, "random"),
-            threads=1,
-            out_metrics=out / "metrics.json",
-        )
-        paths.append(out / "metrics.json")
+        (tmp_path / f"n{n}").mkdir()
+        _train_random_cell(fake_cache, split_file, tmp_path / f"n{n}", n=n, target="B", epochs=2)
+        paths.append(tmp_path / f"n{n}" / "metrics.json")
     history = history_from_metrics(paths)
     assert len(history) == 4
     assert history.groupby("n")["epoch"].apply(list).to_dict() == {5: [1, 2], 7: [1, 2]}
