@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import REPO
+from .support import REPO
 
 PAGES = sorted(
     [REPO / "README.md", *(REPO / "docs").glob("*.md")]
