@@ -2,11 +2,18 @@
 
 Diverged nets are left out of every point and mean and counted in a footnote, so a chance-level
 point on a figure is always a real result, never a crashed run.
+
+Points are `sns.scatterplot` and mean lines `sns.lineplot` (`errorbar=None`), their hue, marker
+and colours mapped from the treatment registry. The interval bars are not seaborn's: its
+`errorbar=` resamples the rows (nets), while a bar here is the t interval over independent units
+of each cell's difference to its own base (`_interval_bars`), so they are drawn with matplotlib,
+as are the reference lines (`axhline`) and the annotations, which seaborn has no function for.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from itertools import groupby
 from pathlib import Path
 
 import matplotlib
@@ -51,6 +58,9 @@ FIGURE2_TREATMENTS = ("base", "selffer", "selffer_ft", "transfer", "transfer_ft"
 X_LABEL = "Layer n at which network is chopped and retrained"
 N_TICKS = range(8)
 POINT_SIZE = 28
+# Edge width of the figures' points and line markers: matplotlib's defaults, not seaborn's.
+EDGE_WIDTH = matplotlib.rcParams["patch.linewidth"]
+MARKER_EDGE_WIDTH = matplotlib.rcParams["lines.markeredgewidth"]
 
 
 # ------------------------------------------------------------------------------------
@@ -100,30 +110,70 @@ EXCLUDED_MARKER, EXCLUDED_MARKER_NAME, EXCLUDED_COLOR = "x", "×", "#e31a1c"
 def _excluded_points(ax: Axes, bad: pd.DataFrame) -> None:
     if bad.empty:
         return
-    ax.scatter(
-        bad["n"],
-        bad["top1"],
+    sns.scatterplot(
+        data=bad,
+        x="n",
+        y="top1",
         s=POINT_SIZE * 1.5,
         marker=EXCLUDED_MARKER,
         color=EXCLUDED_COLOR,
-        linewidths=1.2,
+        linewidth=1.2,
         zorder=4,
         label="diverged or failed (not counted)",
+        ax=ax,
     )
 
 
-def _points(ax: Axes, nets: pd.DataFrame, style: TreatmentStyle, y: str = "top1", **kw) -> None:
-    ax.scatter(
-        nets["n"] + style.offset,
-        nets[y],
-        s=POINT_SIZE,
-        marker=style.marker,
-        facecolors=style.facecolor,
-        edgecolors=style.color,
-        linewidths=0.8,
-        zorder=3,
-        **kw,
+def _styled(nets: pd.DataFrame) -> pd.DataFrame:
+    """`nets` with the columns the registry's styles map from: `label` (hue and marker) and
+    `x`, n shifted sideways by the treatment's offset."""
+    return nets.assign(
+        label=nets["treatment"].map(lambda t: STYLES[t].label),
+        x=nets["n"] + nets["treatment"].map(lambda t: STYLES[t].offset).astype(float),
     )
+
+
+def _edge(treatment: str) -> str:
+    """A treatment's point edge: "face" when it is its fill, else its own colour (the base's
+    white circles have black edges)."""
+    style = STYLES[treatment]
+    return "face" if style.color == style.facecolor else style.color
+
+
+def _points(
+    ax: Axes,
+    nets: pd.DataFrame,
+    treatments: list[str] | tuple[str, ...],
+    y: str = "top1",
+    legend: bool = True,
+    linewidth: float = 0.8,
+    **kw,
+) -> None:
+    """Every net of `treatments` a point at n + offset, fill and marker from the registry; the
+    legend lists them in registry order. One scatterplot per run of treatments sharing an edge
+    rule, since seaborn maps hue onto the fill only."""
+    nets = _styled(nets[nets["treatment"].isin(treatments)])
+    present = [t for t in treatments if t in set(nets["treatment"])]
+    for edge, run in groupby(present, key=_edge):
+        labels = [STYLES[t].label for t in run]
+        sns.scatterplot(
+            data=nets[nets["label"].isin(labels)],
+            x="x",
+            y=y,
+            hue="label",
+            hue_order=labels,
+            palette={STYLES[t].label: STYLES[t].facecolor for t in treatments},
+            style="label",
+            style_order=labels,
+            markers={STYLES[t].label: STYLES[t].marker for t in treatments},
+            s=POINT_SIZE,
+            edgecolor=edge,
+            linewidth=linewidth,
+            zorder=3,
+            legend="full" if legend else False,
+            ax=ax,
+            **kw,
+        )
 
 
 def _means_by_n(nets: pd.DataFrame, y: str = "top1") -> pd.Series:
@@ -155,11 +205,8 @@ def _interval_bars(ax: Axes, cells: pd.DataFrame, color, y: str = "top1", dx: fl
 
 def _figure2_points(ax: Axes, nets: pd.DataFrame, bad: pd.DataFrame) -> None:
     _excluded_points(ax, bad)
-    for treatment in FIGURE2_TREATMENTS:
-        sub = nets[nets["treatment"] == treatment]
-        if not sub.empty:
-            style = STYLES[treatment]
-            _points(ax, sub, style, label=style.label)
+    _points(ax, nets, FIGURE2_TREATMENTS)
+    ax.set_xlabel("")  # the shared n axis is labelled under the bottom panel
     if nets.empty:
         _no_data(ax)
     else:
@@ -231,6 +278,32 @@ def _figure2_annotations(ax: Axes, means: dict[str, pd.Series], base: float) -> 
         _annotate_boost(ax, means["transfer_ft"], base)
 
 
+def _mean_lines(ax: Axes, nets: pd.DataFrame, treatments: list[str]) -> None:
+    """A line through the mean of each treatment per n, at n + offset, colour and marker from
+    the registry; no seaborn interval (see `_interval_bars`)."""
+    if not treatments:
+        return
+    labels = [STYLES[t].label for t in treatments]
+    sns.lineplot(
+        data=_styled(nets),
+        x="x",
+        y="top1",
+        hue="label",
+        hue_order=labels,
+        palette={STYLES[t].label: STYLES[t].color for t in treatments},
+        style="label",
+        style_order=labels,
+        markers={STYLES[t].label: STYLES[t].marker for t in treatments},
+        dashes=False,
+        errorbar=None,
+        markersize=5,
+        markeredgecolor="auto",  # the line's colour, as matplotlib draws it
+        markeredgewidth=MARKER_EDGE_WIDTH,
+        linewidth=1.5,
+        ax=ax,
+    )
+
+
 def _figure2_means(ax: Axes, nets: pd.DataFrame, paired: pd.DataFrame) -> None:
     if nets.empty:
         _no_data(ax)
@@ -239,32 +312,13 @@ def _figure2_means(ax: Axes, nets: pd.DataFrame, paired: pd.DataFrame) -> None:
     base = float(base_nets["top1"].mean()) if not base_nets.empty else float("nan")
     if not np.isnan(base):
         ax.axhline(base, color="black", ls="--", lw=1, label="base (mean)")
-        ax.scatter(
-            [0],
-            [base],
-            s=POINT_SIZE,
-            marker="o",
-            facecolors="white",
-            edgecolors="black",
-            zorder=3,
-        )
-    means: dict[str, pd.Series] = {}
-    for treatment in FIGURE2_TREATMENTS[1:]:
-        sub = nets[nets["treatment"] == treatment]
-        if sub.empty:
-            continue
+        mean_base = pd.DataFrame({"treatment": ["base"], "n": [0], "top1": [base]})
+        _points(ax, mean_base, ["base"], legend=False, linewidth=EDGE_WIDTH)
+    cells = [t for t in FIGURE2_TREATMENTS[1:] if t in set(nets["treatment"])]
+    means = {t: _means_by_n(nets[nets["treatment"] == t]) for t in cells}
+    _mean_lines(ax, nets[nets["treatment"].isin(cells)], cells)
+    for treatment in cells:
         style = STYLES[treatment]
-        means[treatment] = _means_by_n(sub)
-        m = means[treatment]
-        ax.plot(
-            m.index + style.offset,
-            m.values,
-            color=style.color,
-            marker=style.marker,
-            ms=5,
-            lw=1.5,
-            label=style.label,
-        )
         _interval_bars(ax, paired[paired["treatment"] == treatment], style.color, dx=style.offset)
     _figure2_annotations(ax, means, base)
     ax.legend(loc="lower left", fontsize=8, ncol=5)
@@ -309,29 +363,52 @@ def _figure3_dissimilar(ax: Axes, nets: pd.DataFrame, paired: pd.DataFrame) -> N
         return
     targets = sorted(dis["target"].unique())
     palette = _target_palette(targets)
+    dis = dis.assign(line="target " + dis["target"])
+    # Base nets: white circles edged in the target's colour (seaborn's hue fills, so one call
+    # per target); AnB nets: the target's colour.
     for target in targets:
-        sub, color = dis[dis["target"] == target], palette[target]
-        base, anb = sub[sub["treatment"] == "base"], sub[sub["treatment"] == "transfer"]
-        ax.scatter(
-            base["n"],
-            base["top1"],
+        sns.scatterplot(
+            data=dis[(dis["target"] == target) & (dis["treatment"] == "base")],
+            x="n",
+            y="top1",
             s=POINT_SIZE,
-            facecolors="white",
-            edgecolors=color,
+            color="white",
+            edgecolor=palette[target],
+            linewidth=EDGE_WIDTH,
             zorder=3,
+            ax=ax,
         )
-        ax.scatter(
-            anb["n"],
-            anb["top1"],
-            s=POINT_SIZE,
-            marker="D",
-            color=color,
-            alpha=0.5,
-            zorder=3,
-        )
-        means = _means_by_n(sub)
-        ax.plot(means.index, means.values, color=color, lw=1.5, label=f"target {target}")
-        _interval_bars(ax, paired[paired["target"] == target], color)
+    sns.scatterplot(
+        data=dis[dis["treatment"] == "transfer"],
+        x="n",
+        y="top1",
+        hue="target",
+        hue_order=targets,
+        palette=palette,
+        marker="D",
+        s=POINT_SIZE,
+        edgecolor="face",
+        linewidth=EDGE_WIDTH,
+        alpha=0.5,
+        zorder=3,
+        legend=False,
+        ax=ax,
+    )
+    # The mean per n: the base nets' at n = 0, AnB's after.
+    lines = [f"target {t}" for t in targets]
+    sns.lineplot(
+        data=dis,
+        x="n",
+        y="top1",
+        hue="line",
+        hue_order=lines,
+        palette=dict(zip(lines, (palette[t] for t in targets), strict=True)),
+        errorbar=None,
+        linewidth=1.5,
+        ax=ax,
+    )
+    for target in targets:
+        _interval_bars(ax, paired[paired["target"] == target], palette[target])
     ax.legend(fontsize=8, loc="lower left")
 
 
@@ -351,10 +428,18 @@ def _figure3_random(ax: Axes, nets: pd.DataFrame, bad: pd.DataFrame, paired: pd.
     # Only the bases of the splits that have random nets, so the n=0 point is comparable.
     base = nets[(nets["treatment"] == "base") & nets["split"].isin(rnd["split"].unique())]
     style = STYLES["random"]
-    _points(ax, base, STYLES["base"], label="base")
-    _points(ax, rnd, style, alpha=0.6)
-    means = _means_by_n(pd.concat([base, rnd]))
-    ax.plot(means.index, means.values, color=style.color, lw=1.5, label="random (mean)")
+    _points(ax, base, ["base"])
+    _points(ax, rnd, ["random"], legend=False, alpha=0.6)
+    sns.lineplot(
+        data=pd.concat([base, rnd]),
+        x="n",
+        y="top1",
+        color=style.color,
+        errorbar=None,
+        linewidth=1.5,
+        label="random (mean)",
+        ax=ax,
+    )
     _interval_bars(ax, paired[paired["treatment"] == "random"], style.color)
     _chance_lines(ax, pd.concat([base, rnd]))
     ax.legend(fontsize=8, loc="upper right")
@@ -385,21 +470,48 @@ def _relative_series(nets: pd.DataFrame) -> list[tuple[str, pd.DataFrame, str]]:
 def _figure3_relative(ax: Axes, df: pd.DataFrame) -> None:
     ax.set_title("(c) Top-1 relative to each net's own base")
     ax.set_ylabel("(top-1 - base top-1) / base top-1")
-    paired = pair_with_base(df)
-    drawn = False
-    for label, sub, color in _relative_series(paired):
-        if sub.empty:
-            continue
-        drawn = True
-        ax.scatter(sub["n"], sub["rel"], s=12, color=color, alpha=0.35, zorder=2)
-        means = _means_by_n(sub, "rel")
+    series = [(label, sub, color) for label, sub, color in _relative_series(pair_with_base(df))]
+    series = [(label, sub, color) for label, sub, color in series if not sub.empty]
+    if series:
+        labels = [label for label, _, _ in series]
+        palette = {label: color for label, _, color in series}
+        nets = pd.concat([sub.assign(series=label) for label, sub, _ in series])
+        sns.scatterplot(
+            data=nets,
+            x="n",
+            y="rel",
+            hue="series",
+            hue_order=labels,
+            palette=palette,
+            s=12,
+            edgecolor="face",
+            linewidth=EDGE_WIDTH,
+            alpha=0.35,
+            zorder=2,
+            legend=False,
+            ax=ax,
+        )
         # Every net is its own reference, so the lines start from 0 at n=0.
-        xs = np.concatenate([[0], means.index.to_numpy()])
-        ys = np.concatenate([[0.0], means.to_numpy()])
-        ax.plot(xs, ys, color=color, marker="o", ms=4, lw=1.5, label=label)
-        _interval_bars(ax, sub, color, y="rel")
+        origins = pd.DataFrame({"series": labels, "n": 0, "rel": 0.0})
+        sns.lineplot(
+            data=pd.concat([origins, nets[["series", "n", "rel"]]]),
+            x="n",
+            y="rel",
+            hue="series",
+            hue_order=labels,
+            palette=palette,
+            errorbar=None,
+            marker="o",
+            markersize=4,
+            markeredgecolor="auto",
+            markeredgewidth=MARKER_EDGE_WIDTH,
+            linewidth=1.5,
+            ax=ax,
+        )
+        for _, sub, color in series:
+            _interval_bars(ax, sub, color, y="rel")
     ax.axhline(0, color="black", lw=0.8)
-    if not drawn:
+    if not series:
         _no_data(ax)
         return
     ax.legend(fontsize=8, loc="lower left")
