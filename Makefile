@@ -38,7 +38,7 @@ reference: venv data
 	$(MAKE) clean
 	@fallback=; [ -f $(FASHION_MNIST) ] || fallback="--configfile config/download.yaml"; \
 	start=$$(date +%s); $(MAKE) demo && \
-	PYTHONPATH=workflow $(PYTHON) -m transferability.reference --cores $(CORES) \
+	PYTHONPATH=workflow $(PYTHON) -m transferability.analysis.reference --cores $(CORES) \
 		--started $$start $${fallback:+--configfile config/download.yaml}
 
 test: venv data slurm-packages lint

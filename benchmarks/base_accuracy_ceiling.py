@@ -22,9 +22,11 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow"))
 
-from transferability import grid, models, splits  # noqa: E402
-from transferability.datasets import build_cache, class_names, load_cache  # noqa: E402
-from transferability.training import Recipe, derived_seed, load_half, train  # noqa: E402
+from transferability import grid  # noqa: E402
+from transferability.data import splits  # noqa: E402
+from transferability.data.fashion_mnist import build_cache, class_names, load_cache  # noqa: E402
+from transferability.training import models  # noqa: E402
+from transferability.training.solver import Recipe, derived_seed, load_half, train  # noqa: E402
 
 
 def base_top1(cache, split_file, half, recipe, seed=0) -> float:

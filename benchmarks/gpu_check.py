@@ -38,10 +38,12 @@ import yaml  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow"))
 
-from transferability import grid, models, splits  # noqa: E402
-from transferability.datasets import build_cache, class_names, find_idx_files  # noqa: E402
-from transferability.device import DEVICE_ENV  # noqa: E402
-from transferability.training import Recipe, derived_seed, load_half, train  # noqa: E402
+from transferability import grid  # noqa: E402
+from transferability.data import splits  # noqa: E402
+from transferability.data.fashion_mnist import build_cache, class_names, find_idx_files  # noqa: E402
+from transferability.training import models  # noqa: E402
+from transferability.training.device import DEVICE_ENV  # noqa: E402
+from transferability.training.solver import Recipe, derived_seed, load_half, train  # noqa: E402
 
 FROZEN_N = 5
 

@@ -1,5 +1,5 @@
 """Images per second per core of the ImageNet training input pipeline: ours
-(transferability.imagefolder: Stream over an index) against torchvision's ImageFolder +
+(transferability.data.imagefolder: Stream over an index) against torchvision's ImageFolder +
 DataLoader with the standard transforms for the paper's augmentation (Resize(256),
 RandomCrop(227), RandomHorizontalFlip, ToTensor, Normalize).
 
@@ -64,7 +64,7 @@ def write_jpegs(root: Path, images: int, width: int, height: int) -> Path:
 def ours(root: Path, work: Path):
     import torch
 
-    from transferability import imagefolder
+    from transferability.data import imagefolder
 
     index_path = work / "index.pt"
     imagefolder.build_index(root, RESIZE, CROP, 8, index_path)

@@ -19,7 +19,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow"))
 
-from transferability import imagefolder, wordnet  # noqa: E402
+from transferability.data import imagefolder, wordnet  # noqa: E402
 
 
 def offline_wnids() -> list[str]:

@@ -13,7 +13,7 @@ here, each the median of --repeats runs:
   and job_cpu: that job's CPU time (one epoch of training included), which machine load
   does not stretch. Each job in its own process (TRANSFERABILITY_SHARED_PROCESS=0);
 - job_fixed_shared: the same job handed to the warm shared training process the workflow
-  uses on one machine (transferability/worker.py; a warm-up job starts the server first),
+  uses on one machine (transferability/shared_process.py; a warm-up job starts the server first),
   and shared_process_fixed_cost_ratio, job_fixed over job_fixed_shared.
 
 Prints `RESULT <name> <value> <unit>` lines.
@@ -42,7 +42,7 @@ PACKAGE = REPO / "workflow"
 sys.path.insert(0, str(PACKAGE))
 
 from transferability import grid  # noqa: E402
-from transferability.worker import ENABLE_ENV, IDLE_ENV  # noqa: E402
+from transferability.shared_process import ENABLE_ENV, IDLE_ENV  # noqa: E402
 
 ENV = dict(os.environ, PYTHONPATH=str(PACKAGE), **{ENABLE_ENV: "0"})
 
@@ -84,14 +84,15 @@ def main() -> None:
 
     start = median_wall([sys.executable, "-c", "pass"], args.repeats)
     torch_s = median_wall([sys.executable, "-c", "import torch"], args.repeats)
-    cells_s = median_wall([sys.executable, "-c", "import transferability.cells"], args.repeats)
+    jobs = "import transferability.training.jobs"
+    cells_s = median_wall([sys.executable, "-c", jobs], args.repeats)
     print(f"RESULT python_start_seconds {start:.3f} s")
     print(f"RESULT import_torch_seconds {torch_s - start:.3f} s")
     print(f"RESULT import_cells_seconds {cells_s - start:.3f} s")
     torch_cpu = median_cpu([sys.executable, "-c", "import torch"], args.repeats)
     print(f"RESULT import_torch_cpu_seconds {torch_cpu:.3f} s")
     probe = (
-        "import sys, transferability.cells; "
+        "import sys, transferability.training.jobs; "
         "print(int('torchvision' in sys.modules), int('torch._dynamo' in sys.modules))"
     )
     out = subprocess.run(

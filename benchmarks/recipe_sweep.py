@@ -32,7 +32,7 @@ sys.path.insert(0, str(REPO / "workflow"))
 
 
 def _job(job: dict) -> list[dict]:
-    from transferability import cells
+    from transferability.training import jobs
 
     out = Path(job["tmp"]) / f"{job['name']}.json"
     common = dict(
@@ -45,9 +45,9 @@ def _job(job: dict) -> list[dict]:
         out_metrics=out,
     )
     if job["treatment"] == "base":
-        record = cells.train_base(half=job["target"], out_model=job["model"], **common)
+        record = jobs.train_base(half=job["target"], out_model=job["model"], **common)
     else:
-        record = cells.train_cell(
+        record = jobs.train_cell(
             target=job["target"], treatment=job["treatment"], n=job["n"], base=job["base"], **common
         )
     keys = ("split", "target", "treatment", "n", "seed", "top1", "status", "status_reason")

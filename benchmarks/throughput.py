@@ -4,7 +4,7 @@ The baseline is written the way a user would write it (after torchvision's Fashi
 and the PyTorch ImageNet example): a Dataset that turns each image into a PIL image and
 applies ToTensor + Normalize, a DataLoader, NCHW tensors, torch.optim.SGD, and frozen
 layers with requires_grad=False that still run forward on every step. The pipeline is
-`transferability.training.train` as the workflow calls it (whole-dataset tensors,
+`transferability.training.solver.train` as the workflow calls it (whole-dataset tensors,
 channels_last, frozen prefix computed once). Both train the same net from the same
 initial weights with the same recipe (the config's), on the same images of one half, in
 one process, alternating, so machine load hits both alike.
@@ -39,9 +39,11 @@ from torch.utils.data import DataLoader, Dataset
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow"))
 
-from transferability import grid, models, splits  # noqa: E402
-from transferability.datasets import build_cache, class_names, load_cache  # noqa: E402
-from transferability.training import Recipe, derived_seed, load_half, train  # noqa: E402
+from transferability import grid  # noqa: E402
+from transferability.data import splits  # noqa: E402
+from transferability.data.fashion_mnist import build_cache, class_names, load_cache  # noqa: E402
+from transferability.training import models  # noqa: E402
+from transferability.training.solver import Recipe, derived_seed, load_half, train  # noqa: E402
 
 
 def result(name: str, value: float, unit: str, fmt: str = ".4g") -> None:
@@ -333,7 +335,7 @@ def _quiet(*_args) -> None:
 
 
 def run_ours(start: models.TransferNet, data, recipe: Recipe, n_frozen: int, seed: int):
-    """The pipeline's training of a copy of `start`, as cells.py calls it."""
+    """The pipeline's training of a copy of `start`, as training/jobs.py calls it."""
     net = copy.deepcopy(start).to(memory_format=torch.channels_last)
     outcome, _ = train(net, data, recipe, n_frozen, seed, log=_quiet)
     return outcome, net

@@ -18,7 +18,7 @@ def fake_fashion_mnist(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def fake_cache(tmp_path_factory, fake_fashion_mnist) -> Path:
-    from transferability.datasets import build_cache
+    from transferability.data.fashion_mnist import build_cache
 
     out = tmp_path_factory.mktemp("cache") / "fashion_mnist.pt"
     build_cache("fashion_mnist", fake_fashion_mnist, False, "unused", out)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from transferability import cifar
+from transferability.data import cifar
 
 WORDNET_ROOT = Path("/usr/share/wordnet")
 

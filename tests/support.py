@@ -151,7 +151,7 @@ WIDTHS = (4, 8, 8, 8, 8, 16, 16)
 def net(seed: int, widths=WIDTHS, classes: int = 5):
     import torch
 
-    from transferability import models
+    from transferability.training import models
 
     torch.manual_seed(seed)
     return models.TransferNet("small28", classes, widths=widths)
@@ -171,7 +171,7 @@ def __getattr__(name: str):
     module does not import torch."""
     if name != "RECIPE":
         raise AttributeError(name)
-    from transferability.training import Recipe
+    from transferability.training.solver import Recipe
 
     return Recipe(
         epochs=2,
@@ -211,11 +211,11 @@ def train_base_argv(
 def job_env(runtime: Path, shared: bool, **extra: str) -> dict:
     """The environment of a step: in the shared training process (`shared`) or not, its
     server's socket under `runtime`."""
-    from transferability import worker
+    from transferability import shared_process
 
     return venv_env() | {
         "PYTHONPATH": str(REPO / "workflow"),
-        worker.ENABLE_ENV: "1" if shared else "0",
+        shared_process.ENABLE_ENV: "1" if shared else "0",
         "XDG_RUNTIME_DIR": str(runtime),
         **extra,
     }

@@ -277,7 +277,7 @@ def test_disk_full_while_writing_the_cache(capsys, raw, tmp_path, monkeypatch):
 
 
 def test_disk_full_while_writing_a_split_file(tmp_path, monkeypatch):
-    from transferability import splits
+    from transferability.data import splits
 
     def full(self, text, *args, **kwargs):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
@@ -436,7 +436,7 @@ def train_cell_fails(capsys, cache: Path, split: Path, base: Path, tmp_path: Pat
 def test_a_checkpoint_from_another_architecture(capsys, fake_cache, split_file, tmp_path):
     import torch
 
-    from transferability.models import TransferNet
+    from transferability.training.models import TransferNet
 
     other = TransferNet("small28", 5, 1, [8, 16, 24, 24, 16, 64, 64])
     base = tmp_path / "model.pt"
@@ -520,7 +520,7 @@ def test_a_metrics_file_missing_a_key(capsys, tmp_path):
 
 
 def test_a_good_metrics_file_under_results_is_read(tmp_path):
-    from transferability.summary import read_metrics
+    from transferability.analysis.results_table import read_metrics
 
     good = tmp_path / CELL
     good.parent.mkdir(parents=True)

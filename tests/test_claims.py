@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from transferability import claims as C
-from transferability import claims_report, stats
-from transferability.nets import excluded_nets, normalise, usable_nets
+from transferability.analysis import claims as C
+from transferability.analysis import claims_report, stats
+from transferability.analysis.nets import excluded_nets, normalise, usable_nets
 
 from .support import REPO
 from .synthetic import BASE, CHANCE, make_table, override, set_status

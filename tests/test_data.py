@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from transferability.datasets import build_cache, load_cache, read_idx
+from transferability.data.fashion_mnist import build_cache, load_cache, read_idx
 from transferability.errors import DataError
 
 from .support import FASHION_MNIST_ROOT, write_idx
@@ -85,14 +85,14 @@ def test_a_corrupt_cache_says_to_rebuild_it(tmp_path):
 
 def test_where_the_files_are_absent_the_download_fallback_is_used(tmp_path, monkeypatch):
     """dataset.download: true asks torchvision (here a stand-in writing local files)."""
-    from transferability import datasets
+    from transferability.data import fashion_mnist
 
     from .support import make_fake_fashion_mnist
 
     def fake_download(download_root):
         return make_fake_fashion_mnist(download_root / "FashionMNIST" / "raw")
 
-    monkeypatch.setattr(datasets, "_download", fake_download)
+    monkeypatch.setattr(fashion_mnist, "_download", fake_download)
     out = tmp_path / "cache.pt"
     build_cache("fashion_mnist", tmp_path / "absent", True, tmp_path / "downloads", out)
     assert load_cache(out)["train_x"].shape == (300, 28, 28)

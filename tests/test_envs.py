@@ -41,21 +41,29 @@ CONDA_PACKAGE = {
 
 class Module:
     def __init__(self, name: str):
-        self.name = name
-        self.tree = ast.parse((PACKAGE / f"{name}.py").read_text())
+        self.name = name  # its path in the package: `training.jobs` is training/jobs.py
+        self.tree = ast.parse(PACKAGE.joinpath(*name.split(".")).with_suffix(".py").read_text())
         self.defs = {
             node.name: node
             for node in self.tree.body
             if isinstance(node, ast.FunctionDef | ast.ClassDef | ast.AsyncFunctionDef)
         }
-        # Package modules imported whole (`from . import cifar`): only the names used as
-        # `cifar.NAME` in reached code are followed, not the whole module.
+        # Package modules imported whole (`from . import models as m`): local name -> module;
+        # only the names used as `m.NAME` in reached code are followed, not the whole module.
         self.submodules = {
-            alias.name
+            alias.asname or alias.name: f"{self.source(node)}.{alias.name}".lstrip(".")
             for node in ast.walk(self.tree)
-            if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module is None
+            if isinstance(node, ast.ImportFrom) and node.level > 0
             for alias in node.names
+            if f"{self.source(node)}.{alias.name}".lstrip(".") in package_modules()
         }
+
+    def source(self, node: ast.ImportFrom) -> str:
+        """The package path a relative import names: `from ..data import splits` in
+        training/jobs.py is `data`, `from .solver import train` is `training.solver`."""
+        here = self.name.split(".")[:-1]
+        base = here[: len(here) - (node.level - 1)]
+        return ".".join(base + (node.module.split(".") if node.module else []))
 
     def top_level(self) -> list[ast.AST]:
         return [node for node in self.tree.body if node.__class__ not in DEFS]
@@ -69,8 +77,14 @@ def module(name: str) -> Module:
     return Module(name)
 
 
-def package_modules() -> set[str]:
-    return {p.stem for p in PACKAGE.glob("*.py")}
+@cache
+def package_modules() -> frozenset[str]:
+    """Every module of the package by its path in it (`training.jobs`); no __init__.py."""
+    return frozenset(
+        ".".join(p.relative_to(PACKAGE).with_suffix("").parts)
+        for p in PACKAGE.rglob("*.py")
+        if p.name != "__init__.py"
+    )
 
 
 def step_functions() -> dict[str, str]:
@@ -115,13 +129,14 @@ def third_party_imports(step: str) -> set[str]:
             elif isinstance(node, ast.ImportFrom) and node.level == 0:
                 external.add(node.module.split(".")[0])
             elif isinstance(node, ast.ImportFrom):
-                if node.module is None:  # from . import models: its top level
+                source = m.source(node)
+                if source not in package_modules():  # from . import models: its top level
                     for alias in node.names:
-                        reach(alias.name, None)
-                else:  # from .datasets import build_cache
-                    reach(node.module, None)
+                        reach(f"{source}.{alias.name}".lstrip("."), None)
+                else:  # from ..data.fashion_mnist import load_cache
+                    reach(source, None)
                     for alias in node.names:
-                        reach(node.module, alias.name)
+                        reach(source, alias.name)
             elif isinstance(node, ast.Name) and node.id in m.defs:
                 reach(mod, node.id)
             elif (
@@ -129,7 +144,7 @@ def third_party_imports(step: str) -> set[str]:
                 and isinstance(node.value, ast.Name)
                 and node.value.id in m.submodules
             ):
-                reach(node.value.id, node.attr)  # models.freeze(...)
+                reach(m.submodules[node.value.id], node.attr)  # models.freeze(...)
             elif (
                 isinstance(node, ast.keyword)
                 and node.arg == "engine"

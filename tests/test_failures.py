@@ -10,12 +10,14 @@ import pandas as pd
 import pytest
 import torch
 
-from transferability import cells, grid, plots, status
-from transferability.claims import all_claims
-from transferability.claims_report import render_markdown
-from transferability.nets import excluded_nets, pair_with_base, usable_nets
-from transferability.summary import history_from_metrics, read_metrics
-from transferability.training import Recipe, train
+from transferability import grid
+from transferability.analysis import figures
+from transferability.analysis.claims import all_claims
+from transferability.analysis.claims_report import render_markdown
+from transferability.analysis.nets import excluded_nets, pair_with_base, usable_nets
+from transferability.analysis.results_table import history_from_metrics, read_metrics
+from transferability.training import jobs, status
+from transferability.training.solver import Recipe, train
 
 from .support import tiny_config
 from .synthetic import make_table
@@ -71,7 +73,7 @@ def _train_random_cell(fake_cache, split_file, out_dir, n=5, target="A", **recip
     config = tiny_config()
     config["training"]["base"] |= {"epochs": 3} | recipe
     out = out_dir / "metrics.json"
-    cells.train_cell(
+    jobs.train_cell(
         cache=fake_cache,
         split_path=split_file,
         split="random0",
@@ -109,7 +111,7 @@ def test_a_collapse_forced_by_a_huge_learning_rate_is_failed_and_not_counted(
     matplotlib.use("Agg")
     fig, ax = matplotlib.pyplot.subplots()
     paired = pair_with_base(combined)
-    plots._figure3_random(ax, usable_nets(combined), excluded_nets(combined), paired)
+    figures._figure3_random(ax, usable_nets(combined), excluded_nets(combined), paired)
     markers = [c for c in ax.collections if c.get_label().startswith("diverged or failed")]
     assert len(markers) == 1 and len(markers[0].get_offsets()) == 1
 
@@ -126,7 +128,7 @@ def test_a_normal_tiny_net_is_trained(fake_cache, split_file, tmp_path):
 
 def test_a_non_finite_loss_is_still_diverged():
     torch.manual_seed(0)
-    from transferability import models
+    from transferability.training import models
 
     net = models.TransferNet("small28", 5, widths=(8, 8, 8, 8, 8, 16, 16))
     g = torch.Generator().manual_seed(0)

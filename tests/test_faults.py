@@ -271,7 +271,7 @@ FULL_DISK = """
 import sys, torch
 from pathlib import Path
 from transferability.atomic import torch_save
-from transferability.checkpointing import ResumeState
+from transferability.training.resume_state import ResumeState
 from transferability.errors import DataError
 
 folder = Path(sys.argv[1])
@@ -352,7 +352,7 @@ def test_a_stopped_server_does_not_hang_jobs(tmp_path, private_runtime, fake_cac
     """kill -STOP on the shared process: a new job waits HANDOFF_SECONDS, then runs in its
     own process; a job already running ends and its client learns its exit code from the
     zombie it left."""
-    from transferability import worker
+    from transferability import shared_process
 
     environment, server = _first_job(tmp_path, private_runtime, fake_cache, split_file)
     try:
@@ -372,16 +372,16 @@ def test_a_stopped_server_does_not_hang_jobs(tmp_path, private_runtime, fake_cac
         argv = train_base_argv(fake_cache, split_file, tmp_path / "c")
         assert run_job(argv, environment, later) == 0, later.read_text()
         text = later.read_text()
-        assert f"took no job in {worker.HANDOFF_SECONDS:g} s" in text
+        assert f"took no job in {shared_process.HANDOFF_SECONDS:g} s" in text
         assert not ANNOUNCED.search(text)
-        assert time.monotonic() - began < worker.HANDOFF_SECONDS + 120
+        assert time.monotonic() - began < shared_process.HANDOFF_SECONDS + 120
     finally:
         _end(server)
 
 
 def test_a_folder_at_the_socket_path(tmp_path, private_runtime, fake_cache, split_file):
     environment = job_env(private_runtime, True)
-    where = "from transferability import worker; print(worker.socket_path())"
+    where = "from transferability import shared_process; print(shared_process.socket_path())"
     path = subprocess.run(
         [sys.executable, "-c", where], env=environment, capture_output=True, text=True, check=True
     ).stdout.strip()

@@ -11,9 +11,10 @@ import pytest
 import torch
 import yaml
 
-from transferability import cifar, grid, imagefolder, sources, splits, wordnet
+from transferability import grid
+from transferability.analysis.stats import t_interval
+from transferability.data import cifar, imagefolder, sources, splits, wordnet
 from transferability.errors import ConfigError, DataError
-from transferability.stats import t_interval
 
 from .fullscale import WNIDS, WORDNET_ROOT, write_cifar100, write_imagefolder
 from .support import REPO, snakemake
@@ -278,7 +279,7 @@ def test_man_made_count_script_prints_results_for_a_wnid_list(tmp_path):
 
 
 def test_alexnet227_is_the_papers_eight_layer_net_on_227_px_crops():
-    from transferability import models
+    from transferability.training import models
 
     net = models.TransferNet("alexnet227", num_classes=500, in_channels=3)
     assert len(net.weight_layers()) == 8
@@ -340,15 +341,15 @@ def test_replicates_multiply_the_nets_and_each_cell_copies_from_its_own_seed():
 def test_mean_lines_get_95_percent_interval_bars_only_from_three_units():
     import matplotlib.pyplot as plt
 
-    from transferability import plots
-    from transferability.nets import pair_with_base
+    from transferability.analysis import figures
+    from transferability.analysis.nets import pair_with_base
 
     from .synthetic import make_table
 
     table = make_table(splits=["random0"], seeds=range(3), ns=[1, 2])  # 3 (split, seed) units
     anb = pair_with_base(table).query("treatment == 'transfer'")
     fig, ax = plt.subplots()
-    plots._interval_bars(ax, anb, "red")
+    figures._interval_bars(ax, anb, "red")
     assert len(ax.lines) == 2  # one bar per n
     low, high = ax.lines[0].get_ydata()
     assert low <= anb[anb["n"] == 1]["top1"].mean() <= high
@@ -356,7 +357,7 @@ def test_mean_lines_get_95_percent_interval_bars_only_from_three_units():
     diffs = (anb["top1"] - anb["base_top1"])[anb["n"] == 1].groupby(anb["seed"]).mean()
     assert high - low == pytest.approx(np.diff(t_interval(diffs.to_numpy()))[0])
     ax.clear()
-    plots._interval_bars(ax, anb[anb["seed"] < 2], "red")  # 2 units: no interval
+    figures._interval_bars(ax, anb[anb["seed"] < 2], "red")  # 2 units: no interval
     assert len(ax.lines) == 0
     plt.close(fig)
 

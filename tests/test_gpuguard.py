@@ -10,7 +10,8 @@ import json
 import pytest
 import torch
 
-from transferability import cli, device
+from transferability import cli
+from transferability.training import device
 
 from .support import tiny_config
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from transferability import imagefolder
+from transferability.data import imagefolder
 
 from .support import run_script
 

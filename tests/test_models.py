@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from transferability import models
 from transferability.errors import ConfigError
-from transferability.training import train
+from transferability.training import models
+from transferability.training.solver import train
 
 from .support import RECIPE, net, tiny_data
 
@@ -76,7 +76,7 @@ def test_random_layers_come_from_no_base_net():
 
 @pytest.mark.parametrize("n", range(1, 8))
 def test_cached_prefix_then_top_equals_the_whole_net_in_eval_mode(n):
-    from transferability.training import _run
+    from transferability.training.solver import _run
 
     m = net(4).eval()
     x = torch.randn(8, 1, 28, 28)
@@ -88,7 +88,7 @@ def test_cached_prefix_then_top_equals_the_whole_net_in_eval_mode(n):
 @pytest.mark.parametrize("n", range(1, 8))
 def test_random_frozen_layers_are_not_dead(n):
     """He init keeps ReLU outputs alive at every depth (no erratic chance-level cells)."""
-    from transferability.training import _run, dead_fraction
+    from transferability.training.solver import _run, dead_fraction
 
     m = net(5, widths=(16, 32, 48, 48, 32, 128, 128)).eval()
     x = torch.randn(256, 1, 28, 28)

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import yaml
 
-from transferability import cli, grid, ilsvrc2012, sources, splits, wordnet
+from transferability import cli, grid
+from transferability.data import ilsvrc2012, sources, splits, wordnet
 
 from .fullscale import WNIDS, WORDNET_ROOT, write_imagefolder
 from .support import REPO

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from transferability import plots
+from transferability.analysis import figures
 
 from .synthetic import make_table
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-FIGURES = {"figure2": plots.figure2, "figure3": plots.figure3}
+FIGURES = {"figure2": figures.figure2, "figure3": figures.figure3}
 
 
 def is_png(path: Path) -> bool:
@@ -46,20 +46,20 @@ def test_diverged_nets_still_give_a_png(figure, tmp_path):
 
 
 def test_parent_directories_are_created(tmp_path):
-    assert is_png(plots.figure2(make_table(ns=[1]), tmp_path / "a" / "b" / "fig.png"))
+    assert is_png(figures.figure2(make_table(ns=[1]), tmp_path / "a" / "b" / "fig.png"))
 
 
 def test_pdf_suffix_writes_a_pdf(tmp_path):
-    path = plots.figure3(make_table(ns=[1]), tmp_path / "fig.pdf")
+    path = figures.figure3(make_table(ns=[1]), tmp_path / "fig.pdf")
     assert path.read_bytes()[:5] == b"%PDF-"
 
 
 def test_no_temporary_file_is_left_behind(tmp_path):
-    plots.figure2(make_table(ns=[1]), tmp_path / "fig.png")
+    figures.figure2(make_table(ns=[1]), tmp_path / "fig.png")
     assert [p.name for p in tmp_path.iterdir()] == ["fig.png"]
 
 
 def test_every_treatment_has_one_style_with_its_display_name():
-    from transferability.claims import DISPLAY_NAMES
+    from transferability.analysis.claims import DISPLAY_NAMES
 
-    assert {t: s.label for t, s in plots.STYLES.items()} == DISPLAY_NAMES
+    assert {t: s.label for t, s in figures.STYLES.items()} == DISPLAY_NAMES

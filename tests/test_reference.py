@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from transferability import reference
+from transferability.analysis import reference
 
 from .support import REPO
 

@@ -160,19 +160,19 @@ def test_a_plot_setting_reruns_only_the_figures(clone):
 
 @pytest.mark.invalidation
 def test_plotting_code_reruns_only_the_figures(clone):
-    with edited(clone / "workflow/transferability/plots.py", CODE_CHANGE):
+    with edited(clone / "workflow/transferability/analysis/figures.py", CODE_CHANGE):
         assert planned_jobs(clone) == {("figures",)}
 
 
 @pytest.mark.invalidation
 def test_training_code_reruns_training_and_its_dependants(clone):
-    with edited(clone / "workflow/transferability/training.py", CODE_CHANGE):
+    with edited(clone / "workflow/transferability/training/solver.py", CODE_CHANGE):
         assert planned_jobs(clone) == bases() | cells() | DOWNSTREAM
 
 
 @pytest.mark.invalidation
 def test_a_comment_in_the_code_reruns_nothing(clone):
-    with edited(clone / "workflow/transferability/training.py", "\n# only a comment\n"):
+    with edited(clone / "workflow/transferability/training/solver.py", "\n# only a comment\n"):
         assert planned_jobs(clone) == set()
 
 

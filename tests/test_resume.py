@@ -7,9 +7,9 @@ import dataclasses
 import pytest
 import torch
 
-from transferability import device
-from transferability.checkpointing import ResumeState
-from transferability.training import train
+from transferability.training import device
+from transferability.training.resume_state import ResumeState
+from transferability.training.solver import train
 
 from .support import RECIPE, net, tiny_data
 

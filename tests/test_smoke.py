@@ -11,7 +11,8 @@ import pytest
 import yaml
 from snakemake.utils import validate
 
-from transferability import grid, jobinfo, smoke
+from transferability import grid, jobinfo
+from transferability.analysis import smoke_report
 from transferability.cli import main
 from transferability.configcheck import schema_problems
 
@@ -104,7 +105,7 @@ def test_metrics_record_where_a_job_ran():
 
 
 def fake_metrics(results, name, **fields) -> str:
-    """A training job's metrics file as cells.py writes it, with the fields of a CPU job."""
+    """A training job's metrics file as training/jobs.py writes it, with the fields of a CPU job."""
     record = {
         "split": "random0",
         "target": "A",
@@ -155,24 +156,25 @@ def test_report_refuses_a_run_where_a_job_given_a_gpu_trained_on_the_cpu(tmp_pat
     assert main(["smoke-report", "--metrics", on_gpu, fell_back, "--out", str(out)]) == 1
     text = out.read_text()
     assert (
-        f"**{smoke.NOT_GOOD}" in text and "1 job(s) were given a GPU but trained on the CPU" in text
+        f"**{smoke_report.NOT_GOOD}" in text
+        and "1 job(s) were given a GPU but trained on the CPU" in text
     )
     (problem,) = [x for x in text.splitlines() if x.startswith("- **GPU asked, CPU used**")]
     assert "random random0/B n6 seed0 on node9" in problem and "CPU-only build" in problem
     assert "| transfer random0/A n2 seed0 | node7 | cuda:NVIDIA A100-SXM4-40GB |" in text
-    assert smoke.NOT_GOOD in capsys.readouterr().err
+    assert smoke_report.NOT_GOOD in capsys.readouterr().err
 
     # The same job with its GPU used: a good run, exit 0.
     good = fake_metrics(results, "A/random/n6/seed0", treatment="random", n=6)
     assert main(["smoke-report", "--metrics", on_gpu, good, "--out", str(out)]) == 0
-    assert f"**{smoke.GOOD}: 2 training jobs, 1 on a GPU; all 1 given" in out.read_text()
+    assert f"**{smoke_report.GOOD}: 2 training jobs, 1 on a GPU; all 1 given" in out.read_text()
 
 
 def test_report_names_the_fix_for_each_kind_of_fallback():
     given = {"gpu_evidence": "SLURM_JOB_GPUS=0", "host": "gpu3", "torch_version": "2.14.1"}
-    assert "unset it" in smoke.fallback_fix(given | {"device_forced": "cpu"})
-    assert "CPU-only build" in smoke.fallback_fix(given | {"torch_cuda_version": None})
-    fix = smoke.fallback_fix(given | {"torch_cuda_version": "12.8"})
+    assert "unset it" in smoke_report.fallback_fix(given | {"device_forced": "cpu"})
+    assert "CPU-only build" in smoke_report.fallback_fix(given | {"torch_cuda_version": None})
+    fix = smoke_report.fallback_fix(given | {"torch_cuda_version": "12.8"})
     assert "nvidia-smi" in fix and "gpu3" in fix and "12.8" in fix
 
 
@@ -183,11 +185,11 @@ def test_report_of_a_failed_run_names_the_missing_jobs_and_their_logs(tmp_path):
     log = results / "logs/train_cell/random0/B/selffer/n6/seed0.log"
     log.parent.mkdir(parents=True)
     log.write_text("epoch 1: loss 1.6\nerror: CUDA out of memory\n")
-    text, good = smoke.report([done], results, expected=[done, str(missing)])
-    assert not good and smoke.NOT_GOOD in text
+    text, good = smoke_report.report([done], results, expected=[done, str(missing)])
+    assert not good and smoke_report.NOT_GOOD in text
     (problem,) = [x for x in text.splitlines() if x.startswith("- **failed**")]
     assert str(log) in problem and "CUDA out of memory" in problem
-    text, _ = smoke.report([], results, expected=[done])  # never started: no log
+    text, _ = smoke_report.report([], results, expected=[done])  # never started: no log
     assert f"- **not run**: `{done}`" in text
 
 
@@ -198,7 +200,7 @@ def test_the_smoke_run_on_the_cpu_end_to_end(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     results = tmp_path / "results/smoke"
     report = (results / "smoke_report.md").read_text()
-    assert f"**{smoke.GOOD}: 22 training jobs, all on the CPU" in report
+    assert f"**{smoke_report.GOOD}: 22 training jobs, all on the CPU" in report
     assert report in result.stdout  # printed when the run ends
     metrics = sorted(results.glob("*/**/metrics.json"))
     assert len(metrics) == 22

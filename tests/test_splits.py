@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from transferability import splits
-from transferability.datasets import FASHION_MNIST_CLASSES
+from transferability.data import splits
+from transferability.data.fashion_mnist import FASHION_MNIST_CLASSES
 from transferability.errors import ConfigError, DataError
 
 NAMES = FASHION_MNIST_CLASSES

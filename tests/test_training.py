@@ -8,8 +8,8 @@ import sys
 import pytest
 import torch
 
-from transferability import models
-from transferability.training import Recipe, derived_seed, top1, train
+from transferability.training import models
+from transferability.training.solver import Recipe, derived_seed, top1, train
 
 from .support import RECIPE, REPO, net, tiny_data
 
@@ -49,7 +49,9 @@ def test_learning_rate_warms_up_then_steps_down():
 
 def test_derived_seeds_are_stable_across_processes():
     # crc32, not hash(): the same cell gets the same seed in every job, whatever the salt.
-    code = "from transferability.training import derived_seed as d; print(d('random0', 'B', 3))"
+    code = (
+        "from transferability.training.solver import derived_seed as d; print(d('random0', 'B', 3))"
+    )
     seeds = {
         subprocess.run(
             [sys.executable, "-c", code],
@@ -105,7 +107,7 @@ def test_fine_tuning_trains_all_layers_and_frozen_cells_fewer():
 
 
 def test_momentum_sgd_matches_torch_optim_sgd():
-    from transferability.training import MomentumSGD
+    from transferability.training.solver import MomentumSGD
 
     torch.manual_seed(0)
     ours = [torch.randn(5, 3, requires_grad=True), torch.randn(3, requires_grad=True)]
@@ -127,7 +129,7 @@ def test_momentum_sgd_matches_torch_optim_sgd():
 
 
 def test_momentum_sgd_clips_as_clip_grad_norm_does():
-    from transferability.training import MomentumSGD
+    from transferability.training.solver import MomentumSGD
 
     torch.manual_seed(0)
     ours = [torch.randn(5, 3, requires_grad=True), torch.randn(3, requires_grad=True)]

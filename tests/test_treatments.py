@@ -6,7 +6,8 @@ import re
 import pytest
 import yaml
 
-from transferability import claims, grid, nets, plots, treatments
+from transferability import grid, treatments
+from transferability.analysis import claims, figures, nets
 from transferability.errors import ConfigError
 
 from .support import REPO
@@ -64,8 +65,8 @@ def test_everything_else_derives_from_the_registry():
     assert grid.FINE_TUNED == ("selffer_ft", "transfer_ft")
     assert {"transfer", "transfer_ft"} == claims.CROSS_HALF
     assert tuple(t.name for t in treatments.REGISTRY) == nets.TREATMENT_ORDER
-    assert list(plots.STYLES) == list(nets.TREATMENT_ORDER)
-    assert {k: s.label for k, s in plots.STYLES.items()} == nets.DISPLAY_NAMES
+    assert list(figures.STYLES) == list(nets.TREATMENT_ORDER)
+    assert {k: s.label for k, s in figures.STYLES.items()} == nets.DISPLAY_NAMES
 
 
 @pytest.mark.parametrize(

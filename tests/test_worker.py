@@ -1,4 +1,4 @@
-"""The shared training process (transferability/worker.py): a job run in it gives the
+"""The shared training process (transferability/shared_process.py): a job run in it gives the
 numbers, outputs, errors and exit codes it gives in its own process, and it lives and dies
 with its client (the process Snakemake started) as a job in its own process would."""
 
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from transferability import worker
+from transferability import shared_process
 
 from .support import (
     ANNOUNCED,
@@ -173,7 +173,7 @@ def test_ctrl_c_reaches_the_job_and_the_client_dies_of_it(
 
 
 def test_the_server_exits_when_idle(tmp_path, runtime, fake_cache, split_file):
-    environment = job_env(runtime, True, **{worker.IDLE_ENV: "1"})
+    environment = job_env(runtime, True, **{shared_process.IDLE_ENV: "1"})
     log = tmp_path / "base.log"
     assert run_job(train_base_argv(fake_cache, split_file, tmp_path / "out"), environment, log) == 0
     server = int(ANNOUNCED.search(log.read_text()).group(1))
@@ -185,7 +185,7 @@ def test_a_server_shutting_down_keeps_no_job_waiting(tmp_path, runtime, fake_cac
     """A job that arrives while an idle server exits (holding the lock a new server
     needs) is served by the next server as soon as the lock is free."""
     environment = job_env(runtime, True)
-    where = "from transferability import worker; print(worker.socket_path())"
+    where = "from transferability import shared_process; print(shared_process.socket_path())"
     path = subprocess.run(
         [sys.executable, "-c", where], env=environment, capture_output=True, text=True, check=True
     ).stdout.strip()
@@ -203,33 +203,32 @@ def test_a_server_shutting_down_keeps_no_job_waiting(tmp_path, runtime, fake_cac
 
 def test_each_code_interpreter_and_thread_setting_gets_its_own_server(tmp_path, monkeypatch):
     package = tmp_path / "transferability"
-    package.mkdir()
-    for source in worker.PACKAGE.glob("*.py"):
-        (package / source.name).write_bytes(source.read_bytes())
-    monkeypatch.setattr(worker, "PACKAGE", package)
-    key = worker.server_key()
+    shutil.copytree(shared_process.PACKAGE, package, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(shared_process, "PACKAGE", package)
+    key = shared_process.server_key()
     monkeypatch.setenv("TRANSFERABILITY_DEVICE", "cpu")  # read by each job: the same server
-    assert worker.server_key() == key
-    (package / "training.py").write_text((package / "training.py").read_text() + "\n# edit\n")
-    edited = worker.server_key()
+    assert shared_process.server_key() == key
+    solver = package / "training/solver.py"  # a module in a subpackage counts too
+    solver.write_text(solver.read_text() + "\n# edit\n")
+    edited = shared_process.server_key()
     assert edited != key
     monkeypatch.setenv("OMP_NUM_THREADS", "1")  # read when torch loads: another server
-    assert worker.server_key() not in (key, edited)
+    assert shared_process.server_key() not in (key, edited)
 
 
 def test_off_on_slurm_when_asked_and_for_other_steps(monkeypatch):
     monkeypatch.delenv("SLURM_JOB_ID", raising=False)
-    monkeypatch.delenv(worker.ENABLE_ENV, raising=False)
-    assert worker.enabled(["train-cell"]) and worker.enabled(["train-base"])
-    assert not worker.enabled(["aggregate"]) and not worker.enabled([])
-    monkeypatch.setenv(worker.ENABLE_ENV, "0")
-    assert not worker.enabled(["train-cell"])
-    monkeypatch.setenv(worker.ENABLE_ENV, "1")
+    monkeypatch.delenv(shared_process.ENABLE_ENV, raising=False)
+    assert shared_process.enabled(["train-cell"]) and shared_process.enabled(["train-base"])
+    assert not shared_process.enabled(["aggregate"]) and not shared_process.enabled([])
+    monkeypatch.setenv(shared_process.ENABLE_ENV, "0")
+    assert not shared_process.enabled(["train-cell"])
+    monkeypatch.setenv(shared_process.ENABLE_ENV, "1")
     monkeypatch.setenv("SLURM_JOB_ID", "42")
-    assert not worker.enabled(["train-cell"])
+    assert not shared_process.enabled(["train-cell"])
     monkeypatch.delenv("SLURM_JOB_ID")
     monkeypatch.setenv("APPTAINER_CONTAINER", "/images/train.sif")
-    assert not worker.enabled(["train-cell"])
+    assert not shared_process.enabled(["train-cell"])
 
 
 def test_no_sharing_through_a_folder_others_can_enter_or_a_path_too_long(
@@ -238,19 +237,19 @@ def test_no_sharing_through_a_folder_others_can_enter_or_a_path_too_long(
     deep = tmp_path / ("long" * 20)
     deep.mkdir()
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(deep))
-    assert worker.socket_path() is None
+    assert shared_process.socket_path() is None
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
     folder = runtime / f"transferability-{os.getuid()}"
     folder.mkdir()
     folder.chmod(0o777)
-    assert worker.socket_path() is None
+    assert shared_process.socket_path() is None
     folder.chmod(0o700)
-    assert worker.socket_path().parent == folder
+    assert shared_process.socket_path().parent == folder
 
 
 def test_the_client_alone_stays_light():
     """The client must not import torch: that is the cost the shared process saves."""
-    probe = "import sys, transferability.worker; print('torch' in sys.modules)"
+    probe = "import sys, transferability.shared_process; print('torch' in sys.modules)"
     out = subprocess.run(
         [sys.executable, "-c", probe],
         env=venv_env() | {"PYTHONPATH": str(REPO / "workflow")},

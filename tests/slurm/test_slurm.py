@@ -49,7 +49,7 @@ LOCAL_CLUSTER_ARGS = [
 
 # One random split, n = 1: 2 base nets and 10 cells (one group job), real images. The
 # local cluster's GPU gres is /dev/null (jobs see CUDA_VISIBLE_DEVICES but no GPU), so
-# the CPU run is declared: without it a training job stops (transferability/device.py).
+# the CPU run is declared: without it a training job stops (transferability/training/device.py).
 SMALL = {
     "device": "cpu",
     "subset": {"train_per_class": 40, "val_per_class": 10, "test_per_class": 20},

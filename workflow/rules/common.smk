@@ -6,7 +6,8 @@ import os
 import shlex
 import sys
 
-from transferability import grid, profiles, provenance, runcheck, sources
+from transferability import grid, profiles, provenance, runcheck
+from transferability.data import sources
 from transferability.errors import PipelineError
 
 RESULTS = config["results"]  # "results" unless the config says otherwise

@@ -2,7 +2,7 @@
 # ran and whether each job given a GPU trained on it. Printed when the run ends, also when
 # it fails (then from whatever metrics exist, naming the jobs that did not finish).
 
-from transferability import smoke
+from transferability.analysis import smoke_report
 
 
 onsuccess:
@@ -14,7 +14,7 @@ onsuccess:
 onerror:
     if config["smoke_report"]:
         expected = base_metrics() + cell_metrics()
-        text, _ = smoke.report(
+        text, _ = smoke_report.report(
             [p for p in expected if Path(p).exists()], RESULTS, expected
         )
         print(text)

@@ -1,8 +1,8 @@
 import sys
 
-from .worker import run
+from .shared_process import run
 
-# A training job runs in the shared warm process where there is one (see worker.py).
+# A training job runs in the shared warm process where there is one (see shared_process.py).
 code = run(sys.argv[1:])
 if code is None:
     from .cli import main

@@ -15,7 +15,7 @@ from .errors import PipelineError
 
 
 def _prepare_data(args) -> None:
-    from .sources import prepare
+    from .data.sources import prepare
 
     prepare(args.settings, args.out)
     print(f"wrote {args.out}")
@@ -25,7 +25,7 @@ def _make_images(args) -> None:
     import shutil
     from pathlib import Path
 
-    from .smoke_images import write_images
+    from .data.smoke_images import write_images
 
     out = Path(args.out)
     tmp = out.with_name(out.name + ".tmp")
@@ -37,9 +37,9 @@ def _make_images(args) -> None:
 
 
 def _make_split(args) -> None:
-    from . import splits
-    from .datasets import load_cache
-    from .sources import expand_groups
+    from .data import splits
+    from .data.fashion_mnist import load_cache
+    from .data.sources import expand_groups
 
     s = args.settings
     cache = load_cache(args.cache)
@@ -56,7 +56,7 @@ def _make_split(args) -> None:
 
 
 def _train_base(args) -> None:
-    from .cells import train_base
+    from .training.jobs import train_base
 
     r = train_base(
         cache=args.cache,
@@ -74,7 +74,7 @@ def _train_base(args) -> None:
 
 
 def _train_cell(args) -> None:
-    from .cells import train_cell
+    from .training.jobs import train_cell
 
     r = train_cell(
         cache=args.cache,
@@ -94,36 +94,36 @@ def _train_cell(args) -> None:
 
 
 def _aggregate(args) -> None:
-    from .summary import write_summary
+    from .analysis.results_table import write_summary
 
     table = write_summary(args.metrics, args.out_table, args.out_csv, args.out_history)
     print(f"wrote {args.out_table}: {len(table)} nets")
 
 
 def _figures(args) -> None:
-    from . import plots
-    from .summary import read_history, read_summary
+    from .analysis import figures
+    from .analysis.results_table import read_history, read_summary
 
     table = read_summary(args.table)
     dpi = args.settings.get("dpi", 150)
-    plots.figure2(table, args.figure2, dpi)
-    plots.figure3(table, args.figure3, dpi)
+    figures.figure2(table, args.figure2, dpi)
+    figures.figure3(table, args.figure3, dpi)
     if args.curves:
-        plots.training_curves(read_history(args.history), args.curves, dpi)
+        figures.training_curves(read_history(args.history), args.curves, dpi)
 
 
 def _claims(args) -> None:
-    from . import claims, claims_report
+    from .analysis import claims, claims_report
+    from .analysis.results_table import read_summary
     from .atomic import write_text
-    from .summary import read_summary
 
     table = read_summary(args.table)
     write_text(args.out, claims_report.render_markdown(table, claims.all_claims(table)))
 
 
 def _tables(args) -> None:
-    from .summary import read_summary
-    from .trace import write_tables
+    from .analysis.report_tables import write_tables
+    from .analysis.results_table import read_summary
 
     write_tables(read_summary(args.table), args.claims_html, args.summary_html, args.nets)
 
@@ -131,7 +131,7 @@ def _tables(args) -> None:
 def _smoke_report(args) -> int:
     from pathlib import Path
 
-    from .smoke import NOT_GOOD, write_report
+    from .analysis.smoke_report import NOT_GOOD, write_report
 
     # The report sits in the run's results folder (<results>/smoke_report.md).
     if write_report(args.metrics, Path(args.out).parent, args.out):

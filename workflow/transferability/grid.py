@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import sources
+from .data import sources
+from .data.splits import HALVES, resolve_groups
 from .errors import ConfigError
-from .splits import HALVES, resolve_groups
 from .treatments import CELL_TREATMENTS, REGISTRY, source_half  # noqa: F401  (re-exported)
 
 # A cell's treatments and those that fine-tune, from the one registry (treatments.py).

@@ -3,7 +3,7 @@
 `code_fingerprint(step)` hashes the source of the package modules one workflow step
 runs: the step's entry modules and every package module they import, transitively.
 The Snakefile puts it in each rule's params, so Snakemake's params trigger reruns a
-step exactly when its code changes (a training job does not rerun when only plots.py
+step exactly when its code changes (a training job does not rerun when only analysis/figures.py
 changes; the figures do). The job records the same fingerprint in its metrics.
 
 The hash is of each module's syntax tree, not its text: comments and formatting do
@@ -25,26 +25,57 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent
 PACKAGE_NAME = PACKAGE.name
 
-# The package modules each `python -m transferability STEP` calls into (see cli.py).
-# cli.py itself is left out: it only routes arguments, and counting it would rerun
-# every step whenever any one step's argument handling changed.
+# The package modules each `python -m transferability STEP` calls into (see cli.py), named
+# by their path in the package (`training.jobs` is training/jobs.py). cli.py itself is left
+# out: it only routes arguments, and counting it would rerun every step whenever any one
+# step's argument handling changed.
 STEP_MODULES = {
-    "make-images": ("smoke_images",),
-    "prepare-data": ("sources",),
-    "make-split": ("splits", "datasets", "sources"),
-    "train-base": ("cells",),
-    "train-cell": ("cells",),
-    "aggregate": ("summary",),
-    "figures": ("plots", "summary"),
-    "claims": ("claims_report", "summary", "atomic"),
-    "tables": ("trace", "summary"),
-    "smoke-report": ("smoke",),
+    "make-images": ("data.smoke_images",),
+    "prepare-data": ("data.sources",),
+    "make-split": ("data.splits", "data.fashion_mnist", "data.sources"),
+    "train-base": ("training.jobs",),
+    "train-cell": ("training.jobs",),
+    "aggregate": ("analysis.results_table",),
+    "figures": ("analysis.figures", "analysis.results_table"),
+    "claims": ("analysis.claims_report", "analysis.results_table", "atomic"),
+    "tables": ("analysis.report_tables", "analysis.results_table"),
+    "smoke-report": ("analysis.smoke_report",),
 }
+
+
+def source_file(module: str) -> Path | None:
+    """The file of a package module (`training.jobs`) or subpackage (`training`: its
+    __init__.py), or None if there is none."""
+    path = PACKAGE.joinpath(*module.split("."))
+    for candidate in (path.with_suffix(".py"), path / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def resolve(module: str, node: ast.ImportFrom) -> list[str]:
+    """The package modules an import statement in `module` names, by their path in the
+    package: `from ..data import splits` in training/jobs.py is `data.splits` (and the
+    package `data`); names that are not modules (`from .models import freeze`) are not."""
+    if node.level == 0:
+        if not (node.module or "").startswith(f"{PACKAGE_NAME}."):
+            return []
+        base = node.module.split(".")[1:]
+    else:
+        here = module.split(".")[:-1]  # the package `module` is in
+        if source_file(module) is not None and source_file(module).name == "__init__.py":
+            here = module.split(".")
+        base = here[: len(here) - (node.level - 1)]
+        base += node.module.split(".") if node.module else []
+    found = [".".join(base[:i]) for i in range(1, len(base) + 1)]
+    found += [".".join([*base, alias.name]) for alias in node.names]
+    return [m for m in found if m and source_file(m) is not None]
 
 
 @cache
 def _parsed(module: str) -> ast.Module:
-    return ast.parse((PACKAGE / f"{module}.py").read_text(), filename=f"{module}.py")
+    path = source_file(module)
+    return ast.parse(path.read_text(), filename=str(path.relative_to(PACKAGE)))
 
 
 @cache
@@ -54,25 +85,23 @@ def _digest(module: str) -> str:
 
 @cache
 def _imported(module: str) -> frozenset[str]:
-    """Package modules that `module` imports, at any depth in the file (lazy imports count)."""
+    """Package modules that `module` imports, at any depth in the file (lazy imports count),
+    and the subpackages they are in (importing training.jobs runs training/__init__.py)."""
     found = set()
     for node in ast.walk(_parsed(module)):
         if isinstance(node, ast.ImportFrom):
-            if node.level == 1 and node.module:  # from .x import y
-                found.add(node.module.split(".")[0])
-            elif node.level == 1:  # from . import x, y
-                found.update(alias.name for alias in node.names)
-            elif node.level == 0 and (node.module or "").startswith(f"{PACKAGE_NAME}."):
-                found.add(node.module.split(".")[1])
+            found.update(resolve(module, node))
         elif isinstance(node, ast.Import):
             for alias in node.names:
-                if alias.name.startswith(f"{PACKAGE_NAME}."):
-                    found.add(alias.name.split(".")[1])
-    return frozenset(m for m in found if (PACKAGE / f"{m}.py").is_file())
+                parts = alias.name.split(".")
+                if parts[0] == PACKAGE_NAME:
+                    found.update(".".join(parts[1:i]) for i in range(2, len(parts) + 1))
+    return frozenset(m for m in found if source_file(m) is not None)
 
 
 def modules_of(step: str) -> list[str]:
-    """The step's entry modules and all package modules they import, sorted."""
+    """The step's entry modules, the subpackages they are in and all package modules they
+    import, sorted."""
     if step not in STEP_MODULES:
         raise KeyError(f"unknown step {step!r}; known: {sorted(STEP_MODULES)}")
     seen: set[str] = set()
@@ -81,7 +110,9 @@ def modules_of(step: str) -> list[str]:
         module = todo.pop()
         if module not in seen:
             seen.add(module)
-            todo.extend(_imported(module) - seen)
+            parts = module.split(".")
+            parents = {".".join(parts[:i]) for i in range(1, len(parts))}
+            todo.extend((_imported(module) | parents) - seen)
     return sorted(seen)
 
 

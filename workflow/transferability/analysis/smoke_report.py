@@ -1,4 +1,4 @@
-"""The smoke run's report (config/smoke.yaml; its images: smoke_images.py): a few minutes
+"""The smoke run's report (config/smoke.yaml; its images: data/smoke_images.py): a few minutes
 that tell a cluster user whether the set-up works before the paper's grid is launched.
 
 `report` reads every training job's metrics (jobinfo.py) and writes a short Markdown
@@ -14,8 +14,8 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from . import jobinfo
-from .atomic import write_text
+from .. import jobinfo
+from ..atomic import write_text
 
 GOOD, NOT_GOOD = "SMOKE RUN GOOD", "SMOKE RUN NOT GOOD"
 

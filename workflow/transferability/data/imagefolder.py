@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .atomic import torch_save
-from .errors import ConfigError, DataError
+from ..atomic import torch_save
+from ..errors import ConfigError, DataError
 
 PARTS = {"train": "train", "test": "val"}  # our part -> ImageFolder subfolder
 EXTENSIONS = (".jpeg", ".jpg", ".png")

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 
 import torch
 
-from .errors import PipelineError
+from ..errors import PipelineError
 
 # "cpu" forces the CPU even where CUDA is present (e.g. to reproduce CPU numbers on a GPU
 # node, or to train on purpose where a GPU was given); "cuda" demands a GPU; "auto" (the

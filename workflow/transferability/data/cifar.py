@@ -11,8 +11,8 @@ from __future__ import annotations
 import pickle
 from pathlib import Path
 
-from .atomic import torch_save
-from .errors import DataError
+from ..atomic import torch_save
+from ..errors import DataError
 
 # The fine labels in the order of the pickles' `fine_label_names` (alphabetical).
 CLASSES = (

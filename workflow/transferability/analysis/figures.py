@@ -28,7 +28,8 @@ import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from .atomic import write_atomic
+from ..atomic import write_atomic
+from ..treatments import REGISTRY
 from .claims import (
     HIGH_N_MIN,
     MID_N,
@@ -38,7 +39,6 @@ from .claims import (
     usable_nets,
 )
 from .stats import t_interval
-from .treatments import REGISTRY
 
 
 @dataclass(frozen=True)

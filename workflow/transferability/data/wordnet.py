@@ -14,7 +14,7 @@ import re
 from functools import cache
 from pathlib import Path
 
-from .errors import ConfigError, DataError
+from ..errors import ConfigError, DataError
 
 DEFAULT_ROOT = "/usr/share/wordnet"
 ARTIFACT = "00021939"  # artifact.n.01 in WordNet 3.0 (index.noun: "artifact n 1 ... 00021939")

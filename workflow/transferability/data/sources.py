@@ -1,8 +1,8 @@
 """The datasets the workflow can run on, behind one interface: class names, the data
 check made before any job starts, the dissimilar split's groups, and prepare_data.
 
-    fashion_mnist  IDX files (datasets.py)          tensor cache, the embedded default
-    cifar100       python pickles (cifar.py)        tensor cache
+    fashion_mnist  IDX files (fashion_mnist.py)   tensor cache, the embedded default
+    cifar100       python pickles (cifar.py)      tensor cache
     imagenet       ImageFolder of JPEGs (imagefolder.py) + WordNet (wordnet.py)   streamed index
 
 Torch-free at import, like the modules it dispatches to.
@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from . import cifar, datasets, ilsvrc2012, imagefolder, wordnet
-from .errors import ConfigError, PipelineError
+from ..errors import ConfigError, PipelineError
+from . import cifar, fashion_mnist, ilsvrc2012, imagefolder, wordnet
 
 STREAMED = ("imagenet",)
 WORDNET_PREFIX = "wordnet:"  # a group entry "wordnet:n00021939": every class under that synset
@@ -26,7 +26,7 @@ def class_names(dataset: dict) -> tuple[str, ...]:
         return cifar.CLASSES
     if name in STREAMED:
         return tuple(imagefolder.class_folders(dataset["root"]))
-    return datasets.class_names(name)
+    return fashion_mnist.class_names(name)
 
 
 def data_problem(dataset: dict) -> str | None:
@@ -48,7 +48,7 @@ def data_problem(dataset: dict) -> str | None:
                 "dataset.download: true"
             )
         return None
-    if datasets.find_idx_files(root) is None:
+    if fashion_mnist.find_idx_files(root) is None:
         from pathlib import Path
 
         problem = "does not exist" if not Path(root).is_dir() else "has no Fashion-MNIST IDX files"
@@ -73,7 +73,7 @@ def raw_fingerprint(dataset: dict) -> str:
             folder = cifar.find_pickles(root)
             files = [folder / f for f in cifar.FILES] if folder else []
         else:
-            files = list((datasets.find_idx_files(root) or {}).values())
+            files = list((fashion_mnist.find_idx_files(root) or {}).values())
         stats = [(p.name, p.stat()) for p in files]
     except (OSError, PipelineError):  # the check at start says what is wrong
         return ""
@@ -125,6 +125,6 @@ def prepare(settings: dict, out) -> None:
             out,
         )
     else:
-        datasets.build_cache(
+        fashion_mnist.build_cache(
             name, settings["root"], settings["download"], settings["download_root"], out
         )

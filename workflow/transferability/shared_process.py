@@ -86,8 +86,9 @@ def enabled(argv: list[str]) -> bool:
 
 def server_key() -> str:
     digest = hashlib.sha256(f"{sys.executable}\0{sys.version}\0".encode())
-    for path in sorted(PACKAGE.glob("*.py")):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    for path in sorted(PACKAGE.rglob("*.py")):  # the subpackages' code too
+        name = path.relative_to(PACKAGE).as_posix()
+        digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
     for name, value in sorted(os.environ.items()):
         if name.startswith(IMPORT_TIME_ENV):
             digest.update(f"{name}={value}\0".encode())
@@ -250,7 +251,7 @@ def _spawn(path: Path) -> subprocess.Popen:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE.parent), env.get("PYTHONPATH")]))
     return subprocess.Popen(
-        [sys.executable, "-m", f"{PACKAGE.name}.worker", str(path)],
+        [sys.executable, "-m", f"{PACKAGE.name}.shared_process", str(path)],
         env=env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,

@@ -4,7 +4,7 @@
 nets of random splits), `figure3` and `claims` (every trained net; a diverged or failed
 net feeds nothing), with its status and the reason, next to the
 metrics file it came from and the fingerprint of the code that trained it. The selection
-is the one plots.py and claims.py make (claims.usable_nets; random splits for Figure 2).
+is the one figures.py and claims.py make (claims.usable_nets; random splits for Figure 2).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import html
 
 import pandas as pd
 
-from .atomic import write_atomic, write_text
+from ..atomic import write_atomic, write_text
 from .claims import all_claims, claims_table, normalise, usable_nets
 
 NET_COLUMNS = ["split", "split_kind", "target", "source", "treatment", "n", "seed"]

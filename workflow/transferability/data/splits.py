@@ -14,8 +14,8 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from .atomic import write_text
-from .errors import ConfigError, DataError
+from ..atomic import write_text
+from ..errors import ConfigError, DataError
 
 HALVES = ("A", "B")
 

@@ -4,9 +4,9 @@
   one-element list, `numpy.random.seed([s])` (argparse `nargs=1` makes the seed a list),
   then half A = `sorted(numpy.random.choice(numpy.arange(1000), 500, replace=False))`,
   for s = 0..3; half B is the rest. `splits.paper_random_halves` draws exactly that.
-- Man-made vs natural: the published index lists (data/half_man_idx.txt, 551 classes;
+- Man-made vs natural: the published index lists (lists/half_man_idx.txt, 551 classes;
   the other 449 are natural). Indices are ILSVRC-2012 class indices, i.e. positions in
-  the sorted list of the 1000 wnids (data/ilsvrc2012_wnids.txt), the order of an
+  the sorted list of the 1000 wnids (lists/ilsvrc2012_wnids.txt), the order of an
   ImageFolder of `<wnid>/` folders. In their script the natural half is A.
 
 A config names these halves as group entries `ilsvrc2012:natural` and
@@ -19,9 +19,9 @@ from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parent / "lists"
 PREFIX = "ilsvrc2012:"  # a group entry "ilsvrc2012:man_made": the authors' list
 GROUPS = {"man_made": "half_man_idx.txt", "natural": "half_nat_idx.txt"}
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .atomic import write_atomic
-from .errors import DataError
+from ..atomic import write_atomic
+from ..errors import DataError
 
 # Columns first in the table, in this order; the rest (provenance) follow sorted.
 KEY_COLUMNS = [

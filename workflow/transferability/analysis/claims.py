@@ -3,7 +3,7 @@
 Every claim becomes a `Claim`: one number per independent unit, the mean over units (the
 effect), a Student-t 95% interval over the units, and a verdict against a practical margin
 stated in MARGINS. Table selection lives in nets.py, intervals in stats.py, the Markdown
-report in claims_report.py; the names plots.py and trace.py use are re-exported here.
+report in claims_report.py; the names figures.py and report_tables.py use are re-exported here.
 
 Units. A cell's top-1 carries the training noise of the base net it is compared with and of
 the base it copied its layers from. BnB, BnB+ and random cells touch only their own half's
@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, fields
 import numpy as np
 import pandas as pd
 
+from ..treatments import OTHER, REGISTRY
 from .nets import (
     BASE_KEYS,
     COLUMNS,
@@ -32,9 +33,8 @@ from .nets import (
     usable_nets,
 )
 from .stats import CI_LEVEL, MIN_UNITS, bootstrap_mean, t_interval, welch_interval
-from .treatments import OTHER, REGISTRY
 
-__all__ = [  # re-exported for plots.py, trace.py and older callers
+__all__ = [  # re-exported for figures.py, report_tables.py and older callers
     "BASE_KEYS",
     "COLUMNS",
     "DISPLAY_NAMES",

@@ -13,8 +13,8 @@ import struct
 import zlib
 from pathlib import Path
 
-from .atomic import torch_save
-from .errors import ConfigError, DataError, load_failure
+from ..atomic import torch_save
+from ..errors import ConfigError, DataError, load_failure
 
 FASHION_MNIST_CLASSES = (
     "T-shirt/top",

@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
+from ..data.fashion_mnist import load_cache
+from ..data.splits import validate_split
+from ..errors import DataError
 from . import device as devices
 from . import models
-from .checkpointing import ResumeState
-from .datasets import load_cache
-from .errors import DataError
-from .splits import validate_split
+from .resume_state import ResumeState
 
 # Images per forward pass outside training steps (frozen prefix, evaluation): no slower
 # than 1,000 on 28-px images, and a chunk of 227-px images stays at hundreds of MB of
@@ -165,7 +165,7 @@ def load_half(
     relabel = torch.full((len(cache["classes"]),), -1, dtype=torch.int64)
     relabel[torch.tensor(half["class_indices"])] = torch.arange(len(half["class_indices"]))
     if cache.get("kind") == "imagefolder":  # too big for memory: streamed from disk
-        from .imagefolder import load_half as stream_half
+        from ..data.imagefolder import load_half as stream_half
 
         return stream_half(cache, half, relabel, workers=torch.get_num_threads())
     # A scalar (grey) or per-channel (colour) normalisation.

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from .atomic import torch_save
+from ..atomic import torch_save
 
 FORMAT = 1
 

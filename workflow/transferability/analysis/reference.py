@@ -1,6 +1,6 @@
 """Keep a finished run of the default as the committed reference (results/reference/).
 
-    PYTHONPATH=workflow python -m transferability.reference --started EPOCH_SECONDS
+    PYTHONPATH=workflow python -m transferability.analysis.reference --started EPOCH_SECONDS
 
 `make reference` runs `make demo` from a clean results/ and then calls this, which copies
 the table (summary.csv), the config used and a record of the run (wall time, cores,
@@ -22,9 +22,9 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .atomic import write_text
+from ..atomic import write_text
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 TABLE = "summary.csv"
 HISTORY = "history.csv"
 FIGURES = ("figure2.png", "figure3.png", "training_curves.png")
@@ -38,13 +38,13 @@ def render(out: str | Path) -> None:
     into out/ (also what the test redraws)."""
     import pandas as pd
 
-    from . import claims, claims_report, plots
+    from . import claims, claims_report, figures
 
     out = Path(out)
     table = pd.read_csv(out / TABLE)
-    plots.figure2(table, out / FIGURES[0])
-    plots.figure3(table, out / FIGURES[1])
-    plots.training_curves(pd.read_csv(out / HISTORY), out / FIGURES[2])
+    figures.figure2(table, out / FIGURES[0])
+    figures.figure3(table, out / FIGURES[1])
+    figures.training_curves(pd.read_csv(out / HISTORY), out / FIGURES[2])
     write_text(out / CLAIMS, claims_report.render_markdown(table, claims.all_claims(table)))
 
 

@@ -11,16 +11,17 @@ from pathlib import Path
 
 import torch
 
+from .. import jobinfo, provenance
+from ..atomic import torch_save, write_text
+from ..data.splits import read_split
+from ..errors import ConfigError, DataError, load_failure
+from ..treatments import COPIED, source_half
+from ..treatments import get as get_treatment
 from . import device as devices
-from . import jobinfo, models, provenance
-from .atomic import torch_save, write_text
-from .checkpointing import ResumeState
-from .errors import ConfigError, DataError, load_failure
-from .splits import read_split
+from . import models
+from .resume_state import ResumeState
+from .solver import Recipe, derived_seed, load_half, train
 from .status import classify
-from .training import Recipe, derived_seed, load_half, train
-from .treatments import COPIED, source_half
-from .treatments import get as get_treatment
 
 
 def _net(settings: dict, num_classes: int) -> models.TransferNet:
