@@ -86,8 +86,9 @@ def check_metrics(record, path) -> None:
         raise refuse(f"its record says {wrong}, but its path is the net's with {named}")
 
 
-def read_metrics(paths) -> pd.DataFrame:
-    rows = []
+def load_records(paths) -> list[tuple[str, dict]]:
+    """Every metrics file read and checked once: (path, record)."""
+    records = []
     for path in paths:
         try:
             record = json.loads(Path(path).read_text())
@@ -96,10 +97,17 @@ def read_metrics(paths) -> pd.DataFrame:
                 f"{path}: not a readable metrics file ({e}); delete it so its net is retrained"
             ) from e
         check_metrics(record, path)
-        record |= flat_settings(record.get("settings", {}))
-        record["settings"] = json.dumps(record.get("settings", {}), sort_keys=True)
-        record["metrics_path"] = str(path)
-        rows.append({k: v for k, v in record.items() if k not in NESTED[:2]})
+        records.append((str(path), record))
+    return records
+
+
+def _net_table(records) -> pd.DataFrame:
+    rows = []
+    for path, record in records:
+        row = record | flat_settings(record.get("settings", {}))
+        row["settings"] = json.dumps(record.get("settings", {}), sort_keys=True)
+        row["metrics_path"] = path
+        rows.append({k: v for k, v in row.items() if k not in NESTED[:2]})
     table = pd.DataFrame(rows)
     # Metrics written before nets had a status: the analysis derives it from `diverged`.
     table = table.reindex(columns=[*KEY_COLUMNS, *(c for c in table if c not in KEY_COLUMNS)])
@@ -108,16 +116,17 @@ def read_metrics(paths) -> pd.DataFrame:
     return table.sort_values(["split", "target", "treatment", "n", "seed"], ignore_index=True)
 
 
+def read_metrics(paths) -> pd.DataFrame:
+    return _net_table(load_records(paths))
+
+
 # A net's identity and fate, repeated on each of its epochs in the history table.
 HISTORY_KEYS = ["split", "split_kind", "target", "source", "treatment", "n", "seed", "status"]
 
 
-def history_from_metrics(paths) -> pd.DataFrame:
-    """One row per net and epoch: train loss, validation top-1, learning rate, the share of
-    the most-predicted class and the dead-unit fraction of each trainable ReLU layer."""
+def _history_table(records) -> pd.DataFrame:
     rows = []
-    for path in paths:
-        record = json.loads(Path(path).read_text())
+    for _, record in records:
         key = {k: record.get(k) for k in HISTORY_KEYS}
         rows += [key | epoch for epoch in record.get("history", [])]
     table = pd.DataFrame(rows, columns=[*HISTORY_KEYS, "epoch"] if not rows else None)
@@ -129,21 +138,30 @@ def history_from_metrics(paths) -> pd.DataFrame:
     )
 
 
+def history_from_metrics(paths) -> pd.DataFrame:
+    """One row per net and epoch: train loss, validation top-1, learning rate, the share of
+    the most-predicted class and the dead-unit fraction of each trainable ReLU layer."""
+    return _history_table(load_records(paths))
+
+
+def _write_parquet(table: pd.DataFrame, path) -> None:
+    write_atomic(path, lambda tmp: table.to_parquet(tmp, engine="pyarrow", index=False))
+
+
 def write_summary(metrics_paths, out_table, out_csv, out_history=None) -> pd.DataFrame:
-    table = read_metrics(metrics_paths)
-    write_atomic(out_table, lambda tmp: table.to_parquet(tmp, engine="pyarrow", index=False))
+    """The results table (parquet and CSV) and the history table, from one read of the
+    metrics files."""
+    records = load_records(metrics_paths)
+    table = _net_table(records)
+    _write_parquet(table, out_table)
     write_atomic(out_csv, lambda tmp: table.to_csv(tmp, index=False))
     if out_history is not None:
-        history = history_from_metrics(metrics_paths)
-        write_atomic(
-            out_history, lambda tmp: history.to_parquet(tmp, engine="pyarrow", index=False)
-        )
+        _write_parquet(_history_table(records), out_history)
     return table
 
 
-def read_summary(path) -> pd.DataFrame:
+def read_table(path) -> pd.DataFrame:
     return pd.read_parquet(path, engine="pyarrow")
 
 
-def read_history(path) -> pd.DataFrame:
-    return pd.read_parquet(path, engine="pyarrow")
+read_summary = read_history = read_table  # the results table and the history table
