@@ -1,5 +1,5 @@
-"""The committed runs (results/reference/: the default; results/replicates/: three random
-splits): their figures and claims are exactly what the current code draws from their
+"""The committed runs (results/reference/: the default; results/replicates/: other splits
+and seeds; results/reference-threads2/: the default on two threads per job): their figures and claims are exactly what the current code draws from their
 committed tables, and `make reference`'s copy step records what it says it does."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from transferability.analysis import reference
 from .support import REPO
 
 COMMITTED = REPO / "results/reference"
-RUNS = ("reference", "replicates")
+RUNS = ("reference", "replicates", "reference-threads2")
 
 
 @pytest.fixture(scope="module", params=RUNS)
