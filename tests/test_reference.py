@@ -1,6 +1,7 @@
 """The committed runs (results/reference/: the default; results/replicates/: other splits
-and seeds; results/reference-threads2/: the default on two threads per job): their figures and claims are exactly what the current code draws from their
-committed tables, and `make reference`'s copy step records what it says it does."""
+and seeds; results/reference-threads2/: the default on two threads per job): their figures
+and claims are exactly what the current code draws from their committed tables, and `make
+reference`'s copy step records what it says it does."""
 
 from __future__ import annotations
 
