@@ -214,8 +214,8 @@ def test_the_replicates_config_plans_the_default_grid_with_other_seeds(tmp_path)
     config = merged("config/replicates.yaml", {})
     counts = dry_run_jobs(tmp_path / "run", config)
     # 3 random splits x 2 halves x (base + 5 treatments x 7 n); dissimilar: 3 seeds x 2
-    # halves x (base + (BnB, AnB) x 7 n): the default's grid.
-    assert expected_jobs(config) == {"make_split": 4, "train_base": 12, "train_cell": 294}
+    # halves x (base + AnB x 7 n): the default's grid.
+    assert expected_jobs(config) == {"make_split": 4, "train_base": 12, "train_cell": 252}
     assert counts | expected_jobs(config) == counts
     assert config["seeds"] == [1] and config["splits"]["dissimilar"]["seeds"] == [3, 4, 5]
 

@@ -22,7 +22,7 @@ def test_default_grid_is_at_least_the_papers_shape(config):
     assert {c.target for c in cells} == {"A", "B"}
     assert {c.n for c in cells} == set(range(1, 8))
     assert len({c.treatment for c in cells}) == 5
-    assert len(cells) + len(grid.bases(config)) == 306
+    assert len(cells) + len(grid.bases(config)) == 264
 
 
 def test_default_grid_gives_every_claim_three_independent_units(config):
@@ -32,8 +32,8 @@ def test_default_grid_gives_every_claim_three_independent_units(config):
     dissimilar = [c for c in cells if c.split == "dissimilar"]
     assert len(random_groups) >= 3
     assert len({c.seed for c in dissimilar}) >= 3
-    # AnB on the dissimilar split as in the paper, and BnB for the BnB-vs-base claims' units.
-    assert {c.treatment for c in dissimilar} == {"selffer", "transfer"}
+    # As in the paper, only transfer (AnB) cells on the dissimilar split.
+    assert {c.treatment for c in dissimilar} == {"transfer"}
     bases = grid.bases(config)
     assert {(b.split, b.seed) for b in bases} >= {(c.split, c.seed) for c in cells}
 
