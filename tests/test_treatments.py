@@ -16,14 +16,15 @@ SCHEMA = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text
 CELLS = list(treatments.CELL_TREATMENTS)
 
 
-def test_the_registry_holds_the_papers_six_treatments():
+def test_the_registry_holds_the_papers_six_treatments_and_two_random_arms():
     assert {t.name: t.label for t in treatments.REGISTRY} == {
         "base": "base",
         "selffer": "BnB",
         "selffer_ft": "BnB+",
         "transfer": "AnB",
         "transfer_ft": "AnB+",
-        "random": "random",
+        "random": "random (He)",
+        "random_paper": "random (paper init)",
     }
     assert [t.name for t in treatments.REGISTRY if not t.is_cell] == ["base"]
 

@@ -44,11 +44,14 @@ def _make_split(args) -> None:
     s = args.settings
     cache = load_cache(args.cache)
     names = tuple(cache["classes"])
-    halves = None  # a random split draws its own
+    dataset = {"name": s["dataset"], "wordnet_root": s.get("wordnet_root")}
+    groups = s["groups"] if s["kind"] != "random" else s.get("avoid_groups")
+    given = splits.resolve_groups(names, expand_groups(dataset, names, groups)) if groups else None
     if s["kind"] != "random":
-        dataset = {"name": s["dataset"], "wordnet_root": s.get("wordnet_root")}
-        halves = splits.resolve_groups(names, expand_groups(dataset, names, s["groups"]))
-    record = splits.split_from_settings(args.split, s, names, cache, halves)
+        record = splits.split_from_settings(args.split, s, names, cache, given)
+    else:  # a random split draws its own halves, distinct from the dissimilar ones
+        avoid = [given] if given else []
+        record = splits.split_from_settings(args.split, s, names, cache, avoid=avoid)
     splits.write_split(record, args.out)
     for half in splits.HALVES:
         classes = record["halves"][half]["classes"]

@@ -48,10 +48,13 @@ def seeds(config: dict, split: str) -> list[int]:
 
 
 def treatments(config: dict, split: str) -> list[str]:
-    """The treatments trained on a split: the dissimilar split may run fewer (the paper: AnB)."""
+    """The treatments trained on a split: the dissimilar split may run fewer (the paper: AnB),
+    and `splits.treatment_splits` runs a treatment on the first k random splits only."""
     if split == "dissimilar":
         return config["splits"]["dissimilar"].get("treatments") or config["treatments"]
-    return config["treatments"]
+    index = int(split.removeprefix("random"))
+    only_first = config["splits"].get("treatment_splits", {})
+    return [t for t in config["treatments"] if index < only_first.get(t, index + 1)]
 
 
 def bases(config: dict) -> list[Base]:
@@ -82,14 +85,18 @@ def split_settings(config: dict, split: str) -> dict:
         "test_per_class": subset["test_per_class"],
         "subset_seed": subset["seed"],
     }
+    dissimilar = config["splits"]["dissimilar"]
+    groups = {h: dissimilar[h] for h in HALVES} if dissimilar["enabled"] else None
+    if groups and any(e.startswith(sources.WORDNET_PREFIX) for h in HALVES for e in groups[h]):
+        settings["wordnet_root"] = config["dataset"]["wordnet_root"]
     if split == "dissimilar":
-        groups = config["splits"]["dissimilar"]
-        settings |= {"kind": "dissimilar", "groups": {h: groups[h] for h in HALVES}}
-        if any(e.startswith(sources.WORDNET_PREFIX) for h in HALVES for e in groups[h]):
-            settings["wordnet_root"] = config["dataset"]["wordnet_root"]
-        return settings
+        return settings | {"kind": "dissimilar", "groups": groups}
     index = int(split.removeprefix("random"))
-    settings |= {"kind": "random", "seed": config["splits"]["seed"] + index}
+    first = config["splits"]["seed"]
+    settings |= {"kind": "random", "seed": first + index}
+    # Random splits differ from each other and from the dissimilar split (a repeat is
+    # redrawn, splits.distinct_halves): the draw depends on the earlier seeds and groups.
+    settings |= {"earlier_seeds": [first + i for i in range(index)], "avoid_groups": groups}
     # The draw: Python's shuffle (the default, no key: existing split files stay valid) or
     # the authors' numpy draw. Both are kind "random" to the figures and claims.
     if config["splits"].get("random_kind", "random") == "paper_random":

@@ -2,9 +2,9 @@
 copies, what it trains, what the paper calls it and how the figures draw it.
 
 Everything else derives from `REGISTRY`: the grid (`grid.TREATMENTS`, `grid.FINE_TUNED`,
-`grid.source_half`), what a cell copies and freezes (`cells.train_cell`), the display names
+`grid.source_half`), what a cell copies and freezes (`training.jobs.train_cell`), the display names
 and table order (`nets.DISPLAY_NAMES`, `nets.TREATMENT_ORDER`), the figures' styles
-(`plots.STYLES`), the claims' units of resampling (`claims.CROSS_HALF`), the workflow's
+(`figures.STYLES`), the claims' units of resampling (`claims.CROSS_HALF`), the workflow's
 wildcard constraint and the synthetic tables of the tests. The config schema keeps its own
 enum (Snakemake validates with it); tests/test_treatments.py checks it against this registry.
 
@@ -27,6 +27,11 @@ NONE = "none"  # none: the layers start from a random initialisation
 COPIED = "copied"
 RANDOM_INIT = "random"
 
+# How a random prefix is initialised (models.INITS): He-normal, which keeps the signal's
+# scale through ReLU layers, or the paper's Caffe Gaussians and constant biases per layer.
+HE = "he"
+CAFFE = "caffe"
+
 
 @dataclass(frozen=True)
 class Style:
@@ -46,6 +51,7 @@ class Treatment:
     fine_tunes: bool  # True: every layer trains (frozen = 0); False: its first n stay frozen
     style: Style
     is_cell: bool = True  # False only for the base net (n = 0, nothing copied)
+    init: str = HE  # how a random prefix starts (HE or CAFFE); copied prefixes ignore it
 
     @property
     def prefix(self) -> str:
@@ -66,8 +72,18 @@ REGISTRY: tuple[Treatment, ...] = (
     Treatment("selffer_ft", "BnB+", OWN, True, Style("#6baed6", "#6baed6", "o", -0.08)),
     Treatment("transfer", "AnB", OTHER, False, Style("#99000d", "#99000d", "D", 0.08)),
     Treatment("transfer_ft", "AnB+", OTHER, True, Style("#fc9272", "#fc9272", "D", 0.24)),
-    # Random frozen layers (the paper's Section 4.2): the first n layers random and frozen.
-    Treatment("random", "random", NONE, False, Style("#525252", "#525252", "s", 0.0)),
+    # Random frozen layers (the paper's Section 4.2): the first n layers random and frozen,
+    # in two arms, because the outcome depends on the init: He-normal layers (signal kept)
+    # and the paper's own init (Caffe's N(0, 0.01^2) / N(0, 0.005^2) weights, biases 0 or 1).
+    Treatment("random", "random (He)", NONE, False, Style("#525252", "#525252", "s", -0.08)),
+    Treatment(
+        "random_paper",
+        "random (paper init)",
+        NONE,
+        False,
+        Style("#b15928", "white", "s", 0.08),
+        init=CAFFE,
+    ),
 )
 BY_NAME: dict[str, Treatment] = {t.name: t for t in REGISTRY}
 # The treatments a transfer cell (n = 1..7) can have: every one but the base net.
@@ -80,6 +96,11 @@ def get(name: str) -> Treatment:
     if treatment is None or not treatment.is_cell:
         raise ConfigError(f"treatments: unknown treatment {name!r}; known: {list(CELL_TREATMENTS)}")
     return treatment
+
+
+def is_random(name: str) -> bool:
+    """Whether a treatment's prefix is random: there a chance-level net is a result."""
+    return BY_NAME[name].prefix == RANDOM_INIT and BY_NAME[name].is_cell
 
 
 def source_half(name: str, target: str) -> str:

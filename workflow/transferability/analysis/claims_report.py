@@ -6,11 +6,14 @@ from collections.abc import Iterable, Sequence
 
 import pandas as pd
 
+from . import convergence
 from .claims import (
     MARGINS,
+    PAPER_GAIN,
     SPECS,
     Claim,
     pct,
+    points,
     signed_pct,
 )
 from .nets import (
@@ -28,18 +31,23 @@ from .stats import MIN_UNITS
 METHOD = (
     "Each claim of Yosinski et al. (2014) is turned into one number per independent unit, "
     "measured on the trained nets. A unit is a base net with every cell compared with it "
-    "(claims on BnB, BnB+ and random cells), or a (split, seed) group when a claim uses AnB or "
-    "AnB+: a transfer cell copies from one base and is compared with the other, so both bases "
-    "of a split and seed are in every such cell. The effect is the mean over units; the 95% "
-    "interval is Student-t over the unit values (Welch for the dissimilar-vs-random "
-    f"difference); with fewer than {MIN_UNITS} units there is no interval and the verdict is "
-    "inconclusive. A verdict is 'reproduced' when the whole interval lies past the claim's "
+    "(claims on BnB, BnB+ and random cells); a (split, seed) group when a claim uses AnB+: a "
+    "transfer cell copies from one base and is compared with the other, so both bases of a "
+    "split and seed are in every such cell; and a random split for the AnB decline, whose "
+    "cells share their split's class partition (the interval over source base nets is shown "
+    "beside it). The effect is the mean over units, in points of top-1 and as a share of the "
+    "base's top-1 above chance (the 'gain' scale, on which the paper's 500-class effects and "
+    "this run's can be compared); the 95% interval is Student-t over the unit values (Welch "
+    "for the dissimilar-vs-random difference); with fewer than "
+    f"{MIN_UNITS} units there is no interval and the verdict is inconclusive. A verdict, "
+    "judged on the gain scale, is 'reproduced' when the whole interval lies past the claim's "
     "margin on the paper's side, 'not reproduced' when it lies entirely on the other side of "
-    "the margin, and 'inconclusive' otherwise. Every net was selected (checkpoint choice) on a "
-    "validation split carved from the training images and is reported on the untouched test "
-    "images; the paper reported the mean of the 10 best scores on the same set it selected "
-    "on, so its numbers are slightly optimistic and comparable with ours in shape, not level. "
-    "See docs/claims.md."
+    "the margin, and 'inconclusive' otherwise; 'not judged' when the convergence check above "
+    "fails for a claim that under-trained base nets confound. Every net was selected "
+    "(checkpoint choice) on a validation split carved from the training images and is "
+    "reported on the untouched test images; the paper reported the mean of the 10 best "
+    "scores on the same set it selected on, so its numbers are slightly optimistic and "
+    "comparable with ours in shape, not level. See docs/claims.md."
 )
 
 
@@ -74,9 +82,18 @@ def _control_text(c: Claim) -> str:
     if not c.control:
         return "–"
     return (
-        f"{c.control}: {signed_pct(c.control_effect)} "
-        f"{_ci(c.control_ci_low, c.control_ci_high)} (paper {signed_pct(c.paper_control_effect)})"
+        f"{c.control}: {signed_pct(c.control_gain_effect)} "
+        f"{_ci(c.control_gain_ci_low, c.control_gain_ci_high)} (paper "
+        f"{signed_pct(c.paper_control_effect / PAPER_GAIN)}); in points "
+        f"{points(c.control_effect)} (paper {points(c.paper_control_effect)})"
     )
+
+
+def _points_text(c: Claim) -> str:
+    if pd.isna(c.effect):
+        return "n/a"
+    ci = "" if pd.isna(c.ci_low) else f" [{points(c.ci_low)}, {points(c.ci_high)}]"
+    return f"{points(c.effect)}{ci}"
 
 
 def _claims_section(claims: Sequence[Claim]) -> str:
@@ -84,9 +101,10 @@ def _claims_section(claims: Sequence[Claim]) -> str:
         "claim",
         "statement",
         "paper",
-        "paper effect",
-        "effect",
+        "paper effect (gain)",
+        "effect (gain)",
         "95% CI",
+        "effect, points [95% CI]",
         "control",
         "margin",
         "units",
@@ -99,9 +117,10 @@ def _claims_section(claims: Sequence[Claim]) -> str:
             f"`{c.name}`",
             c.statement,
             c.paper_value,
-            "not reported" if pd.isna(c.paper_effect) else signed_pct(c.paper_effect),
-            signed_pct(c.effect),
-            _ci(c.ci_low, c.ci_high),
+            "not reported" if pd.isna(c.paper_gain_effect) else signed_pct(c.paper_gain_effect),
+            signed_pct(c.gain_effect),
+            _ci(c.gain_ci_low, c.gain_ci_high),
+            _points_text(c),
             _control_text(c),
             c.margin,
             f"{c.n_units} ({c.unit})",
@@ -164,6 +183,7 @@ def _nets_line(df: pd.DataFrame) -> str:
 def render_markdown(df: pd.DataFrame, claims: Sequence[Claim]) -> str:
     parts = [
         "# Claims of Yosinski et al. (2014), checked against this run",
+        convergence.check(df).markdown(),
         METHOD,
         _nets_line(df),
         _excluded_section(df),

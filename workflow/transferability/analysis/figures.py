@@ -29,15 +29,9 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from ..atomic import write_atomic
-from ..treatments import REGISTRY
-from .claims import (
-    HIGH_N_MIN,
-    MID_N,
-    excluded_nets,
-    pair_with_base,
-    unit_keys,
-    usable_nets,
-)
+from ..treatments import RANDOM_INIT, REGISTRY
+from .claims import HIGH_N_MIN, MID_N, unit_keys
+from .nets import excluded_nets, pair_with_base, usable_nets
 from .stats import t_interval
 
 
@@ -417,30 +411,37 @@ def _chance_lines(ax: Axes, nets: pd.DataFrame) -> None:
         ax.axhline(chance, color="0.5", ls=":", lw=1, label="chance" if i == 0 else None)
 
 
+RANDOM_TREATMENTS = tuple(t.name for t in REGISTRY if t.is_cell and t.prefix == RANDOM_INIT)
+
+
 def _figure3_random(ax: Axes, nets: pd.DataFrame, bad: pd.DataFrame, paired: pd.DataFrame) -> None:
     ax.set_title("(b) Random frozen layers (all splits)")
-    _excluded_points(ax, bad[bad["treatment"] == "random"])
+    _excluded_points(ax, bad[bad["treatment"].isin(RANDOM_TREATMENTS)])
     ax.set_ylabel("Top-1 accuracy")
-    rnd = nets[nets["treatment"] == "random"]
+    rnd = nets[nets["treatment"].isin(RANDOM_TREATMENTS)]
     if rnd.empty:
         _no_data(ax)
         return
     # Only the bases of the splits that have random nets, so the n=0 point is comparable.
     base = nets[(nets["treatment"] == "base") & nets["split"].isin(rnd["split"].unique())]
-    style = STYLES["random"]
     _points(ax, base, ["base"])
-    _points(ax, rnd, ["random"], legend=False, alpha=0.6)
-    sns.lineplot(
-        data=pd.concat([base, rnd]),
-        x="n",
-        y="top1",
-        color=style.color,
-        errorbar=None,
-        linewidth=1.5,
-        label="random (mean)",
-        ax=ax,
-    )
-    _interval_bars(ax, paired[paired["treatment"] == "random"], style.color)
+    for treatment in RANDOM_TREATMENTS:
+        arm = rnd[rnd["treatment"] == treatment]
+        if arm.empty:
+            continue
+        style = STYLES[treatment]
+        _points(ax, arm, [treatment], legend=False, alpha=0.6)
+        sns.lineplot(
+            data=pd.concat([base, arm]),
+            x="n",
+            y="top1",
+            color=style.color,
+            errorbar=None,
+            linewidth=1.5,
+            label=f"{style.label} (mean)",
+            ax=ax,
+        )
+        _interval_bars(ax, paired[paired["treatment"] == treatment], style.color)
     _chance_lines(ax, pd.concat([base, rnd]))
     ax.legend(fontsize=8, loc="upper right")
 
@@ -459,10 +460,13 @@ def _relative_series(nets: pd.DataFrame) -> list[tuple[str, pd.DataFrame, str]]:
             paired[anb & (paired["split_kind"] == "dissimilar")],
             "#6a3d9a",
         ),
-        (
-            "random frozen",
-            paired[paired["treatment"] == "random"],
-            STYLES["random"].color,
+        *(
+            (
+                f"{STYLES[t].label} frozen",
+                paired[paired["treatment"] == t],
+                STYLES[t].color,
+            )
+            for t in RANDOM_TREATMENTS
         ),
     ]
 

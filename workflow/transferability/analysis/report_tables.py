@@ -14,7 +14,8 @@ import html
 import pandas as pd
 
 from ..atomic import write_atomic, write_text
-from .claims import all_claims, claims_table, normalise, usable_nets
+from .claims import all_claims, claims_table
+from .nets import normalise, usable_nets
 
 NET_COLUMNS = ["split", "split_kind", "target", "source", "treatment", "n", "seed"]
 TRACE_COLUMNS = [

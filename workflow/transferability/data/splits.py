@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import random
 from collections import Counter
 from collections.abc import Sequence
@@ -43,6 +44,46 @@ def paper_random_halves(num_classes: int, seed: int) -> dict[str, list[int]]:
     )
     taken = set(a)
     return {"A": a, "B": [i for i in range(num_classes) if i not in taken]}
+
+
+# A redrawn split's seed: far from the seeds a config gives its splits (seed + i).
+REDRAW_STRIDE = 1_000_000
+
+
+def _partition(halves: dict[str, Sequence[int]]) -> frozenset[frozenset[int]]:
+    """A halving without its A/B names: swapping the halves is the same split."""
+    return frozenset(frozenset(halves[h]) for h in HALVES)
+
+
+def distinct_halves(
+    num_classes: int, seeds: Sequence[int], draw, avoid: Sequence[dict] = ()
+) -> tuple[dict[str, list[int]], int]:
+    """The halves of the last of `seeds`, drawn so that no two of the seeds' splits and none
+    of `avoid` (the dissimilar halves) are the same halving of the classes.
+
+    Each seed is drawn in order; a draw that repeats a halving already taken is redrawn
+    with seed + k * REDRAW_STRIDE (k = 1, 2, ...), so every split file can be made alone,
+    deterministically, and records its k. With 10 classes there are only 126 halvings:
+    without this, seed 2115 draws exactly the default's dissimilar split.
+    Returns (halves, k).
+    """
+    from ..errors import ConfigError
+
+    count = math.comb(num_classes, num_classes // 2) // (2 if num_classes % 2 == 0 else 1)
+    taken = {_partition(h) for h in avoid}
+    if len(seeds) + len(taken) > count:
+        raise ConfigError(
+            f"splits.random: {len(seeds)} random splits distinct from each other and from the "
+            f"dissimilar split cannot exist: {num_classes} classes have only {count} halvings; "
+            "lower splits.random"
+        )
+    for seed in seeds:
+        halves, redraws = draw(num_classes, seed), 0
+        while _partition(halves) in taken:
+            redraws += 1
+            halves = draw(num_classes, seed + redraws * REDRAW_STRIDE)
+        taken.add(_partition(halves))
+    return halves, redraws
 
 
 def resolve_groups(
@@ -121,10 +162,15 @@ def make_split(
     subset_seed: int,
     split_seed: int | None,
     rule: str | None = None,
+    redraws: int | None = None,
 ) -> dict:
     record = {"split": split, "kind": kind, "seed": split_seed, "subset_seed": subset_seed}
     if rule:
         record["rule"] = rule  # how a random split was drawn, where not the default shuffle
+    if redraws is not None:
+        # How often the draw was repeated to differ from the other splits (distinct_halves):
+        # the halves are those of seed + redraws * REDRAW_STRIDE.
+        record["redraws"] = redraws
     record["halves"] = {}
     for half in HALVES:
         classes = halves[half]
@@ -148,16 +194,21 @@ def split_from_settings(
     class_names: Sequence[str],
     cache: dict,
     halves: dict[str, list[int]] | None = None,
+    avoid: Sequence[dict] = (),
 ) -> dict:
     """`make_split` for one split file's settings (the keys of grid.split_settings: kind,
-    seed, rule, train/val/test_per_class, subset_seed) and a data cache's labels (`train_y`,
-    `test_y`). A random split draws its halves here (Python's shuffle, or the authors' numpy
-    draw for rule `paper_random`); a dissimilar split is given its `halves`."""
+    seed, rule, earlier_seeds, train/val/test_per_class, subset_seed) and a data cache's
+    labels (`train_y`, `test_y`). A random split draws its halves here (Python's shuffle, or
+    the authors' numpy draw for rule `paper_random`), distinct from the earlier random
+    splits' (`earlier_seeds`) and from `avoid` (the dissimilar halves); a dissimilar split
+    is given its `halves`."""
+    redraws = None
     if halves is None:
         if settings["kind"] != "random":
             raise ValueError(f"split {split!r} of kind {settings['kind']!r}: give its halves")
         draw = paper_random_halves if settings.get("rule") == "paper_random" else random_halves
-        halves = draw(len(class_names), settings["seed"])
+        seeds = [*settings.get("earlier_seeds", ()), settings["seed"]]
+        halves, redraws = distinct_halves(len(class_names), seeds, draw, avoid)
     return make_split(
         split=split,
         kind=settings["kind"],
@@ -171,6 +222,7 @@ def split_from_settings(
         subset_seed=settings["subset_seed"],
         split_seed=settings.get("seed"),
         rule=settings.get("rule"),
+        redraws=redraws,
     )
 
 

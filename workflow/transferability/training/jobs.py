@@ -15,7 +15,7 @@ from .. import jobinfo, provenance
 from ..atomic import torch_save, write_text
 from ..data.splits import read_split
 from ..errors import ConfigError, DataError, load_failure
-from ..treatments import COPIED, source_half
+from ..treatments import CAFFE, COPIED, is_random, source_half
 from ..treatments import get as get_treatment
 from . import device as devices
 from . import models
@@ -75,7 +75,10 @@ def load_checkpoint(path: str | Path) -> dict:
 def _record(split_record, *, split, target, source, treatment, n, seed, outcome, settings, threads):
     chance = 1.0 / len(split_record["halves"][target]["class_indices"])
     status, reason = classify(
-        outcome.history, outcome.diverged, chance, near_chance_is_a_result=treatment == "random"
+        outcome.history,
+        outcome.diverged,
+        chance,
+        near_chance_is_a_result=is_random(treatment),
     )
     return {
         "split": split,
@@ -191,6 +194,8 @@ def train_cell(
         state = load_checkpoint(base)
         models.check_compatible(net, state, n, str(base))
         models.transplant(net, state, n)
+    elif spec.init == CAFFE:
+        models.init_caffe(net, n)
     net = net.to(memory_format=torch.channels_last)
     frozen = spec.frozen_layers(n)
     resume_state = _resume(resume, settings, frozen, [cache, split_path, base])

@@ -213,6 +213,32 @@ def init_weights(net: TransferNet) -> None:
         nn.init.zeros_(layer.bias)
 
 
+# The authors' Caffe init (yosinski/convnet_transfer, results/netbase/imagenet_train.prototxt,
+# bvlc_reference_caffenet's): per layer conv1..fc8, the weights' Gaussian std and the
+# biases' constant value.
+CAFFE_INIT: tuple[tuple[float, float], ...] = (
+    (0.01, 0.0),  # conv1
+    (0.01, 1.0),  # conv2
+    (0.01, 0.0),  # conv3
+    (0.01, 1.0),  # conv4
+    (0.01, 1.0),  # conv5
+    (0.005, 1.0),  # fc6
+    (0.005, 1.0),  # fc7
+    (0.01, 0.0),  # fc8
+)
+
+
+def init_caffe(net: TransferNet, n: int) -> None:
+    """Re-initialise the first n weight layers as the paper's nets started: Caffe's fixed
+    Gaussians (std 0.01, 0.005 for fc6/fc7) and constant biases (1 in conv2, conv4, conv5,
+    fc6, fc7). At these scales a stack of frozen random layers passes almost nothing on,
+    which is part of why the paper's random nets fall to chance (He-initialised ones do not)."""
+    with torch.no_grad():
+        for layer, (std, bias) in zip(net.weight_layers()[:n], CAFFE_INIT, strict=False):
+            nn.init.normal_(layer.weight, std=std)
+            nn.init.constant_(layer.bias, bias)
+
+
 def layer_keys(net: TransferNet, n: int) -> list[str]:
     """State-dict keys of the first n weight layers."""
     return [

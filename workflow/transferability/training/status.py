@@ -37,6 +37,10 @@ MIN_LEARNED = 0.2
 MAX_LOST = 0.5
 MAX_TOP_CLASS_SHARE = 0.9
 MAX_DEAD = 0.9
+# The no-information optimum: a net whose input carries nothing about the label can do no
+# better than the class prior, a loss of ln k on balanced classes (dropout adds a little).
+# Within this share of ln k, a net with live trainable layers has found that optimum.
+CHANCE_LOSS_TOLERANCE = 0.03
 
 
 def classify(
@@ -45,15 +49,23 @@ def classify(
     """(status, reason) of a net from its per-epoch history; reason is '' when trained.
 
     `near_chance_is_a_result`: for frozen random layers the paper predicts near-chance
-    top-1, so there not learning is an outcome to count, not a failure; only the signs of
-    a broken optimiser (a collapse, one class, a dead layer) make such a net `failed`.
+    top-1, so there not learning is an outcome to count, not a failure. Such a net that
+    never learned and ends at the no-information optimum (loss within
+    CHANCE_LOSS_TOLERANCE of ln k) with live trainable layers is `trained` even if it
+    gives one class to every image (with no information, any one class is optimal); only
+    the signs of a broken optimiser (a non-finite loss, a dead layer, a collapse from a
+    better state) make it `failed`.
     """
     if diverged:
         return DIVERGED, "the training loss became non-finite"
     if not history:
         return FAILED, "no epoch finished"
+    dead_layer = _dead_layer(history[-1])
     best = max(h["val_top1"] for h in history)
-    if not near_chance_is_a_result and best - chance < MIN_LEARNED * (1 - chance):
+    learned = best - chance >= MIN_LEARNED * (1 - chance)
+    if near_chance_is_a_result and not learned and at_chance_optimum(history[-1]["loss"], chance):
+        return (FAILED, dead_layer) if dead_layer else (TRAINED, "")
+    if not near_chance_is_a_result and not learned:
         return FAILED, (
             f"did not learn: best validation top-1 {best:.3f} is within "
             f"{MIN_LEARNED:.0%} of the way from chance ({chance:.3f}) to 1"
@@ -67,13 +79,26 @@ def classify(
     share = last.get("top_class_share", 0.0)
     if share >= MAX_TOP_CLASS_SHARE:
         return FAILED, f"collapsed: one class predicted for {share:.0%} of the validation images"
-    dead = {k.removeprefix("dead_"): v for k, v in last.items() if k.startswith("dead_")}
-    worst = max(dead, key=dead.get, default=None)
-    if worst is not None and dead[worst] >= MAX_DEAD:
-        return FAILED, (
-            f"collapsed: {dead[worst]:.0%} of the units of trainable layer {worst} are "
-            "zero on every validation image"
-        )
+    if dead_layer:
+        return FAILED, dead_layer
     if not math.isfinite(last["loss"]):  # a resumed history from before the check
         return DIVERGED, "the training loss became non-finite"
     return TRAINED, ""
+
+
+def at_chance_optimum(loss: float, chance: float) -> bool:
+    """Whether a training loss sits at ln k, the best a net told nothing can do."""
+    optimum = -math.log(chance)
+    return math.isfinite(loss) and abs(loss - optimum) <= CHANCE_LOSS_TOLERANCE * optimum
+
+
+def _dead_layer(last: dict) -> str:
+    """The reason a trainable layer counts as dead at the last epoch ('' if none is)."""
+    dead = {k.removeprefix("dead_"): v for k, v in last.items() if k.startswith("dead_")}
+    worst = max(dead, key=dead.get, default=None)
+    if worst is None or dead[worst] < MAX_DEAD:
+        return ""
+    return (
+        f"collapsed: {dead[worst]:.0%} of the units of trainable layer {worst} are "
+        "zero on every validation image"
+    )
