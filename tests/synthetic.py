@@ -31,7 +31,7 @@ def paper_like(treatment: str, n: int, split_kind: str) -> float:
         return BASE - (0.01 if split_kind == "random" else 0.03) * (n - 1)
     if treatment == "transfer_ft":
         return BASE + 0.02
-    if treatment == "random":
+    if treatment in ("random", "random_paper"):
         return {1: BASE - 0.02, 2: 0.4}.get(n, CHANCE + 0.02)
     return BASE  # base, selffer_ft
 

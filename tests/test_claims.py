@@ -29,11 +29,17 @@ def table() -> pd.DataFrame:
 # --- every claim: a table where it holds, one where it does not
 
 flat = override(selffer=lambda n, k: BASE)
+# The decline's unit is the split: three random splits for an interval.
+RANDOM3 = ("random0", "random1", "random2", "dissimilar")
+GAIN = BASE - CHANCE  # the synthetic base's accuracy above chance
 # (claim, table where the paper's effect is there, table where it is confidently absent)
 CASES = {
     "selffer_low_n_matches_base": ({}, {"effect": override(selffer=lambda n, k: BASE - 0.05)}),
     "selffer_dip": ({}, {"effect": flat}),
-    "transfer_declines_with_n": ({}, {"effect": override(transfer=lambda n, k: BASE)}),
+    "transfer_declines_with_n": (
+        {"splits": RANDOM3},
+        {"effect": override(transfer=lambda n, k: BASE), "splits": RANDOM3},
+    ),
     "transfer_ft_boost": ({}, {"effect": override(transfer_ft=lambda n, k: BASE - 0.02)}),
     "transfer_ft_boost_high_n": (
         {"effect": override(transfer_ft=lambda n, k: BASE + (0.02 if n >= 5 else 0.0))},
@@ -44,6 +50,10 @@ CASES = {
         {"effect": override(transfer=lambda n, k: BASE - 0.02 * (n - 1))},
     ),
     "random_toward_chance": ({}, {"effect": override(random=lambda n, k: BASE - 0.01)}),
+    "random_paper_init_toward_chance": (
+        {},
+        {"effect": override(random_paper=lambda n, k: BASE - 0.01)},
+    ),
 }
 CLAIM_BY_NAME = {f.__name__.removeprefix("claim_"): f for f in C.CLAIM_FUNCTIONS}
 
@@ -68,7 +78,7 @@ def test_claim_is_not_reproduced_where_the_effect_is_absent(name):
 
 
 def test_a_dip_too_small_to_matter_is_not_reproduced_and_a_bump_neither():
-    # 0.2 points mid vs ends: real, but under the 0.5-point margin, confidently.
+    # 0.2 points mid vs ends (0.5% of the gain over chance): real, but under the 1% margin.
     small = override(selffer=lambda n, k: BASE - (0.002 if 3 <= n <= 5 else 0.0))
     bump = override(selffer=lambda n, k: BASE + (0.03 if 3 <= n <= 5 else 0.0))
     for effect in (small, bump):
@@ -77,9 +87,10 @@ def test_a_dip_too_small_to_matter_is_not_reproduced_and_a_bump_neither():
 
 def test_an_effect_at_the_margin_is_inconclusive():
     # The dip is exactly the margin: the interval straddles it, whatever the noise.
-    at_margin = override(selffer=lambda n, k: BASE - (0.005 if 3 <= n <= 5 else 0.0))
+    margin = C.MARGINS["selffer_dip"].threshold
+    at_margin = override(selffer=lambda n, k: BASE + (margin * GAIN if 3 <= n <= 5 else 0.0))
     claim = C.claim_selffer_dip(make_table(at_margin, noise=0.003, base_noise=0.0))
-    assert claim.ci_low < -0.005 < claim.ci_high and claim.verdict == C.INCONCLUSIVE
+    assert claim.gain_ci_low < margin < claim.gain_ci_high and claim.verdict == C.INCONCLUSIVE
 
 
 def test_selffer_dip_inconclusive_without_high_end():
@@ -108,16 +119,17 @@ def test_random_is_judged_from_n3_not_at_n7_only():
 def test_boost_not_reproduced_when_bnb_plus_is_as_high_as_anb_plus(name):
     both_high = override(selffer_ft=lambda n, k: BASE + 0.02)
     claim = CLAIM_BY_NAME[name](make_table(both_high))
-    assert claim.ci_low > C.MARGINS[name].threshold  # AnB+ does beat the base ...
-    assert claim.control_ci_high < C.MARGINS[name].threshold  # ... but not BnB+
+    assert claim.gain_ci_low > C.MARGINS[name].threshold  # AnB+ does beat the base ...
+    assert claim.control_gain_ci_high < C.MARGINS[name].threshold  # ... but not BnB+
     assert claim.verdict == C.NOT_REPRODUCED
 
 
 @pytest.mark.parametrize("name", ["transfer_ft_boost", "transfer_ft_boost_high_n"])
 def test_boost_inconclusive_when_the_control_straddles_the_margin(name):
-    near = override(selffer_ft=lambda n, k: BASE + 0.015)  # AnB+ - BnB+ = the margin
+    margin = C.MARGINS[name].threshold
+    near = override(selffer_ft=lambda n, k: BASE + 0.02 - margin * GAIN)  # AnB+ - BnB+ = margin
     claim = CLAIM_BY_NAME[name](make_table(near, noise=0.004))
-    assert claim.control_ci_low < C.MARGINS[name].threshold < claim.control_ci_high
+    assert claim.control_gain_ci_low < margin < claim.control_gain_ci_high
     assert claim.verdict == C.INCONCLUSIVE
 
 
@@ -127,8 +139,9 @@ def test_boost_reports_both_measures(table):
     assert claim.effect == pytest.approx(0.02, abs=0.003)
     assert claim.control_effect == pytest.approx(0.02, abs=0.003)
     assert claim.paper_effect == 0.016 and claim.paper_control_effect == 0.014
+    assert claim.control_gain_effect == pytest.approx(0.02 / GAIN, abs=0.008)
     text = claims_report.render_markdown(table, [claim])
-    assert "AnB+ - BnB+: +2.0%" in text
+    assert "AnB+ - BnB+: +5.1% [" in text and "in points +2.04 (paper +1.40)" in text
 
 
 # --- independent units
@@ -155,15 +168,18 @@ def test_units_of_every_claim_never_share_a_base_net(table, name):
     assert len(groups) >= 3 and _disjoint(groups.values(), reference=not cancels)
 
 
-def test_the_decline_does_not_depend_on_the_targets_own_base(table):
-    """Why the decline's unit is the source base: shifting a target's base moves no unit."""
+def test_the_decline_does_not_depend_on_the_targets_own_base():
+    """AnB cells of one target all compare with the same own base: in points, shifting a
+    target's base moves no unit (the target's own base cancels in high n minus low n)."""
+    table = make_table(splits=RANDOM3)
     claim = C.claim_transfer_declines_with_n(table)
     shifted = table.copy()
     shifted.loc[shifted["treatment"] == "base", "top1"] += 0.05
     again = C.claim_transfer_declines_with_n(shifted)
     assert again.effect == pytest.approx(claim.effect)
     assert (again.ci_low, again.ci_high) == pytest.approx((claim.ci_low, claim.ci_high))
-    assert claim.n_units == 2 * 2 * 3  # 2 random splits x 2 source halves x 3 seeds
+    assert claim.n_units == 3  # 3 random splits, each averaging 2 source halves x 3 seeds
+    assert "(18 units, which share splits)" in claim.detail
 
 
 def test_grouping_transfer_cells_by_base_net_would_share_bases(table):
@@ -178,7 +194,7 @@ def test_a_claims_unit_follows_from_its_treatments(table):
     transfer = {"transfer_ft_boost", "transfer_ft_boost_high_n", "dissimilar_drops_more"}
     for name, unit in units.items():
         if name == "transfer_declines_with_n":
-            assert unit == "split × source × seed"
+            assert unit == "split"
             continue
         assert unit == ("split × seed" if name in transfer else "split × target × seed"), name
 
@@ -208,7 +224,7 @@ def test_units_not_nets_are_resampled():
     ("name", "kwargs"),
     [
         ("transfer_ft_boost", {"splits": ["random0"], "seeds": [0, 1]}),
-        ("transfer_declines_with_n", {"splits": ["random0"], "seeds": [0]}),
+        ("transfer_declines_with_n", {"splits": ["random0", "random1"], "seeds": [0]}),
         ("dissimilar_drops_more", {"seeds": [0, 1]}),
         ("selffer_dip", {"splits": ["random0"], "seeds": [0]}),
     ],

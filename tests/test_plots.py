@@ -57,9 +57,3 @@ def test_pdf_suffix_writes_a_pdf(tmp_path):
 def test_no_temporary_file_is_left_behind(tmp_path):
     figures.figure2(make_table(ns=[1]), tmp_path / "fig.png")
     assert [p.name for p in tmp_path.iterdir()] == ["fig.png"]
-
-
-def test_every_treatment_has_one_style_with_its_display_name():
-    from transferability.analysis.claims import DISPLAY_NAMES
-
-    assert {t: s.label for t, s in figures.STYLES.items()} == DISPLAY_NAMES

@@ -201,15 +201,15 @@ def test_the_study_config_validates_and_has_the_units_its_docs_state():
     assert schema_problems(config, REPO / "workflow/schemas/config.schema.yaml") == []
     units = _units(config)
     assert units == {
-        "random splits": 10,
-        "groups": 10,
-        "base nets": 20,
+        "random splits": 8,
+        "groups": 8,
+        "base nets": 16,
         "dissimilar seeds": 6,
         "random arm base nets": 6,
-        "nets": 760,
+        "nets": 644,
     }
     docs = (REPO / "docs/claims.md").read_text()
     section = docs[docs.index("## The study") :]
-    for phrase in ("10 random splits", "10 (split, seed) groups", "20 base nets", "760 nets"):
+    for phrase in ("8 random splits", "8 (split, seed) groups", "16 base nets", "644 nets"):
         assert phrase in section, phrase
     assert re.search(r"6 seeds of the dissimilar split", section)

@@ -290,7 +290,9 @@ class _Spec:
 
     @property
     def paper_gain_effect(self) -> float:
-        return self.paper_effect / PAPER_GAIN if self.paper_gain is None else self.paper_gain
+        if self.paper_gain is not None:
+            return self.paper_gain
+        return NAN if np.isnan(self.paper_effect) else self.paper_effect / PAPER_GAIN
 
     def make(
         self,

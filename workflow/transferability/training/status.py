@@ -41,6 +41,9 @@ MAX_DEAD = 0.9
 # better than the class prior, a loss of ln k on balanced classes (dropout adds a little).
 # Within this share of ln k, a net with live trainable layers has found that optimum.
 CHANCE_LOSS_TOLERANCE = 0.03
+# A last-epoch training loss above this multiple of ln k is worse than predicting the class
+# prior by far: a broken optimiser (a huge step threw the net off), whatever else it shows.
+MAX_LOSS_OVER_PRIOR = 2.0
 
 
 def classify(
@@ -71,6 +74,13 @@ def classify(
             f"{MIN_LEARNED:.0%} of the way from chance ({chance:.3f}) to 1"
         )
     last = history[-1]
+    prior_loss = -math.log(chance)
+    if math.isfinite(last["loss"]) and last["loss"] > MAX_LOSS_OVER_PRIOR * prior_loss:
+        return FAILED, (
+            f"collapsed: the training loss ends at {last['loss']:.4g}, over "
+            f"{MAX_LOSS_OVER_PRIOR:g} x ln k ({prior_loss:.3f}, the loss of predicting the "
+            "class prior)"
+        )
     if last["val_top1"] - chance < (1 - MAX_LOST) * (best - chance):
         return FAILED, (
             f"collapsed: validation top-1 fell from {best:.3f} to {last['val_top1']:.3f} "
