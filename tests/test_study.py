@@ -213,3 +213,13 @@ def test_the_study_config_validates_and_has_the_units_its_docs_state():
     for phrase in ("8 random splits", "8 (split, seed) groups", "16 base nets", "644 nets"):
         assert phrase in section, phrase
     assert re.search(r"6 seeds of the dissimilar split", section)
+
+
+def test_a_run_too_small_for_a_claim_says_so_and_points_to_the_study():
+    table = make_table(override(selffer_ft=lambda n, k: BASE + 0.03))
+    table = table[table["treatment"] != "random_paper"]
+    text = claims_report.render_markdown(table, C.all_claims(table))
+    scope = next(line for line in text.splitlines() if line.startswith("**Judged in this run:**"))
+    assert "3 of 8 claims" in scope and "`selffer_dip`" in scope.split("Not judged")[1]
+    assert "No data in this grid: `random_paper_init_toward_chance`" in scope
+    assert "config/study.yaml" in scope

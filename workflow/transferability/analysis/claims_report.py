@@ -9,6 +9,7 @@ import pandas as pd
 from . import convergence
 from .claims import (
     MARGINS,
+    NOT_JUDGED,
     PAPER_GAIN,
     SPECS,
     Claim,
@@ -180,10 +181,33 @@ def _nets_line(df: pd.DataFrame) -> str:
     return f"**Nets:** {len(nets)} in the table ({by_status}); {used} used."
 
 
+STUDY = "config/study.yaml; results/study/claims.md; docs/claims.md#the-study"
+
+
+def _scope(claims: Sequence[Claim]) -> str:
+    """Which claims this run's grid can answer, and where the others are answered."""
+    unjudged = [f"`{c.name}`" for c in claims if c.verdict == NOT_JUDGED and c.n_nets]
+    no_data = [f"`{c.name}`" for c in claims if c.n_nets == 0]
+    judged = [f"`{c.name}`" for c in claims if c.n_nets and c.verdict != NOT_JUDGED]
+    text = f"**Judged in this run:** {len(judged)} of {len(claims)} claims"
+    text += f" ({', '.join(judged)})." if judged else "."
+    if unjudged:
+        text += f" Not judged (base nets not converged): {', '.join(unjudged)}."
+    if no_data:
+        text += f" No data in this grid: {', '.join(no_data)}."
+    if unjudged or no_data:
+        text += (
+            " The study trains every net to convergence with enough independent units for "
+            f"each claim ({STUDY})."
+        )
+    return text
+
+
 def render_markdown(df: pd.DataFrame, claims: Sequence[Claim]) -> str:
     parts = [
         "# Claims of Yosinski et al. (2014), checked against this run",
         convergence.check(df).markdown(),
+        _scope(claims),
         METHOD,
         _nets_line(df),
         _excluded_section(df),
