@@ -21,7 +21,6 @@ MIN_UNITS = 3
 # 3-6 units it has 10-462 distinct resamples and covers far less than 95%.
 N_BOOT = 2000
 BOOT_SEED = 2014  # fixed so the same table always gives the same intervals and text
-INTERVAL_METHODS = ("t", "bootstrap")
 NAN_CI = (float("nan"), float("nan"))
 
 
@@ -107,12 +106,3 @@ def bootstrap_mean(
     rng = np.random.default_rng(BOOT_SEED)
     idx = rng.integers(0, len(sums), size=(N_BOOT, len(sums)))
     return _percentile_ci(sums[idx].sum(axis=1) / counts[idx].sum(axis=1))
-
-
-def mean_interval(values: Sequence[float], method: str = "t") -> tuple[float, float]:
-    """The claims' interval of a mean over unit values: `t` (default) or `bootstrap`."""
-    if method == "t":
-        return t_interval(values)
-    if method == "bootstrap":
-        return bootstrap_mean(_values(values))
-    raise ValueError(f"unknown interval method {method!r}; choose one of {INTERVAL_METHODS}")
