@@ -201,16 +201,16 @@ def test_the_study_config_validates_and_has_the_units_its_docs_state():
     assert schema_problems(config, REPO / "workflow/schemas/config.schema.yaml") == []
     units = _units(config)
     assert units == {
-        "random splits": 8,
-        "groups": 8,
-        "base nets": 16,
+        "random splits": 6,
+        "groups": 6,
+        "base nets": 12,
         "dissimilar seeds": 6,
         "random arm base nets": 6,
-        "nets": 644,
+        "nets": 528,
     }
     docs = (REPO / "docs/claims.md").read_text()
     section = docs[docs.index("## The study") :]
-    for phrase in ("8 random splits", "8 (split, seed) groups", "16 base nets", "644 nets"):
+    for phrase in ("6 random splits", "6 (split, seed) groups", "12 base nets", "528 nets"):
         assert phrase in section, phrase
     assert re.search(r"6 seeds of the dissimilar split", section)
 
