@@ -101,5 +101,7 @@ slurm-packages:
 
 clean:
 	find results -mindepth 1 -not -path 'results/reference*' -not -path 'results/replicates*' \
+		-not -path 'results/study' -not -path 'results/study/*' \
+		-not -path 'results/study-replicate' -not -path 'results/study-replicate/*' \
 		! -name README.md -delete; \
 	rm -rf .snakemake
