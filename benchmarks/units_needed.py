@@ -78,9 +78,12 @@ def spreads(summary: Path) -> dict[str, tuple[float, int]]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("runs", nargs="+", help="folders with a summary.csv")
+    ap.add_argument("runs", nargs="*", help="folders with a summary.csv")
     ap.add_argument("--worst", action="store_true", help="size for the largest spread seen")
+    ap.add_argument("--quick", action="store_true", help="the committed reference run only")
     args = ap.parse_args()
+    if args.quick or not args.runs:
+        args.runs = [str(REPO / "results/reference")]
 
     import numpy as np
 
