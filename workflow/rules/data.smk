@@ -1,3 +1,12 @@
+# An ImageFolder dataset is decoded once (dataset.store, the default): prepare_data writes
+# the index of its files, store_images the pixels and the descriptor that training jobs read
+# as their cache (DATA_CACHE), so the training rules are the same for every dataset.
+STORED = config["dataset"]["name"] in sources.STREAMED and config["dataset"].get(
+    "store", True
+)
+DATA_INDEX = DATA_CACHE.removesuffix(".pt") + ".index.pt" if STORED else DATA_CACHE
+
+
 rule make_smoke_images:
     """A small ImageFolder of generated JPEGs (dataset.generate): data the smoke run brings along."""
     output:
@@ -24,7 +33,7 @@ rule prepare_data:
     input:
         GENERATED_IMAGES,
     output:
-        DATA_CACHE,
+        DATA_INDEX,
     log:
         f"{LOGS}/prepare_data.log",
     benchmark:
@@ -43,6 +52,33 @@ rule prepare_data:
         code=code("prepare-data"),
     shell:
         "python -m transferability prepare-data --settings {params.settings:q} --out {output:q} > {log:q} 2>&1"
+
+
+if STORED:
+
+    rule store_images:
+        """Every image decoded once, 256 x 256 uint8 in one memory-mapped file (data/store.py)."""
+        input:
+            index=DATA_INDEX,
+        output:
+            cache=DATA_CACHE,
+            pixels=DATA_CACHE.removesuffix(".pt") + ".pixels",
+        log:
+            f"{LOGS}/store_images.log",
+        benchmark:
+            f"{BENCHMARKS}/store_images.tsv"
+        conda:
+            "../../envs/data.yaml"
+        threads: res("data", "threads")
+        resources:
+            mem_mb=res("data", "mem_mb"),
+            runtime=res("data", "runtime"),
+        params:
+            settings=lambda wc: settings_json({"resize": config["dataset"]["resize"]}),
+            code=code("store-images"),
+        shell:
+            "python -m transferability store-images --index {input.index:q} --threads {threads}"
+            " --settings {params.settings:q} --out {output.cache:q} > {log:q} 2>&1"
 
 
 rule make_split:

@@ -32,6 +32,7 @@ PACKAGE_NAME = PACKAGE.name
 STEP_MODULES = {
     "make-images": ("data.smoke_images",),
     "prepare-data": ("data.sources",),
+    "store-images": ("data.store",),
     "make-split": ("data.splits", "data.fashion_mnist", "data.sources"),
     "train-base": ("training.jobs",),
     "train-cell": ("training.jobs",),
