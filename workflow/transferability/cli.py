@@ -31,6 +31,13 @@ def _store_images(args) -> None:
     print(f"wrote {args.out}: {rows['train']} train + {rows['test']} test images, decoded once")
 
 
+def _prepare_ilsvrc_val(args) -> None:
+    from .data.ilsvrc_val import sort_val
+
+    counts = sort_val(args.devkit, args.val_dir, args.out, copy=args.copy)
+    print(f"wrote {args.out}: {sum(counts.values())} images in {len(counts)} class folders")
+
+
 def _make_images(args) -> None:
     import shutil
     from pathlib import Path
@@ -179,6 +186,14 @@ def parser() -> argparse.ArgumentParser:
         ("--index", req),
         ("--threads", {"type": int, "default": 1}),
         ("--out", req),
+    )
+    step(
+        "prepare-ilsvrc-val",
+        _prepare_ilsvrc_val,
+        ("--devkit", req),
+        ("--val-dir", req),
+        ("--out", req),
+        ("--copy", {"action": "store_true", "help": "copy the images (default: symlinks)"}),
     )
     step("make-images", _make_images, ("--out", req))
     step("make-split", _make_split, ("--cache", req), ("--split", req), ("--out", req))
