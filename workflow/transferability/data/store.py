@@ -30,6 +30,7 @@ CHANNELS = 3
 # minutes; a changed copy of the data changes far more than 1 file in 2,000).
 VERIFY_FILES = 2048
 CHUNK = 256  # images per task of a writer process
+SIDE_DEFAULT = 256  # the authors' stored size (dataset.resize)
 
 
 def pixels_path(descriptor_path) -> Path:
