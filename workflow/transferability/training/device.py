@@ -50,11 +50,10 @@ def why_no_cuda() -> str:
     if torch.version.cuda is None:
         return (
             f"this torch ({torch.__version__}) is a CPU build (torch.version.cuda is None). "
-            "Under --sdm conda the env was resolved on a machine without a GPU: remove it "
-            "(snakemake --conda-cleanup-envs, or delete .snakemake/conda/) and create it again "
-            "with CONDA_OVERRIDE_CUDA set to the nodes' CUDA version (e.g. "
-            "CONDA_OVERRIDE_CUDA=12.9 snakemake --sdm conda --conda-create-envs-only); "
-            "envs/train.yaml asks for a cuda* build"
+            "envs/train.yaml and requirements.txt install PyPI's torch wheel, a CUDA build on "
+            "Linux x86_64: the jobs run another torch (a CPU wheel from pip's --index-url, "
+            "or an env made from another file). Under --sdm conda remove the env "
+            "(snakemake --conda-cleanup-envs, or delete .snakemake/conda/) and create it again"
         )
     try:  # is_available() hides the reason; initialising CUDA names it
         torch.cuda.init()
