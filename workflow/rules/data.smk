@@ -11,6 +11,18 @@ STORE = (
     DATA_CACHE if STORED else f"{RESULTS}/data/no-store/{config['dataset']['name']}.pt"
 )
 
+# Job arrays that could hang the run (profiles.array_stall) stop it before any job starts.
+if workflow.is_main_process and (
+    stall := profiles.array_stall(
+        sys.argv[1:],
+        os.environ,
+        Path.cwd(),
+        Path.home(),
+        len(grid.bases(config)) + len(grid.cells(config)),
+    )
+):
+    raise WorkflowError(f"profiles: {stall}")
+
 
 rule make_smoke_images:
     """A small ImageFolder of generated JPEGs (dataset.generate): data the smoke run brings along."""
