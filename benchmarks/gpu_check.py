@@ -12,6 +12,11 @@ reproducible, and how fast is it?
    full-training cell and a frozen cell (BnB, n = 5) at the default's sizes (28-px grey
    images, batch 64) and at `alexnet227` sizes (config/imagenet.yaml's net and batch, 227-px
    colour images held on the GPU: the GPU's rate, without JPEG decoding).
+3. The same `alexnet227` training fed by the real loader instead: the decode-once store
+   (transferability.data.store, 256 x 256 uint8 rows memory-mapped from a file on disk),
+   crops, mirrors and normalisation on the GPU, and its ratio to the rate from GPU memory:
+   `alexnet227_loader_share`, the share of the GPU's training rate the loader sustains
+   (1.0: the GPU never waits for data).
 
 Prints `RESULT <name> <value> <unit>` lines and the device name. Where torch sees no GPU it
 says so, prints `RESULT gpu_available 0 bool` and exits 0.
@@ -39,7 +44,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow"))
 
 from transferability import grid  # noqa: E402
-from transferability.data import splits  # noqa: E402
+from transferability.data import splits, store, store_loader  # noqa: E402
 from transferability.data.fashion_mnist import build_cache, class_names, find_idx_files  # noqa: E402
 from transferability.training import models  # noqa: E402
 from transferability.training.device import DEVICE_ENV  # noqa: E402
@@ -157,6 +162,62 @@ def speeds(label: str, layout: str, data: dict, classes: int, recipe: Recipe, mo
     frozen = run(cell, data, recipe, FROZEN_N, derived_seed("gpu_check", label, FROZEN_N))
     rate = images_per_second(frozen[0], n_train)
     result(f"{label}_frozen_n{FROZEN_N}_img_per_s", rate, "img/s", ".0f")
+    return images_per_second(full[0], n_train)
+
+
+def stored_half(tmp: Path, classes: int, train: int, val: int, test: int, crop: int) -> dict:
+    """A half read through the real loader from a store of random pixels on disk (the
+    store's one-off decoding is left out: the loader is what every epoch pays)."""
+    import numpy as np
+
+    side, per_class = store.SIDE_DEFAULT, train + val
+    n_train, n_test = classes * per_class, classes * test
+    path = tmp / "store.pt"
+    pixels = store.pixels_path(path)
+    rows = np.memmap(pixels, np.uint8, "w+", shape=(n_train + n_test, side, side, 3))
+    rng = np.random.default_rng(0)
+    for i in range(0, len(rows), 256):
+        rows[i : i + 256] = rng.integers(0, 256, rows[i : i + 256].shape, dtype=np.uint8)
+    rows.flush()
+    del rows
+    train_y = torch.arange(classes).repeat_interleave(per_class)
+    descriptor = {
+        "kind": store.KIND,
+        "classes": [str(c) for c in range(classes)],
+        "resize": side,
+        "crop": crop,
+        "side": side,
+        "train_files": [],
+        "test_files": [],
+        "train_y": train_y,
+        "test_y": torch.arange(classes).repeat_interleave(test),
+        "mean": [0.5, 0.5, 0.5],
+        "std": [0.25, 0.25, 0.25],
+        "pixels": pixels.name,
+        "rows": {"train": n_train, "test": n_test},
+        "pixels_bytes": pixels.stat().st_size,
+        "pixels_crc": store._row_crc(pixels, side, n_train + n_test),
+        "train_stat": torch.zeros((0, 2), dtype=torch.int64),
+        "test_stat": torch.zeros((0, 2), dtype=torch.int64),
+    }
+    positions = torch.arange(n_train).view(classes, per_class)
+    half = {
+        "train_idx": positions[:, :train].flatten().tolist(),
+        "val_idx": positions[:, train:].flatten().tolist(),
+        "test_idx": list(range(n_test)),
+    }
+    return store_loader.load_half(path, descriptor, half, torch.arange(classes))
+
+
+def loader_share(tmp: Path, classes, per_class, val, recipe: Recipe, model: dict, memory_rate):
+    """alexnet227 trained through the real loader, against the rate from GPU memory."""
+    data = stored_half(tmp, classes, per_class, val, val, 227)
+    torch.manual_seed(derived_seed("gpu_check", "alexnet227", "base"))
+    net = models.TransferNet("alexnet227", classes, 3, model.get("widths"))
+    outcome, _ = run(net, data, recipe, 0, derived_seed("gpu_check", "alexnet227", "full"))
+    rate = images_per_second(outcome, len(data["train"][1]))
+    result("alexnet227_loader_img_per_s", rate, "img/s", ".0f")
+    result("alexnet227_loader_share", rate / memory_rate, "x", ".3f")
 
 
 def main() -> int:
@@ -211,7 +272,10 @@ def main() -> int:
     data = synthetic(classes, per_class, max(1, val // classes), max(1, val // classes), 3, 227)
     n_train = len(data["train"][1])
     print(f"alexnet227: {n_train} random 227-px images in memory, batch {big.batch_size}")
-    speeds("alexnet227", "alexnet227", data, classes, big, model)
+    memory_rate = speeds("alexnet227", "alexnet227", data, classes, big, model)
+    del data
+    with tempfile.TemporaryDirectory() as tmp:
+        loader_share(Path(tmp), classes, per_class, max(1, val // classes), big, model, memory_rate)
     return 0
 
 

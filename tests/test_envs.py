@@ -23,15 +23,15 @@ from .support import REPO, rules
 pytestmark = pytest.mark.envs
 
 PACKAGE = REPO / "workflow/transferability"
-# Import name -> conda-forge package that provides it.
+# Import name -> the package that provides it (the envs install PyPI's wheels with pip).
 CONDA_PACKAGE = {
-    "torch": "pytorch",
+    "torch": "torch",
     "torchvision": "torchvision",
     "numpy": "numpy",
     "pandas": "pandas",
     "pyarrow": "pyarrow",
-    "matplotlib": "matplotlib-base",
-    "seaborn": "seaborn-base",
+    "matplotlib": "matplotlib",
+    "seaborn": "seaborn",
     "yaml": "pyyaml",
     "PIL": "pillow",
     "jsonschema": "jsonschema",
@@ -157,14 +157,20 @@ def third_party_imports(step: str) -> set[str]:
 
 
 def env_packages(env_file: Path) -> dict[str, str]:
-    """Package -> pinned version from a conda env file (`name =version`, or
-    `name =version=build` with a build-string pattern such as `cuda*`)."""
+    """Package -> pinned version from a conda env file: conda's `python =3.11`, and the
+    `pip:` section's `name==version` (pip itself, which only installs, is not pinned)."""
     spec = yaml.safe_load(env_file.read_text())
     pins = {}
     for dep in spec["dependencies"]:
-        match = re.fullmatch(
-            r"([A-Za-z0-9_.-]+) *=+ *([0-9][0-9A-Za-z.]*)(?:=[A-Za-z0-9_*]+)?", str(dep)
-        )
+        if isinstance(dep, dict):
+            for wheel in dep["pip"]:
+                match = re.fullmatch(r"([A-Za-z0-9_.-]+)==([0-9][0-9A-Za-z.]*)", wheel)
+                assert match, f"{env_file.name}: pip's {wheel!r} is not pinned (`name==version`)"
+                pins[match[1]] = match[2]
+            continue
+        if dep == "pip":
+            continue
+        match = re.fullmatch(r"([A-Za-z0-9_.-]+) *=+ *([0-9][0-9A-Za-z.]*)", str(dep))
         assert match, f"{env_file.name}: {dep!r} is not pinned to one release (`name =version`)"
         pins[match[1]] = match[2]
     return pins
@@ -209,18 +215,34 @@ def test_envs_use_conda_forge_alone_and_the_python_of_the_venv():
 
 
 @pytest.mark.gpuguard
-def test_the_training_env_resolves_a_cuda_build_and_states_the_tests_torch():
-    """Built on a login node without a GPU, the env must still get a CUDA build of torch;
-    where its version differs from the one the tests run, the file says so."""
+def test_the_training_env_installs_the_tests_cuda_build_and_states_the_driver_it_needs():
+    """The env gets the wheel the tests run, a CUDA build wherever it is created; the file
+    names that build and the driver and GPUs it needs."""
     import torch
 
     text = (REPO / "envs/train.yaml").read_text()
-    (spec,) = [d for d in yaml.safe_load(text)["dependencies"] if d.startswith("pytorch ")]
-    assert spec.endswith("=cuda*"), spec
-    assert "CONDA_OVERRIDE_CUDA" in text
-    pinned, tested = env_packages(REPO / "envs/train.yaml")["pytorch"], torch.__version__
-    tested = tested.split("+")[0]
-    assert pinned == tested or f"torch {tested}" in text, (pinned, tested)
+    assert env_packages(REPO / "envs/train.yaml")["torch"] == torch.__version__.split("+")[0]
+    assert f"CUDA {torch.version.cuda} build" in text
+    assert "release 580 or newer" in text and "compute capability 7.5" in text
+
+
+@pytest.mark.pipeline
+def test_every_env_pin_is_the_version_the_tests_run():
+    """Each env's packages are pinned to the versions installed in the venv running these
+    tests, and to requirements.txt where it lists them: a bump in one fails here."""
+    from importlib.metadata import version
+
+    required = dict(
+        line.split("#")[0].strip().split("==")
+        for line in (REPO / "requirements.txt").read_text().splitlines()
+        if "==" in line
+    )
+    for env_file in sorted((REPO / "envs").glob("*.yaml")):
+        for package, pinned in env_packages(env_file).items():
+            if package == "python":
+                continue
+            assert pinned == version(package), (env_file.name, package, version(package))
+            assert required.get(package, pinned) == pinned, (env_file.name, package)
 
 
 def test_the_import_analysis_sees_lazy_imports():

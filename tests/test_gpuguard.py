@@ -62,7 +62,7 @@ def test_given_a_gpu_with_a_cpu_build_of_torch_the_job_stops_naming_cause_and_fi
         device.pick({"SLURM_JOB_GPUS": "0"})
     message = str(e.value)
     assert "SLURM_JOB_GPUS=0" in message and "CPU build" in message
-    assert "torch.version.cuda is None" in message and "CONDA_OVERRIDE_CUDA" in message
+    assert "torch.version.cuda is None" in message and "--conda-cleanup-envs" in message
     assert "TRANSFERABILITY_DEVICE=cpu" in message  # the way to train on the CPU on purpose
 
 

@@ -13,6 +13,7 @@ DIRECTIVES = ("log:", "benchmark:", "conda:", "threads:", "resources:")
 def test_the_workflow_has_the_designed_rules():
     assert set(rules()) == {
         "prepare_data",
+        "store_images",
         "make_split",
         "train_base",
         "train_cell",

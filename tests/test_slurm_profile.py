@@ -90,7 +90,7 @@ def test_grouping_cuts_the_default_to_a_few_jobs_and_off_is_one_per_cell():
     assert results["default_sbatch_jobs_ungrouped"] == 13 + 252
     assert results["default_sbatch_jobs_grouped"] == 13 + 8
     assert results["tiny_sbatch_jobs_grouped_dry_run"] == 5 + 2  # 40 cells: 35 + 5
-    # The paper's grid: 1 prepare_data + 14 base nets + 322 cells, one job each; as arrays,
-    # one sbatch for prepare_data and one per training rule.
-    assert results["imagenet_sbatch_jobs"] == 1 + 14 + 322
-    assert results["imagenet_sbatch_calls_with_arrays"] == 3
+    # The paper's grid: prepare_data, store_images, 14 base nets + 322 cells, one job each;
+    # as arrays, one sbatch each for the two data rules and one per training rule.
+    assert results["imagenet_sbatch_jobs"] == 2 + 14 + 322
+    assert results["imagenet_sbatch_calls_with_arrays"] == 4

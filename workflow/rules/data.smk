@@ -1,3 +1,29 @@
+# An ImageFolder dataset is decoded once (dataset.store, the default): prepare_data writes
+# the index of its files, store_images the pixels and the descriptor that training jobs read
+# as their cache (DATA_CACHE), so the training rules are the same for every dataset.
+STORED = config["dataset"]["name"] in sources.STREAMED and config["dataset"].get(
+    "store", True
+)
+DATA_INDEX = DATA_CACHE.removesuffix(".pt") + ".index.pt" if STORED else DATA_CACHE
+# Without a store, store_images gets outputs nothing asks for, so it never runs (a rule
+# defined under `if` would hide it from the tests that read every rule's block).
+STORE = (
+    DATA_CACHE if STORED else f"{RESULTS}/data/no-store/{config['dataset']['name']}.pt"
+)
+
+# Job arrays that could hang the run (profiles.array_stall) stop it before any job starts.
+if workflow.is_main_process and (
+    stall := profiles.array_stall(
+        sys.argv[1:],
+        os.environ,
+        Path.cwd(),
+        Path.home(),
+        len(grid.bases(config)) + len(grid.cells(config)),
+    )
+):
+    raise WorkflowError(f"profiles: {stall}")
+
+
 rule make_smoke_images:
     """A small ImageFolder of generated JPEGs (dataset.generate): data the smoke run brings along."""
     output:
@@ -24,7 +50,7 @@ rule prepare_data:
     input:
         GENERATED_IMAGES,
     output:
-        DATA_CACHE,
+        DATA_INDEX,
     log:
         f"{LOGS}/prepare_data.log",
     benchmark:
@@ -43,6 +69,31 @@ rule prepare_data:
         code=code("prepare-data"),
     shell:
         "python -m transferability prepare-data --settings {params.settings:q} --out {output:q} > {log:q} 2>&1"
+
+
+rule store_images:
+    """Every image decoded once, 256 x 256 uint8 in one memory-mapped file (data/store.py)."""
+    input:
+        index=DATA_INDEX,
+    output:
+        cache=STORE,
+        pixels=STORE.removesuffix(".pt") + ".pixels",
+    log:
+        f"{LOGS}/store_images.log",
+    benchmark:
+        f"{BENCHMARKS}/store_images.tsv"
+    conda:
+        "../../envs/data.yaml"
+    threads: res("data", "threads")
+    resources:
+        mem_mb=res("data", "mem_mb"),
+        runtime=res("data", "runtime"),
+    params:
+        settings=lambda wc: settings_json({"resize": config["dataset"]["resize"]}),
+        code=code("store-images"),
+    shell:
+        "python -m transferability store-images --index {input.index:q} --threads {threads}"
+        " --settings {params.settings:q} --out {output.cache:q} > {log:q} 2>&1"
 
 
 rule make_split:

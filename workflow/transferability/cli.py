@@ -21,6 +21,23 @@ def _prepare_data(args) -> None:
     print(f"wrote {args.out}")
 
 
+def _store_images(args) -> None:
+    from .data.fashion_mnist import load_cache
+    from .data.store import write_store
+
+    index = load_cache(args.index)
+    out = write_store(index, args.settings.get("resize", 256), args.out, workers=args.threads)
+    rows = out["rows"]
+    print(f"wrote {args.out}: {rows['train']} train + {rows['test']} test images, decoded once")
+
+
+def _prepare_ilsvrc_val(args) -> None:
+    from .data.ilsvrc_val import sort_val
+
+    counts = sort_val(args.devkit, args.val_dir, args.out, copy=args.copy)
+    print(f"wrote {args.out}: {sum(counts.values())} images in {len(counts)} class folders")
+
+
 def _make_images(args) -> None:
     import shutil
     from pathlib import Path
@@ -166,6 +183,21 @@ def parser() -> argparse.ArgumentParser:
         ("--resume-state", {"default": None}),
     )
     step("prepare-data", _prepare_data, ("--out", req))
+    step(
+        "store-images",
+        _store_images,
+        ("--index", req),
+        ("--threads", {"type": int, "default": 1}),
+        ("--out", req),
+    )
+    step(
+        "prepare-ilsvrc-val",
+        _prepare_ilsvrc_val,
+        ("--devkit", req),
+        ("--val-dir", req),
+        ("--out", req),
+        ("--copy", {"action": "store_true", "help": "copy the images (default: symlinks)"}),
+    )
     step("make-images", _make_images, ("--out", req))
     step("make-split", _make_split, ("--cache", req), ("--split", req), ("--out", req))
     step(

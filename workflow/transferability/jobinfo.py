@@ -48,9 +48,9 @@ def record(device: str, precision: str, env=None) -> dict:
         "slurm_job_id": env.get("SLURM_JOB_ID") or None,
         "torch_cuda_version": torch.version.cuda,  # None: a CPU-only build of torch
         "cuda_available": torch.cuda.is_available(),
-        # device.autocast: CUDA always trains under bf16 autocast; the CPU where the
-        # recipe says bf16 (in the steps that run conv layers).
-        "autocast": "bf16" if cuda or precision == "bf16" else "off",
+        # device.autocast: bf16 where the recipe says so (on the CPU, in the steps that
+        # run conv layers), on CUDA too; fp32 runs fp32 everywhere.
+        "autocast": "bf16" if precision == "bf16" else "off",
         "gpu_name": None,
         "gpu_capability": None,
     }

@@ -79,3 +79,47 @@ def dropped_settings(
                 f"{workflow} under `{key}:`, or pass them on the command line"
             )
     return problems
+
+
+ARRAYED_TRAINING = {"all", "train_base", "train_cell"}
+
+
+def _setting(argv, environ, cwd, home, key: str, flags: Sequence[str]):
+    """A setting as Snakemake would see it: the command line first, else the last profile."""
+    for flag in flags:
+        if given := _values(argv, flag):
+            return given[-1]
+    value = None
+    for path in user_profiles(argv, environ, cwd, home):
+        value = (yaml.safe_load(path.read_text()) or {}).get(key, value)
+    return value
+
+
+def array_stall(
+    argv: Sequence[str], environ: Mapping[str, str], cwd: Path, home: Path, training_jobs: int
+) -> str | None:
+    """Why this run's SLURM job arrays could hang it, or None.
+
+    In array mode snakemake-executor-plugin-slurm (through 2.8.0, issue #473) drops a rule's
+    ready jobs when fewer than all of them fit in the `jobs` budget, yet keeps their slots
+    taken: each wave leaks slots until none is left and the run waits for ever. With `jobs`
+    at least the number of training jobs every ready job fits, and nothing is dropped."""
+    arrays = _setting(argv, environ, cwd, home, "slurm-array-jobs", ["--slurm-array-jobs"])
+    if not arrays:
+        return None
+    names = {n.strip() for n in str(arrays).replace(",", " ").split()}
+    if not names & ARRAYED_TRAINING:
+        return None
+    jobs = _setting(argv, environ, cwd, home, "jobs", ["--jobs", "-j"])
+    try:
+        jobs = int(jobs)
+    except (TypeError, ValueError):  # unlimited, or not set: no budget to leak
+        return None
+    if jobs >= training_jobs:
+        return None
+    return (
+        f"slurm-array-jobs: {arrays} with jobs: {jobs}, fewer than the {training_jobs} "
+        "training jobs of this config: the SLURM plugin can then leak job slots and hang "
+        "(snakemake-executor-plugin-slurm issue #473). Set jobs to at least "
+        f"{training_jobs}, or turn slurm-array-jobs off (docs/cluster.md)"
+    )

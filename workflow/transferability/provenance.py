@@ -32,6 +32,8 @@ PACKAGE_NAME = PACKAGE.name
 STEP_MODULES = {
     "make-images": ("data.smoke_images",),
     "prepare-data": ("data.sources",),
+    "store-images": ("data.store", "data.fashion_mnist"),
+    "prepare-ilsvrc-val": ("data.ilsvrc_val",),
     "make-split": ("data.splits", "data.fashion_mnist", "data.sources"),
     "train-base": ("training.jobs",),
     "train-cell": ("training.jobs",),

@@ -127,29 +127,46 @@ class _Images:
 
 class Stream:
     """Stands in for an image tensor in training.train: len(), batches(order, size) for
-    training steps and split(size) for evaluation, each read from disk by a DataLoader."""
+    training steps and split(size) for evaluation, each read from disk by a DataLoader.
+    (`dataset.store: false`; the default decodes each image once: store.py.)"""
 
     def __init__(self, images: _Images, workers: int):
-        self.images, self.workers = images, workers
+        self.images, self.workers, self.cpus = images, workers, workers
+        self.device = "cpu"
 
     def __len__(self) -> int:
         return len(self.images)
+
+    def prepare(self, device, seed: int, flip: bool) -> None:
+        """Called by solver.train: on a GPU, the job's CPUs decode (training.cpus) and the
+        uint8 batches go from pinned memory to the GPU, normalised there."""
+        import torch
+
+        from ..training.cpus import plan
+
+        self.device = torch.device(device)
+        cpus = plan(self.cpus, self.device.type, decodes_per_epoch=True)
+        self.workers = cpus.loader_workers
+        if self.device.type == "cuda":
+            torch.set_num_threads(cpus.torch_threads)
 
     def _loader(self, batches):
         import torch
         from torch.utils.data import DataLoader
 
-        mean = torch.tensor(self.images.mean).mul_(255)[:, None, None]
-        std = torch.tensor(self.images.std).mul_(255)[:, None, None]
+        device = torch.device(self.device)
+        mean = torch.tensor(self.images.mean).mul_(255)[:, None, None].to(device)
+        std = torch.tensor(self.images.std).mul_(255)[:, None, None].to(device)
         loader = DataLoader(
             self.images,
             batch_sampler=batches,
             num_workers=self.workers,
             persistent_workers=False,
+            pin_memory=device.type == "cuda",
         )
-        return (xb.float().sub_(mean).div_(std) for xb in loader)
+        return (xb.to(device, non_blocking=True).float().sub_(mean).div_(std) for xb in loader)
 
-    def batches(self, order, batch_size: int):
+    def batches(self, order, batch_size: int, epoch: int | None = None):
         """(positions, images) of each training batch, in the order given."""
         import torch
 

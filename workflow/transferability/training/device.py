@@ -6,9 +6,9 @@ but in which torch sees none never falls back to the CPU: it stops at once, nami
 cause (a CPU build of torch, or a driver problem) and the fix. A deliberate CPU run says so:
 TRANSFERABILITY_DEVICE=cpu in the environment, or `device: cpu` in the config.
 
-CUDA always trains under bf16 autocast; the CPU follows the recipe's
-`precision` (bf16 autocast in the conv layers by default, or fp32), and its runs are
-bit-for-bit reproducible either way.
+Both follow the recipe's `precision`: bf16 autocast (on the CPU only in steps that run
+conv layers) or fp32 (on CUDA without TF32); CPU runs are bit-for-bit reproducible either
+way. CUDA runs use cuDNN's benchmark mode unless TRANSFERABILITY_DETERMINISTIC=1.
 """
 
 from __future__ import annotations
@@ -50,11 +50,10 @@ def why_no_cuda() -> str:
     if torch.version.cuda is None:
         return (
             f"this torch ({torch.__version__}) is a CPU build (torch.version.cuda is None). "
-            "Under --sdm conda the env was resolved on a machine without a GPU: remove it "
-            "(snakemake --conda-cleanup-envs, or delete .snakemake/conda/) and create it again "
-            "with CONDA_OVERRIDE_CUDA set to the nodes' CUDA version (e.g. "
-            "CONDA_OVERRIDE_CUDA=12.9 snakemake --sdm conda --conda-create-envs-only); "
-            "envs/train.yaml asks for a cuda* build"
+            "envs/train.yaml and requirements.txt install PyPI's torch wheel, a CUDA build on "
+            "Linux x86_64: the jobs run another torch (a CPU wheel from pip's --index-url, "
+            "or an env made from another file). Under --sdm conda remove the env "
+            "(snakemake --conda-cleanup-envs, or delete .snakemake/conda/) and create it again"
         )
     try:  # is_available() hides the reason; initialising CUDA names it
         torch.cuda.init()
@@ -89,13 +88,47 @@ def pick(env: Mapping[str, str] | None = None) -> torch.device:
     return torch.device("cpu")
 
 
+def autocast_enabled(device_type: str, precision: str, convs: bool = True) -> bool:
+    """bf16 mixed precision (no loss scaling needed) where the recipe asks for it: on CUDA
+    for every step, on the CPU only for steps that run conv layers (on the fully connected
+    top alone the casts cost more than they save, so such a step stays fp32)."""
+    if precision != "bf16":
+        return False
+    return device_type == "cuda" or convs
+
+
 def autocast(device: torch.device, precision: str, convs: bool = True):
-    """bf16 mixed precision (no loss scaling needed): always on CUDA; on the CPU where the
-    recipe asks for it and the step runs conv layers — on the fully connected top alone
-    the casts cost more than they save, so such a step stays fp32."""
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return torch.autocast("cpu", torch.bfloat16, enabled=precision == "bf16" and convs)
+    enabled = autocast_enabled(device.type, precision, convs)
+    return torch.autocast(device.type, torch.bfloat16, enabled=enabled)
+
+
+# TRANSFERABILITY_DETERMINISTIC=1: cuDNN picks deterministic kernels and does not
+# benchmark (bit-identical reruns on one GPU, at some cost in speed).
+DETERMINISTIC_ENV = "TRANSFERABILITY_DETERMINISTIC"
+
+
+def configure(device: torch.device, precision: str, env: Mapping[str, str] | None = None) -> dict:
+    """Backend settings for a training run on `device`, returned as applied.
+
+    cuDNN's benchmark mode times the algorithms of each new input shape once and keeps the
+    fastest (every step has the same shapes here), unless determinism is asked for. With
+    `precision: fp32` the run stays fp32 on a GPU too: TF32 (tensor cores on float32
+    inputs, 10-bit mantissa), which PyTorch allows in cuDNN convolutions by default, is
+    turned off. The CPU is left alone."""
+    env = os.environ if env is None else env
+    if device.type != "cuda":
+        return {}
+    deterministic = env.get(DETERMINISTIC_ENV, "").strip() not in ("", "0")
+    settings = {
+        "cudnn_benchmark": not deterministic,
+        "cudnn_deterministic": deterministic,
+        "tf32": precision != "fp32",
+    }
+    torch.backends.cudnn.benchmark = settings["cudnn_benchmark"]
+    torch.backends.cudnn.deterministic = settings["cudnn_deterministic"]
+    torch.backends.cudnn.allow_tf32 = settings["tf32"]
+    torch.backends.cuda.matmul.allow_tf32 = settings["tf32"]
+    return settings
 
 
 def to_device(data: dict, device: torch.device) -> dict:

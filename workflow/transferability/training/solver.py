@@ -23,6 +23,7 @@ from ..data.splits import validate_split
 from ..errors import DataError
 from . import device as devices
 from . import models
+from .loss_watch import LossWatch
 from .resume_state import ResumeState
 
 # Images per forward pass outside training steps (frozen prefix, evaluation): no slower
@@ -168,6 +169,10 @@ def load_half(
         from ..data.imagefolder import load_half as stream_half
 
         return stream_half(cache, half, relabel, workers=torch.get_num_threads())
+    if cache.get("kind") == "stored":  # decoded once: rows of a memory-mapped file
+        from ..data.store_loader import load_half as stored_half
+
+        return stored_half(cache_path, cache, half, relabel)
     # A scalar (grey) or per-channel (colour) normalisation.
     mean = torch.tensor(cache["mean"]).view(-1, 1, 1)
     std = torch.tensor(cache["std"]).view(-1, 1, 1)
@@ -246,11 +251,14 @@ def dead_fraction(features: torch.Tensor) -> float:
     return 1.0 - float(alive.float().mean())
 
 
-def _batches(x, order: torch.Tensor, batch_size: int, device: torch.device):
+def _batches(x, order: torch.Tensor, batch_size: int, device: torch.device, epoch: int):
     """(positions, images) per step: indexed from a tensor, or read by a streamed dataset."""
     if isinstance(x, torch.Tensor):
         return ((batch, x[batch]) for batch in order.split(batch_size))
-    return ((batch, xb.to(device, non_blocking=True)) for batch, xb in x.batches(order, batch_size))
+    return (
+        (batch, xb.to(device, non_blocking=True))
+        for batch, xb in x.batches(order, batch_size, epoch=epoch)
+    )
 
 
 def train(
@@ -273,6 +281,10 @@ def train(
     generator = torch.Generator().manual_seed(seed)
     net.to(device)
     data = devices.to_device(data, device)
+    devices.configure(device, recipe.precision)
+    for x, _ in data.values():  # streamed images: where batches go, what they draw
+        if hasattr(x, "prepare"):
+            x.prepare(device, seed, recipe.augment_flip)
     models.freeze(net, n_frozen)
     params = [p for p in net.parameters() if p.requires_grad]
     optimizer = MomentumSGD(params, recipe.momentum, recipe.weight_decay, recipe.clip_grad_norm)
@@ -310,6 +322,11 @@ def train(
     def forward(x: torch.Tensor) -> torch.Tensor:
         if pending_dropout:
             x = net.stages[depth - 1].dropout(x)
+        if depth < n_frozen:  # frozen stages that run every step: no graph, no gradient
+            with torch.no_grad():
+                for stage in net.stages[depth:n_frozen]:
+                    x = stage(x)
+            return net(x, start=n_frozen)
         return net(x, start=depth)
 
     x_train, y_train = feats["train"]
@@ -328,27 +345,26 @@ def train(
         order = torch.randperm(len(y_train), generator=generator)
         if device.type != "cpu" and not streamed:
             order = order.to(device, non_blocking=True)
-        loss_sum = 0.0
-        for batch, xb in _batches(x_train, order, recipe.batch_size, device):
-            if recipe.augment_flip:
+        watch = LossWatch(device)
+        for batch, xb in _batches(x_train, order, recipe.batch_size, device, epoch):
+            if recipe.augment_flip and not getattr(x_train, "augments_on_device", False):
                 flip = torch.rand(len(batch), generator=generator).to(device) < 0.5
                 xb = torch.where(flip[:, None, None, None], xb.flip(3), xb)
             with autocast(step_runs_convs):
                 loss = F.cross_entropy(forward(xb), y_train[batch])
-            value = loss.item()
-            if not math.isfinite(value):
+            if watch.diverged(loss):
                 diverged = True
                 break
             optimizer.zero_grad()
             loss.backward()
             optimizer.step(recipe.lr_at(step, total))
-            loss_sum += value
             step += 1
+        diverged = diverged or not watch.finished()
         if diverged:
             log(f"epoch {epoch}: loss is not finite; the net diverged, training stops")
             warnings.warn("training diverged (non-finite loss)", RuntimeWarning, stacklevel=2)
             break
-        loss_value = loss_sum / steps_per_epoch
+        loss_value = watch.total / steps_per_epoch
         with autocast(step_runs_convs):
             check = evaluate(net, *feats["val"], start=depth, watch_from=n_frozen)
         val = check.top1

@@ -1,0 +1,186 @@
+"""Training batches from the decode-once store (store.py): the paper's augmentation done on
+the training device, a whole batch at a time.
+
+Per step the host only gathers the batch's uint8 rows out of the memory-mapped store (a
+memcpy, no decoding) into pinned memory, in a background thread one batch ahead; on a GPU
+that thread also starts the copy on a side stream, so the copy of batch k+1 overlaps the
+step of batch k. On the device: a random `crop` x `crop` window and a mirror per image (one
+gather), the conversion to float and the per-channel normalisation. Nothing here waits for
+the device (no .item(), no .cpu()).
+
+Crops and mirrors are drawn per epoch from a generator seeded by (net seed, epoch), for the
+epoch's slots in order: the same seed gives the same crops on every run and on every
+device, and a run resumed at any step of an epoch draws what the uninterrupted run drew.
+"""
+
+from __future__ import annotations
+
+import threading
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+
+import torch
+
+from . import store
+
+
+def crop_flip_normalise(x, tops, lefts, flips, crop: int, mean, std):
+    """uint8 images (batch, side, side, 3) -> float (batch, 3, crop, crop), channels_last:
+    image i cropped at (tops[i], lefts[i]), mirrored left-right where flips[i], then
+    (x - mean) / std per channel (mean and std broadcast as (1, 3, 1, 1), in 0..255 units)."""
+    crops = gather_crops if x.is_cuda else slice_crops
+    out = crops(x, tops, lefts, flips, crop)  # (batch, crop, crop, 3)
+    # NHWC permuted to NCHW is channels_last already: the layout the nets train in.
+    return out.permute(0, 3, 1, 2).float().sub_(mean).div_(std)
+
+
+def gather_crops(x, tops, lefts, flips, crop: int):
+    """Crops and mirrors as one gather kernel (a GPU's way: no per-image launches)."""
+    index = torch.arange(crop, device=x.device)
+    rows = tops[:, None] + index
+    cols = lefts[:, None] + torch.where(flips[:, None], crop - 1 - index, index)
+    batch = torch.arange(x.shape[0], device=x.device)[:, None, None]
+    return x[batch, rows[:, :, None], cols[:, None, :]]
+
+
+def slice_crops(x, tops, lefts, flips, crop: int):
+    """The same crops as gather_crops, image by image (the CPU's way: a plain copy each,
+    several times faster there than a gather of every pixel)."""
+    out = torch.empty((x.shape[0], crop, crop, x.shape[3]), dtype=x.dtype)
+    draws = zip(tops.tolist(), lefts.tolist(), flips.tolist(), strict=True)
+    for i, (top, left, flip) in enumerate(draws):
+        window = x[i, top : top + crop, left : left + crop]
+        out[i] = window.flip(1) if flip else window
+    return out
+
+
+def epoch_draws(seed: int, epoch: int, count: int, side: int, crop: int, flip: bool):
+    """(tops, lefts, flips) of an epoch's `count` slots: a pure function of its arguments."""
+    generator = torch.Generator().manual_seed(zlib.crc32(f"{seed}/crops/{epoch}".encode()))
+    tops = torch.randint(0, side - crop + 1, (count,), generator=generator)
+    lefts = torch.randint(0, side - crop + 1, (count,), generator=generator)
+    flips = torch.rand(count, generator=generator) < 0.5
+    return tops, lefts, flips & flip
+
+
+class StoredImages:
+    """One part (train, val or test) of a half: stands in for an image tensor in
+    solver.train, with len(), batches(order, size, epoch) and split(size)."""
+
+    augments_on_device = True  # the solver must not mirror these batches again
+
+    def __init__(self, pixels, rows, crop: int, mean, std, random_crop: bool):
+        self.pixels, self.rows, self.crop = pixels, rows, crop
+        self.side = pixels.shape[1]
+        self.mean_255 = torch.tensor(mean).mul(255).view(1, -1, 1, 1)
+        self.std_255 = torch.tensor(std).mul(255).view(1, -1, 1, 1)
+        self.random_crop = random_crop
+        self.prepare(torch.device("cpu"), seed=0, flip=False)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def prepare(self, device, seed: int, flip: bool) -> None:
+        """Where batches go and what they draw: called by solver.train before training."""
+        self.device, self.seed, self.flip = torch.device(device), seed, flip
+        self.mean = self.mean_255.to(self.device)
+        self.std = self.std_255.to(self.device)
+
+    def _gather(self, positions) -> torch.Tensor:
+        """The uint8 rows of these positions, in pinned memory when they go to a GPU."""
+        rows = self.rows[positions]
+        shape = (len(rows), *self.pixels.shape[1:])
+        out = torch.empty(shape, dtype=torch.uint8, pin_memory=self.device.type == "cuda")
+        return torch.index_select(self.pixels, 0, rows, out=out)
+
+    def _fetch(self, positions):
+        """Host gather, then (on a GPU) the copy on a side stream; run in the prefetch thread."""
+        host = self._gather(positions)
+        if self.device.type != "cuda":
+            return host, None
+        side = self._side_stream()
+        with torch.cuda.stream(side):
+            on_device = host.to(self.device, non_blocking=True)
+            ready = torch.cuda.Event()
+            ready.record(side)
+        return on_device, ready
+
+    def _side_stream(self):
+        local = _THREAD_STATE
+        if getattr(local, "stream", None) is None or local.device != self.device:
+            local.stream, local.device = torch.cuda.Stream(self.device), self.device
+        return local.stream
+
+    def _arrive(self, fetched) -> torch.Tensor:
+        """A fetched batch, usable on the current stream."""
+        x, ready = fetched
+        if ready is not None:
+            current = torch.cuda.current_stream(self.device)
+            current.wait_event(ready)
+            x.record_stream(current)  # its memory is not reused while this stream needs it
+        elif x.device != self.device:
+            x = x.to(self.device)
+        return x
+
+    def _prefetched(self, chunks):
+        """Each chunk's fetched batch, the next one fetched while the caller uses this one."""
+        if not chunks:
+            return
+        with ThreadPoolExecutor(1, thread_name_prefix="prefetch") as pool:
+            pending = pool.submit(self._fetch, chunks[0])
+            for k in range(len(chunks)):
+                fetched = pending.result()
+                if k + 1 < len(chunks):
+                    pending = pool.submit(self._fetch, chunks[k + 1])
+                yield self._arrive(fetched)
+
+    def batches(self, order, batch_size: int, epoch: int = 0, start_step: int = 0):
+        """(positions, images) of each training step of `epoch` from step `start_step` on,
+        positions on the training device (to index its labels), images augmented there."""
+        order = order.cpu()
+        tops, lefts, flips = epoch_draws(
+            self.seed, epoch, len(order), self.side, self.crop, self.flip and self.random_crop
+        )
+        if not self.random_crop:
+            tops = lefts = torch.full((len(order),), (self.side - self.crop) // 2)
+        draws = torch.stack([tops, lefts, flips.long(), order]).to(self.device)
+        chunks = list(order.split(batch_size))[start_step:]
+        first = start_step * batch_size
+        for k, x in enumerate(self._prefetched(chunks)):
+            lo = first + k * batch_size
+            t, left, f, positions = draws[:, lo : lo + len(chunks[k])]
+            yield (
+                positions,
+                crop_flip_normalise(x, t, left, f.bool(), self.crop, self.mean, self.std),
+            )
+
+    def split(self, size: int):
+        """Evaluation batches in order: centre crops, no mirror."""
+        n, middle = len(self), (self.side - self.crop) // 2
+        chunks = [torch.arange(i, min(i + size, n)) for i in range(0, n, size)]
+        for x in self._prefetched(chunks):
+            centre = torch.full((len(x),), middle, device=self.device)
+            no = torch.zeros(len(x), dtype=torch.bool, device=self.device)
+            yield crop_flip_normalise(x, centre, centre, no, self.crop, self.mean, self.std)
+
+
+_THREAD_STATE = threading.local()  # the prefetch thread's side CUDA stream
+
+
+def load_half(descriptor_path, descriptor: dict, half: dict, relabel) -> dict:
+    """StoredImages of a half's train (random crops), val and test (centre crops) images."""
+    pixels = store.open_pixels(descriptor_path, descriptor)
+    offsets = {"train": 0, "test": descriptor["rows"]["train"]}
+    parts = {}
+    for part, source in (("train", "train"), ("val", "train"), ("test", "test")):
+        idx = torch.tensor(half[f"{part}_idx"], dtype=torch.int64)
+        images = StoredImages(
+            pixels,
+            idx + offsets[source],
+            descriptor["crop"],
+            descriptor["mean"],
+            descriptor["std"],
+            random_crop=part == "train",
+        )
+        parts[part] = (images, relabel[descriptor[f"{source}_y"][idx]])
+    return parts
