@@ -108,13 +108,15 @@ def _record(split_record, *, split, target, source, treatment, n, seed, outcome,
     }
 
 
-def _resume(path, settings: dict, n_frozen: int, inputs: list) -> ResumeState | None:
-    """The per-epoch state file, keyed by everything the run depends on (inputs by
-    size and mtime: a remade input means starting over, never resuming a stale state)."""
+def _resume(path, settings: dict, n_frozen: int, inputs: list, step: str) -> ResumeState | None:
+    """The per-epoch state file, keyed by everything the run depends on: settings, frozen
+    layers, the code of the step (epochs saved by other code are not this code's epochs)
+    and the inputs by size and mtime (a remade input means starting over)."""
     if path is None:
         return None
     stats = [(str(p), Path(p).stat().st_size, Path(p).stat().st_mtime_ns) for p in inputs if p]
-    key = json.dumps([settings, n_frozen, stats], sort_keys=True)
+    code = provenance.code_fingerprint(step)
+    key = json.dumps([settings, n_frozen, stats, code], sort_keys=True)
     return ResumeState(path, key)
 
 
@@ -132,7 +134,7 @@ def train_base(
     net_seed = derived_seed(split, half, "base", seed)
     torch.manual_seed(net_seed)
     net = _net(settings, num_classes).to(memory_format=torch.channels_last)
-    resume_state = _resume(resume, settings, 0, [cache, split_path])
+    resume_state = _resume(resume, settings, 0, [cache, split_path], "train-base")
     recipe = Recipe.from_config(settings["recipe"])
     outcome, diagnostics = train(net, data, recipe, 0, net_seed, resume=resume_state)
     record = _record(
@@ -193,7 +195,7 @@ def train_cell(
         models.transplant(net, state, n)
     net = net.to(memory_format=torch.channels_last)
     frozen = spec.frozen_layers(n)
-    resume_state = _resume(resume, settings, frozen, [cache, split_path, base])
+    resume_state = _resume(resume, settings, frozen, [cache, split_path, base], "train-cell")
     recipe = Recipe.from_config(settings["recipe"])
     outcome, diagnostics = train(net, data, recipe, frozen, net_seed, resume=resume_state)
     record = _record(
