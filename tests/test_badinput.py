@@ -582,6 +582,7 @@ def test_a_data_path_with_spaces_quotes_and_braces_reaches_the_jobs_intact(tmp_p
     config = {
         "dataset": {"root": str(root)},
         "subset": {"train_per_class": 20, "val_per_class": 5, "test_per_class": None},
+        "training": {"base": {"batch_size": 100}},  # a half's 100 images
     }
     result = snakemake(
         workdir, "--cores", "1", "results/splits/random0.json", config=config, timeout=300

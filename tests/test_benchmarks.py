@@ -66,7 +66,7 @@ def test_workflow_wall_reports_per_rule_totals(fake_fashion_mnist, tmp_path):
                     "dissimilar": {"seeds": [0], "treatments": ["random"]},
                 },
                 "layers": [7],
-                "training": {"base": {"epochs": 1}},
+                "training": {"base": {"epochs": 1, "batch_size": 50}},  # a half's 50 images
             }
         )
     )
