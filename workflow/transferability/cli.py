@@ -69,6 +69,7 @@ def _train_base(args) -> None:
         out_model=args.out_model,
         out_metrics=args.out_metrics,
         resume=args.resume_state,
+        provenance=args.provenance,
     )
     print(f"base {args.split}/{args.half} seed {args.seed}: top1 {r['top1']:.4f}")
 
@@ -89,6 +90,7 @@ def _train_cell(args) -> None:
         threads=args.threads,
         out_metrics=args.out_metrics,
         resume=args.resume_state,
+        provenance=args.provenance,
     )
     print(f"{args.treatment} {args.split}/{args.target} n={args.n}: top1 {r['top1']:.4f}")
 
@@ -96,7 +98,9 @@ def _train_cell(args) -> None:
 def _aggregate(args) -> None:
     from .analysis.results_table import write_summary
 
-    table = write_summary(args.metrics, args.out_table, args.out_csv, args.out_history)
+    table = write_summary(
+        args.metrics, args.out_table, args.out_csv, args.out_history, args.expected
+    )
     print(f"wrote {args.out_table}: {len(table)} nets")
 
 
@@ -161,6 +165,8 @@ def parser() -> argparse.ArgumentParser:
         ("--threads", {"type": int, "default": 1}),
         # Per-epoch training state for resuming after a kill (not an output of the rule).
         ("--resume-state", {"default": None}),
+        # The net's settings file (jobsettings.py): its key goes into the metrics.
+        ("--provenance", {"default": None}),
     )
     step("prepare-data", _prepare_data, ("--out", req))
     step("make-images", _make_images, ("--out", req))
@@ -190,6 +196,8 @@ def parser() -> argparse.ArgumentParser:
         ("--out-table", req),
         ("--out-csv", req),
         ("--out-history", {"default": None}),
+        # What the current config and code make of each net (jobsettings.py).
+        ("--expected", {"default": None}),
     )
     step(
         "figures",

@@ -79,3 +79,15 @@ def dropped_settings(
                 f"{workflow} under `{key}:`, or pass them on the command line"
             )
     return problems
+
+
+def executor(argv: Sequence[str], environ: Mapping[str, str], cwd: Path, home: Path) -> str | None:
+    """The executor a run uses: `--executor`/`-e`, else the last user profile's `executor:`."""
+    given = _values(argv, "--executor") + _values(argv, "-e")
+    if given:
+        return given[-1]
+    found = None
+    for path in user_profiles(argv, environ, cwd, home):
+        settings = yaml.safe_load(path.read_text()) or {}
+        found = settings.get("executor", found)
+    return found
