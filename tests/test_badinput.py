@@ -627,10 +627,11 @@ def test_a_corrupt_file_under_a_quoted_path_fails_the_rule_cleanly(tmp_path):
 def test_every_value_in_a_shell_command_is_quoted_or_constrained():
     """A path from the config (or anything else free-form) reaches a rule's shell command
     only through `:q`; the rest are wildcards (constrained to names without spaces or
-    quotes), thread counts and `params.base`, which common.smk quotes with shlex."""
+    quotes), thread counts and `params.base`, `params.provenance`, `params.expected`,
+    which common.smk and settings.smk quote with shlex."""
     from .support import rules
 
-    safe = {"threads", "params.base"} | {
+    safe = {"threads", "params.base", "params.provenance", "params.expected"} | {
         f"wildcards.{w}" for w in ("split", "half", "target", "treatment", "n", "seed")
     }
     for name, block in rules().items():

@@ -483,6 +483,13 @@ def test_sigkill_of_a_job_in_the_shared_process_reads_as_killed(
 # --- one run per results folder -----------------------------------------------------------
 
 
+def split_only(workdir: Path):
+    """A short run: the data cache and one split file (targets before --configfile, whose
+    files it would otherwise take them for)."""
+    args = ("results/splits/random0.json", "--cores", "1")
+    return snakemake(workdir, *args, "--configfile", str(workdir / "tiny.yaml"), timeout=300)
+
+
 def _lock(workdir: Path, **holder) -> Path:
     from transferability import runlock
 
@@ -516,7 +523,7 @@ def test_a_run_another_host_holds_the_results_folder_of_is_refused(tmp_path):
     remove its lock when that host is gone."""
     (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(TINY))
     lock = _lock(tmp_path, host="login2", boot="other", pid=4242, folder="/home/u/clone")
-    refused = run(tmp_path, "results/splits/random0.json", timeout=300)
+    refused = split_only(tmp_path)
     assert refused.returncode != 0
     assert "a snakemake run on another host or in another PID namespace holds" in refused.stderr
     assert "pid 4242 on host login2" in refused.stderr and f"delete {lock}" in refused.stderr
@@ -537,7 +544,7 @@ def test_a_lock_left_by_a_killed_run_on_this_host_is_taken_over_and_released(tmp
     gone = subprocess.Popen(["true"])
     gone.wait()
     lock = _lock(tmp_path, pid=gone.pid)
-    done = run(tmp_path, "results/splits/random0.json", timeout=300)
+    done = split_only(tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     assert (tmp_path / "results/splits/random0.json").exists()
     assert not lock.exists(), "the run releases the lock it took"

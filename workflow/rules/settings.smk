@@ -95,7 +95,11 @@ if RUNS_JOBS:
     for path, content, outputs, metrics in settings_files():
         recorded = (lambda m=metrics: jobsettings.recorded_key(m)) if metrics else None
         jobsettings.sync(path, content, outputs, recorded)
-elif workflow.is_main_process and runcheck.is_dry_run(sys.argv):
+elif (
+    workflow.is_main_process
+    and runcheck.is_dry_run(sys.argv)
+    and Path(SETTINGS).is_dir()
+):
     if changed := [f[0] for f in settings_files() if jobsettings.differs(f[0], f[1])]:
         print(
             f"Note: the settings of {len(changed)} jobs differ from their settings files "
