@@ -92,8 +92,8 @@ def acquire(results: str | Path, release_at_exit: bool = True) -> Path:
             raise Locked(refusal(path, holder, alive)) from None
         with os.fdopen(fd, "w") as f:
             json.dump(mine, f)
-        if release_at_exit:
-            atexit.register(release, path, mine)
+        if release_at_exit:  # absolute: snakemake may leave its -d folder before it exits
+            atexit.register(release, path.resolve(), mine)
         return path
     raise Locked(f"{path}: another run took the lock just now; wait for it to finish")
 
