@@ -154,6 +154,7 @@ def test_recipe_sweep_counts_nets_that_did_not_train(fake_cache, split_file, tmp
     assert int(out["recipe1_nets_not_trained"][0]) >= 1
 
 
+@pytest.mark.timeout(3600)  # eleven scripts one after another: minutes on a shared machine
 def test_make_bench_runs_every_script_in_quick_mode_from_a_fresh_clone(tmp_path):
     """`make bench` as a fresh clone runs it (no results/, no data cache), every script at
     its quick sizes: a benchmark that breaks fails here, not unseen in `make bench`. The
@@ -165,7 +166,7 @@ def test_make_bench_runs_every_script_in_quick_mode_from_a_fresh_clone(tmp_path)
         f"VENV={venv}", f"PYTHON={sys.executable}",
     ]  # fmt: skip
     done = subprocess.run(
-        make, cwd=clone, env=venv_env(), capture_output=True, text=True, timeout=1800
+        make, cwd=clone, env=venv_env(), capture_output=True, text=True, timeout=3500
     )
     assert done.returncode == 0, (done.stdout + done.stderr)[-5000:]
     ran = re.findall(r"^== benchmarks/(\S+)$", done.stdout, re.MULTILINE)

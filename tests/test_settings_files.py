@@ -117,7 +117,7 @@ def test_the_aggregate_step_refuses_a_net_of_other_settings(clone):
     result = run(clone)
     out = result.stdout + result.stderr
     assert result.returncode != 0
-    assert "1 nets were trained with other settings or code" in out, out[-3000:]
+    assert "1 net was trained with other settings or code" in out, out[-3000:]
     assert "recipe.lr 0.5 there, 0.005 now" in out
     assert (
         "snakemake --cores all --forcerun results/cells/random0/B/transfer/n7/seed0/metrics.json"

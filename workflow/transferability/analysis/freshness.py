@@ -74,8 +74,9 @@ def check(records: list[tuple[str, dict]], manifest: str | Path, listing: str | 
         write_text(listing, "".join(f"{p}\n" for p, _ in stale))
         named += f"; and {len(stale) - SHOWN} more, listed in {listing}"
         paths = f"$(cat {shlex.quote(str(listing))})"
+    nets = "1 net was" if len(stale) == 1 else f"{len(stale)} nets were"
     raise DataError(
-        f"{len(stale)} nets were trained with other settings or code than the config and "
+        f"{nets} trained with other settings or code than the config and "
         f"code give now: {named}. Retrain them, with this run's --configfile: "
         f"snakemake --cores all --forcerun {paths}"
     )
