@@ -52,7 +52,7 @@ rule make_split:
     """Classes into halves A/B and the train/val/test images of each half."""
     input:
         cache=DATA_CACHE,
-        jobsettings=settings_input(SPLIT_SETTINGS),
+        jobsettings=settings_input(SPLIT_SETTINGS, split_content),
     output:
         SPLIT_FILE,
     log:

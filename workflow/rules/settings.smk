@@ -4,6 +4,8 @@
 # the content changed: Snakemake's modification-time rule then reruns exactly the jobs
 # whose settings changed, with or without its metadata in .snakemake/.
 
+from types import SimpleNamespace
+
 from transferability import jobsettings
 
 SETTINGS = f"{RESULTS}/settings"
@@ -20,12 +22,15 @@ def step_settings(rule):
     return f"{SETTINGS}/{rule}.json"
 
 
-def settings_input(pattern):
+def settings_input(pattern, content=None):
     """A job's settings file as its input. A call that runs no jobs (a dry run) writes no
-    file, so a file not written yet is left out rather than reported missing."""
+    file, so a file not written yet is left out rather than reported missing. A net or
+    split outside the config's grid, asked for by its path, gets its file here."""
 
     def given(wildcards):
         path = pattern.format(**wildcards)
+        if RUNS_JOBS and content is not None and not Path(path).exists():
+            jobsettings.sync(path, content(wildcards), [])
         return path if RUNS_JOBS or Path(path).exists() else []
 
     return given
@@ -38,19 +43,36 @@ def settings_option(name, flag):
     )
 
 
+NETS = jobsettings.NetSettings(config, code)
+
+
+def base_content(wc):
+    return NETS.base(wc.split, wc.half, int(wc.seed))
+
+
+def cell_content(wc):
+    return NETS.cell(wc.split, wc.target, wc.treatment, int(wc.n), int(wc.seed))
+
+
+def split_content(wc):
+    return {
+        "settings": settings_json(grid.split_settings(config, wc.split)),
+        "code": code("make-split"),
+    }
+
+
 def settings_files():
     """(settings file, content, the outputs it describes, their metrics file or None)."""
-    nets = jobsettings.NetSettings(config, code)
     files, manifest = [], {}
     for b in grid.bases(config):
-        content = nets.base(b.split, b.half, b.seed)
+        content = NETS.base(b.split, b.half, b.seed)
         out = BASE_DIR.format(**vars(b))
         metrics = f"{out}/metrics.json"
         manifest[metrics] = content
         outputs = [f"{out}/model.pt", metrics]
         files.append((BASE_SETTINGS.format(**vars(b)), content, outputs, metrics))
     for c in grid.cells(config):
-        content = nets.cell(c.split, c.target, c.treatment, c.n, c.seed)
+        content = NETS.cell(c.split, c.target, c.treatment, c.n, c.seed)
         metrics = f"{CELL_DIR}/metrics.json".format(**vars(c))
         manifest[metrics] = content
         files.append((CELL_SETTINGS.format(**vars(c)), content, [metrics], metrics))
@@ -82,10 +104,7 @@ def settings_files():
     for rule, (content, outputs) in steps.items():
         files.append((step_settings(rule), content, outputs, None))
     for split in grid.split_names(config):
-        content = {
-            "settings": settings_json(grid.split_settings(config, split)),
-            "code": code("make-split"),
-        }
+        content = split_content(SimpleNamespace(split=split))
         path = SPLIT_SETTINGS.format(split=split)
         files.append((path, content, [SPLIT_FILE.format(split=split)], None))
     return files

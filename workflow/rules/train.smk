@@ -3,7 +3,7 @@ rule train_base:
     input:
         cache=DATA_CACHE,
         split=SPLIT_FILE,
-        jobsettings=settings_input(BASE_SETTINGS),
+        jobsettings=settings_input(BASE_SETTINGS, base_content),
     output:
         model=f"{BASE_DIR}/model.pt",
         metrics=f"{BASE_DIR}/metrics.json",
@@ -37,7 +37,7 @@ rule train_cell:
         cache=DATA_CACHE,
         split=SPLIT_FILE,
         base=cell_base,
-        jobsettings=settings_input(CELL_SETTINGS),
+        jobsettings=settings_input(CELL_SETTINGS, cell_content),
     output:
         metrics=f"{CELL_DIR}/metrics.json",
     log:
