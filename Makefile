@@ -47,14 +47,16 @@ test: venv data slurm-packages lint
 # Every script under benchmarks/ but the _helper modules (each prints `RESULT <name> <value>
 # <unit>` lines), one after another, except those in BENCH_SKIP: base_accuracy_ceiling.py measures accuracy,
 # not speed, and takes minutes (`make bench BENCH_SKIP=` runs it too). Run on an idle
-# machine: workflow_wall.py runs the whole default workflow.
+# machine: workflow_wall.py runs the whole default workflow. `make bench BENCH_ARGS=--quick`
+# runs every script at tiny sizes in a few minutes, as tests/test_benchmarks.py does.
 BENCH_SKIP ?= base_accuracy_ceiling.py
+BENCH_ARGS ?=
 
 bench: venv data
 	@set -e; for script in benchmarks/[!_]*.py; do \
 		case " $(BENCH_SKIP) " in *" $$(basename $$script) "*) \
 			echo "== $$script: skipped (BENCH_SKIP)"; continue;; esac; \
-		echo "== $$script"; $(PYTHON) $$script; \
+		echo "== $$script"; $(PYTHON) $$script $(BENCH_ARGS); \
 	done
 
 lint: venv

@@ -17,15 +17,22 @@ configfile: Path(workflow.basedir) / "config/config.yaml"
 PACKAGE_ROOT = str(Path(workflow.basedir) / "workflow")
 sys.path.insert(0, PACKAGE_ROOT)
 
-from transferability.configcheck import schema_problems
+from transferability.configcheck import duplicate_keys, schema_problems
 
 CONFIG_SCHEMA = Path(workflow.basedir) / "workflow/schemas/config.schema.yaml"
-if problems := schema_problems(config, CONFIG_SCHEMA):
+CONFIG_FILES = [
+    Path(workflow.basedir) / "config/config.yaml",
+    *workflow.overwrite_configfiles,
+]
+if problems := duplicate_keys(CONFIG_FILES) + schema_problems(
+    config, CONFIG_SCHEMA, cli_keys=workflow.config_settings.config.keys()
+):
     raise WorkflowError("config: " + "\n  ".join(["invalid configuration:", *problems]))
 validate(config, str(CONFIG_SCHEMA))  # fills in the schema's defaults
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/settings.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/aggregate.smk"

@@ -42,7 +42,10 @@ def main() -> None:
     p.add_argument("--full-epochs", type=int, default=15)
     p.add_argument("--data-root", help="folder of the IDX files (default: the config's)")
     p.add_argument(
-        "--smoke", action="store_true", help="tiny sizes: checks the script runs, measures nothing"
+        "--smoke",
+        "--quick",
+        action="store_true",
+        help="tiny sizes: checks the script runs, measures nothing",
     )
     args = p.parse_args()
     torch.set_num_threads(2)

@@ -66,7 +66,7 @@ def profile(workdir: Path, config: dict) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeat", type=int, default=3)
-    p.add_argument("--smoke", action="store_true", help="a 70-cell grid, for the tests")
+    p.add_argument("--smoke", "--quick", action="store_true", help="a 70-cell grid, for the tests")
     p.add_argument("--cprofile", action="store_true", help="profile one dry run (stderr)")
     args = p.parse_args()
     config = SMOKE if args.smoke else PAPER_SCALE

@@ -222,7 +222,9 @@ def loader_share(tmp: Path, classes, per_class, val, recipe: Recipe, model: dict
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--smoke", action="store_true", help="tiny sizes: checks the script runs")
+    p.add_argument(
+        "--smoke", "--quick", action="store_true", help="tiny sizes: checks the script runs"
+    )
     p.add_argument("--cpu", action="store_true", help="run the checks on the CPU (for tests)")
     p.add_argument("--data-root", help="Fashion-MNIST IDX files (default: the config's)")
     p.add_argument("--alexnet-images", type=int, default=2048, help="training images, 227 px")

@@ -124,7 +124,10 @@ def main(argv=None) -> None:
     p.add_argument("--images", type=int, default=192)
     p.add_argument("--size", default="500x375", help="width x height of the JPEGs")
     p.add_argument("--repeats", type=int, default=2)
+    p.add_argument("--quick", action="store_true", help="16 images once: checks it runs")
     args = p.parse_args(argv)
+    if args.quick:
+        args.images, args.repeats = 16, 1
     width, height = (int(v) for v in args.size.split("x"))
     import torch
 

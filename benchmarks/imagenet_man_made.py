@@ -34,6 +34,7 @@ def main(argv=None) -> int:
     source.add_argument("--root", help="ImageFolder root with train/<wnid>/ folders")
     source.add_argument("--wnids", help="a file with one wnid per line")
     p.add_argument("--wordnet-root", default=wordnet.DEFAULT_ROOT)
+    p.add_argument("--quick", action="store_true", help="the same (it takes a second)")
     args = p.parse_args(argv)
     if args.root:
         wnids, label = imagefolder.class_folders(args.root), "root"

@@ -76,7 +76,9 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--data-root", help="folder of the IDX files (default: the config's)")
-    p.add_argument("--smoke", action="store_true", help="a few images per class: checks it runs")
+    p.add_argument(
+        "--smoke", "--quick", action="store_true", help="a few images per class: checks it runs"
+    )
     args = p.parse_args()
     config = yaml.safe_load((REPO / "config/config.yaml").read_text())
     if args.smoke:

@@ -50,7 +50,7 @@ def fake_complete_run(workdir: Path, config: dict | None) -> int:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeat", type=int, default=3)
-    p.add_argument("--smoke", action="store_true", help="a tiny grid, for the tests")
+    p.add_argument("--smoke", "--quick", action="store_true", help="a tiny grid, for the tests")
     p.add_argument("--keep", action="store_true", help="keep the scratch folder")
     args = p.parse_args()
     config = SMOKE if args.smoke else None

@@ -10,7 +10,9 @@ mean base top-1 and BnB(n=1,2) - base. Per-epoch rows go to a CSV for the README
 
 Each recipe is a JSON object of overrides of config/config.yaml's training.base, or
 {"base": {...}, "cell": {...}} to override base nets and cells apart.
-Needs the default's data cache and split files (make demo, or snakemake results/splits/...).
+Uses the default's data cache and split files under --results, and makes those missing
+first (snakemake results/splits/...). --quick: one recipe of one epoch, three nets, in a
+scratch folder: checks the script runs.
 """
 
 from __future__ import annotations
@@ -53,6 +55,19 @@ def _job(job: dict) -> list[dict]:
     keys = ("split", "target", "treatment", "n", "seed", "top1", "status", "status_reason")
     row = {k: record.get(k) for k in keys} | {"recipe": job["recipe"]}
     return [row | h for h in record["history"]]
+
+
+def make_inputs(results: Path, cache: str, splits: list[str]) -> None:
+    """The data cache and split files the sweep reads, made by the workflow where missing
+    (a fresh clone has none)."""
+    from _snakemake_run import snakemake
+
+    targets = [f"results/splits/{s}.json" for s in splits]
+    if Path(cache).exists() and all((results.parent / t).exists() for t in targets):
+        return
+    if results.name != "results":
+        sys.exit(f"--results {results}: missing {cache} or split files; make them first")
+    snakemake(results.parent, "--cores", "2", *targets, check=True, timeout=3600)
 
 
 def _net(common: dict, config: dict, name: str, treatment: str, n: int, base=None) -> dict:
@@ -112,13 +127,19 @@ def main() -> None:
     ap.add_argument("--results", default=str(REPO / "results"))
     ap.add_argument("--out", default="recipe_sweep.csv")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--quick", action="store_true", help="3 nets of 1 epoch: checks it runs")
     args = ap.parse_args()
 
     import pandas as pd
 
     default = yaml.safe_load((REPO / "config/config.yaml").read_text())
-    cache = f"{args.results}/data/{default['dataset']['name']}.pt"
     tmp = tempfile.mkdtemp(prefix="recipe-sweep-")
+    if args.quick:
+        args.recipes, args.splits, args.halves = ['{"epochs": 1}'], ["random0"], ["A"]
+        args.random_n, args.selffer_n, args.results = [7], [1], f"{tmp}/results"
+        args.out = f"{tmp}/recipe_sweep.csv"
+    cache = f"{args.results}/data/{default['dataset']['name']}.pt"
+    make_inputs(Path(args.results), cache, args.splits)
     rows = []
     for text in args.recipes:
         config = overridden(default, json.loads(text))

@@ -253,7 +253,7 @@ def main() -> None:
     p.add_argument("--frozen-n", type=int, nargs="+", default=[5, 6, 7])
     p.add_argument("--repeats", type=int, default=2, help="time each run N times, keep the least")
     p.add_argument("--data-root", help="folder of the IDX files (default: the config's)")
-    p.add_argument("--smoke", action="store_true", help="tiny sizes: checks it runs")
+    p.add_argument("--smoke", "--quick", action="store_true", help="tiny sizes: checks it runs")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     config = yaml.safe_load((REPO / "config/config.yaml").read_text())

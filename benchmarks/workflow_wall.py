@@ -21,10 +21,18 @@ import tempfile
 from collections import defaultdict
 from pathlib import Path
 
+import yaml
 from _snakemake_run import snakemake
 
 REPO = Path(__file__).resolve().parents[1]
 COPIED = ("Snakefile", "workflow", "config", "envs")
+# --quick: the dissimilar split's 2 base nets and 2 frozen-random cells, one epoch.
+QUICK = {
+    "subset": {"train_per_class": 10, "val_per_class": 5, "test_per_class": 5},
+    "splits": {"random": 0, "dissimilar": {"seeds": [0], "treatments": ["random"]}},
+    "layers": [7],
+    "training": {"base": {"epochs": 1, "batch_size": 50}},  # a half's 50 images
+}
 
 
 def rule_totals(benchmarks: Path) -> dict[str, tuple[int, float, float]]:
@@ -45,8 +53,12 @@ def main() -> None:
     p.add_argument("--cores", type=int, default=2)
     p.add_argument("--configfile", type=Path, help="overrides merged over the default config")
     p.add_argument("--keep", type=Path, help="run in this (new) folder and keep it")
+    p.add_argument("--quick", action="store_true", help="4 nets of 1 epoch: checks it runs")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
+        if args.quick and not args.configfile:
+            args.configfile = Path(tmp) / "quick.yaml"
+            args.configfile.write_text(yaml.safe_dump(QUICK))
         work = args.keep or Path(tmp) / "run"
         work.mkdir(parents=True)
         for name in COPIED:

@@ -21,6 +21,7 @@ from .support import (
     snakemake,
     tiny_config,
     train_base_argv,
+    venv_env,
     write_idx,
 )
 
@@ -436,11 +437,13 @@ def train_cell_fails(capsys, cache: Path, split: Path, base: Path, tmp_path: Pat
 def test_a_checkpoint_from_another_architecture(capsys, fake_cache, split_file, tmp_path):
     import torch
 
+    from transferability.training.jobs import identity
     from transferability.training.models import TransferNet
 
     other = TransferNet("small28", 5, 1, [8, 16, 24, 24, 16, 64, 64])
     base = tmp_path / "model.pt"
-    torch.save(other.state_dict(), base)
+    said = identity("random0", "A", 0, {}, None)  # the net train_cell_fails asks for
+    torch.save({"identity": said, "state_dict": other.state_dict()}, base)
     err = train_cell_fails(capsys, fake_cache, split_file, base, tmp_path)
     assert str(base) in err and "has shape" in err and "model.layout/model.widths" in err
 
@@ -582,6 +585,7 @@ def test_a_data_path_with_spaces_quotes_and_braces_reaches_the_jobs_intact(tmp_p
     config = {
         "dataset": {"root": str(root)},
         "subset": {"train_per_class": 20, "val_per_class": 5, "test_per_class": None},
+        "training": {"base": {"batch_size": 100}},  # a half's 100 images
     }
     result = snakemake(
         workdir, "--cores", "1", "results/splits/random0.json", config=config, timeout=300
@@ -623,13 +627,146 @@ def test_a_corrupt_file_under_a_quoted_path_fails_the_rule_cleanly(tmp_path):
 def test_every_value_in_a_shell_command_is_quoted_or_constrained():
     """A path from the config (or anything else free-form) reaches a rule's shell command
     only through `:q`; the rest are wildcards (constrained to names without spaces or
-    quotes), thread counts and `params.base`, which common.smk quotes with shlex."""
+    quotes), thread counts and `params.base`, `params.provenance`, `params.expected`,
+    which common.smk and settings.smk quote with shlex."""
     from .support import rules
 
-    safe = {"threads", "params.base"} | {
+    safe = {"threads", "params.base", "params.provenance", "params.expected"} | {
         f"wildcards.{w}" for w in ("split", "half", "target", "treatment", "n", "seed")
     }
     for name, block in rules().items():
         command = "".join(re.findall(r'"((?:[^"\\]|\\.)*)"', block.split("shell:", 1)[1]))
         for field in re.findall(r"(?<!\{)\{([^{}]+)\}(?!\})", command):
             assert field.endswith(":q") or field in safe, f"{name}: {{{field}}} is not quoted"
+
+
+# --- configs and files that used to pass, or fail with a trace, and now name the fix -------
+
+
+def test_a_top_level_key_given_twice_is_refused(tmp_path):
+    """YAML keeps the last of two equal keys: the first `training:` block would vanish."""
+    config = tmp_path / "dup.yaml"
+    config.write_text("training: {base: {epochs: 3}}\ntraining: {cell: {epochs: 1}}\n")
+    result = snakemake(tmp_path, "--dry-run", "--configfile", str(config), timeout=120)
+    out = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert f"{config}: key 'training' appears twice (lines 1 and 2)" in out
+    assert "merge them into one" in out
+
+
+@pytest.mark.parametrize("value", [".inf", ".nan"])
+def test_a_number_that_is_not_finite_is_refused(tmp_path, value):
+    """`lr: .inf` passed the schema, and every net then diverged."""
+    (tmp_path / "lr.yaml").write_text(f"training:\n  base:\n    lr: {value}\n")
+    result = snakemake(tmp_path, "--dry-run", "--configfile", str(tmp_path / "lr.yaml"))
+    out = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert f"training.base.lr: {value} is not a finite number; give a finite value" in out
+
+
+def test_a_batch_larger_than_a_halfs_training_set_is_refused(tmp_path):
+    """128 images a batch, 100 in a half: one step an epoch, and no net would learn."""
+    subset = {"train_per_class": 20, "val_per_class": 5, "test_per_class": 5}
+    out = fails_at_start(tmp_path, {"subset": subset})
+    assert (
+        "training.base.batch_size: 128 is larger than the training set of the smallest half "
+        "(5 classes x subset.train_per_class 20 = 100 images)" in out
+    )
+    assert "set batch_size to at most 100" in out
+
+
+def test_numbers_in_a_list_given_with_dash_dash_config_are_explained(tmp_path):
+    """Snakemake reads `--config seeds=[0,1]` as the strings '0' and '1'."""
+    result = snakemake(tmp_path, "--dry-run", "--config", "seeds=[0,1]", timeout=120)
+    out = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "seeds.0: '0' is not of type 'integer'" in out
+    assert "write `seeds: ...` in a YAML file and give it with --configfile" in out
+
+
+def test_results_that_is_a_file_is_refused(tmp_path):
+    (tmp_path / "results").write_text("a file where the results folder goes\n")
+    result = snakemake(tmp_path, "--cores", "1", "--dry-run", timeout=120)
+    out = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "results: results is a file, not a folder" in out
+    assert "NotADirectoryError" not in out
+
+
+def test_a_data_folder_missing_one_idx_file_names_it(tmp_path, fake_fashion_mnist):
+    root = Path(shutil.copytree(fake_fashion_mnist, tmp_path / "raw"))
+    (root / "t10k-labels-idx1-ubyte.gz").unlink()
+    out = fails_at_start(tmp_path / "work", {"dataset": {"root": str(root)}})
+    assert f"dataset.root: the folder {str(root)!r} lacks t10k-labels-idx1-ubyte.gz" in out
+
+
+def test_a_truncated_summary_table_stops_the_claims_with_one_line(capsys, tmp_path):
+    import pandas as pd
+
+    table = tmp_path / "summary.parquet"
+    pd.DataFrame({"split": ["random0"] * 50, "top1": [0.5] * 50}).to_parquet(table)
+    table.write_bytes(table.read_bytes()[:100])
+    out = tmp_path / "claims.md"
+    err = fails_cleanly(capsys, ["claims", "--table", str(table), "--out", str(out)], out)
+    assert f"{table}: not a readable table" in err and "delete it" in err
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"seed": "0"}, "seed is '0', not a whole number"),
+        ({"train_seconds": -3.0}, "train_seconds is -3.0, not a duration of 0 s or more"),
+        ({"status": "great"}, "status is 'great', not one of ['trained', 'diverged', 'failed']"),
+        (
+            {"history": [{"epoch": 1, "loss": float("nan"), "val_top1": 0.5}]},
+            "history epoch 1 has non-finite ['loss']",
+        ),
+    ],
+)
+def test_a_metrics_file_with_a_value_of_the_wrong_kind_stops_aggregate(
+    capsys, tmp_path, change, message
+):
+    """Beside a good file: a string seed made pyarrow fail on a column of mixed types."""
+    good = tmp_path / "results/base/random0/A/seed0/metrics.json"
+    good.parent.mkdir(parents=True)
+    good.write_text(json.dumps(GOOD_METRICS | {"target": "A", "treatment": "base", "n": 0}))
+    bad = tmp_path / CELL
+    bad.parent.mkdir(parents=True)
+    bad.write_text(json.dumps(GOOD_METRICS | change))
+    table = tmp_path / "summary.parquet"
+    argv = ["aggregate", "--metrics", str(good), str(bad), "--out-table", str(table)]
+    err = fails_cleanly(capsys, [*argv, "--out-csv", str(tmp_path / "s.csv")], table)
+    assert str(bad) in err and message in err and "delete it so its net is retrained" in err
+
+
+def test_a_damaged_checkpoint_is_named_in_whole_sentences(capsys, fake_cache, split_file, tmp_path):
+    """torch's message for a cut-off zip runs on for sentences; it used to be cut mid-word."""
+    import torch
+
+    base = tmp_path / "model.pt"
+    torch.save({"state_dict": {"w": torch.zeros(1000)}}, base)
+    base.write_bytes(base.read_bytes()[:300])
+    err = train_cell_fails(capsys, fake_cache, split_file, base, tmp_path)
+    assert re.search(r"failed reading zip archive: [\w ]+\); delete it so it is retrained", err)
+
+
+def test_a_slurm_run_without_a_controller_stops_at_start(tmp_path):
+    """`--profile slurm` where no controller answers: one line before any job runs, not
+    the executor plugin's sinfo/sacct errors after the local jobs."""
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    for tool in ("scontrol", "sinfo", "sacct", "sbatch", "squeue"):
+        (fake / tool).write_text(
+            "#!/bin/sh\necho 'slurm_load_ctl_conf error: Unable to contact slurm controller "
+            "(connect failure)' >&2\nexit 1\n"
+        )
+        (fake / tool).chmod(0o755)
+    clone = copy_repository(tmp_path / "clone")
+    env = venv_env()
+    env["PATH"] = f"{fake}{os.pathsep}{env['PATH']}"
+    result = snakemake(clone, "--profile", "slurm", clone=True, env=env, timeout=300)
+    out = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "no SLURM controller answers (scontrol ping: slurm_load_ctl_conf error" in out, out
+    assert "run locally with --cores N instead" in out
+    assert not (clone / "results/data").exists(), "a local job ran"

@@ -1,13 +1,15 @@
 """The benchmark scripts README.md and docs/ quote run, and print RESULT lines."""
 
+import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
 
-from .support import REPO, RESULT, run_script
+from .support import REPO, RESULT, copy_repository, run_script, venv_env
 
 
 def test_base_accuracy_ceiling_prints_results(fake_fashion_mnist):
@@ -66,7 +68,7 @@ def test_workflow_wall_reports_per_rule_totals(fake_fashion_mnist, tmp_path):
                     "dissimilar": {"seeds": [0], "treatments": ["random"]},
                 },
                 "layers": [7],
-                "training": {"base": {"epochs": 1}},
+                "training": {"base": {"epochs": 1, "batch_size": 50}},  # a half's 50 images
             }
         )
     )
@@ -150,3 +152,23 @@ def test_recipe_sweep_counts_nets_that_did_not_train(fake_cache, split_file, tmp
     out = run_script("recipe_sweep.py", *args, "--recipes", *recipes, timeout=600)
     assert out["recipe0_nets_not_trained"] == ("0", "nets")
     assert int(out["recipe1_nets_not_trained"][0]) >= 1
+
+
+@pytest.mark.timeout(3600)  # eleven scripts one after another: minutes on a shared machine
+def test_make_bench_runs_every_script_in_quick_mode_from_a_fresh_clone(tmp_path):
+    """`make bench` as a fresh clone runs it (no results/, no data cache), every script at
+    its quick sizes: a benchmark that breaks fails here, not unseen in `make bench`. The
+    running venv stands in for the clone's (`make venv` would install one)."""
+    clone = copy_repository(tmp_path / "clone")
+    venv = Path(sys.executable).parent.parent
+    make = [
+        "make", "-o", "venv", "-o", "data", "bench", "BENCH_ARGS=--quick", "BENCH_SKIP=",
+        f"VENV={venv}", f"PYTHON={sys.executable}",
+    ]  # fmt: skip
+    done = subprocess.run(
+        make, cwd=clone, env=venv_env(), capture_output=True, text=True, timeout=3500
+    )
+    assert done.returncode == 0, (done.stdout + done.stderr)[-5000:]
+    ran = re.findall(r"^== benchmarks/(\S+)$", done.stdout, re.MULTILINE)
+    assert ran == sorted(p.name for p in (REPO / "benchmarks").glob("[!_]*.py"))
+    assert "RESULT " in done.stdout

@@ -102,8 +102,11 @@ def results(workdir: Path) -> dict[str, object]:
             k: v for k, v in record.items() if k not in VOLATILE
         }
     for path in sorted((workdir / "results").rglob("model.pt")):
-        state = torch.load(path, weights_only=True)
-        found[str(path.relative_to(workdir))] = {k: v.tolist() for k, v in state.items()}
+        checkpoint = torch.load(path, weights_only=True)
+        state = checkpoint["state_dict"]
+        found[str(path.relative_to(workdir))] = {k: v.tolist() for k, v in state.items()} | {
+            "identity": checkpoint["identity"]
+        }
     for name in ("splits/random0.json", "splits/dissimilar.json", "claims.md"):
         found[name] = (workdir / "results" / name).read_text()
     return found
@@ -448,3 +451,101 @@ def test_the_job_has_the_callers_niceness_cpu_set_and_limits(
         assert "[own process: the caller's RLIMIT_AS" in text and not ANNOUNCED.search(text)
     finally:
         _end(server)
+
+
+def test_sigkill_of_a_job_in_the_shared_process_reads_as_killed(
+    tmp_path, private_runtime, fake_cache, split_file
+):
+    """What the out-of-memory killer does: the job's client dies of the same signal (exit
+    status 137, as without the shared process), after one line saying what happened; it
+    used to end in an OSError traceback from signal.signal(SIGKILL, ...) and status 1."""
+    environment = job_env(private_runtime, True)
+    log = tmp_path / "job.log"
+    client = start_job(
+        train_base_argv(fake_cache, split_file, tmp_path / "out", 500), environment, log
+    )
+    deadline = time.monotonic() + 120
+    while not ANNOUNCED.search(log.read_text()) or "epoch 1:" not in log.read_text():
+        assert client.poll() is None and time.monotonic() < deadline, log.read_text()
+        time.sleep(0.1)
+    server = _server_of(log)
+    try:
+        (job,) = children(server)
+        os.kill(job, signal.SIGKILL)
+        assert client.wait(timeout=60) == -signal.SIGKILL
+    finally:
+        _end(server)
+    text = log.read_text()
+    assert "the job was killed by SIGKILL (exit status 137), likely by the out-of-memory" in text
+    assert "Traceback" not in text and "OSError" not in text
+
+
+# --- one run per results folder -----------------------------------------------------------
+
+
+def split_only(workdir: Path):
+    """A short run: the data cache and one split file (targets before --configfile, whose
+    files it would otherwise take them for)."""
+    args = ("results/splits/random0.json", "--cores", "1")
+    return snakemake(workdir, *args, "--configfile", str(workdir / "tiny.yaml"), timeout=300)
+
+
+def _lock(workdir: Path, **holder) -> Path:
+    from transferability import runlock
+
+    path = workdir / "results" / runlock.NAME
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(runlock.here() | holder))
+    return path
+
+
+def test_two_clones_sharing_a_results_folder_do_not_run_at_once(tmp_path_factory, reference):
+    """A second clone whose results/ is a symlink to the first's: the first runs, the
+    second is refused, naming the run; the first ends as if alone."""
+    first = new_workdir(tmp_path_factory, "first")
+    second = new_workdir(tmp_path_factory, "second")
+    (first / "results").mkdir()
+    (second / "results").symlink_to(first / "results")
+    proc = start(first)
+    wait_for_cells(first, proc, 1)
+    refused = run(second, timeout=300)
+    assert refused.returncode != 0
+    assert f"another snakemake run uses this results folder (pid {proc.pid} on host" in (
+        refused.stderr
+    )
+    output = finish(proc, first, timeout=600)
+    assert proc.returncode == 0, output[-3000:]
+    assert results(first) == reference
+
+
+def test_a_run_another_host_holds_the_results_folder_of_is_refused(tmp_path):
+    """A run on another login node cannot be checked from here: refused, with how to
+    remove its lock when that host is gone."""
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(TINY))
+    lock = _lock(tmp_path, host="login2", boot="other", pid=4242, folder="/home/u/clone")
+    refused = split_only(tmp_path)
+    assert refused.returncode != 0
+    assert "a snakemake run on another host or in another PID namespace holds" in refused.stderr
+    assert "pid 4242 on host login2" in refused.stderr
+    assert "delete results/.run.lock and rerun" in refused.stderr and lock.exists()
+    assert not (tmp_path / "results/data").exists()
+
+
+def test_unlock_leaves_a_lock_another_host_holds(tmp_path):
+    """Snakemake's own message suggests --unlock, which used to let two runs fight."""
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(TINY))
+    lock = _lock(tmp_path, host="login2", boot="other", pid=4242)
+    refused = run(tmp_path, "--unlock", timeout=300)
+    assert refused.returncode != 0 and "pid 4242 on host login2" in refused.stderr
+    assert lock.exists()
+
+
+def test_a_lock_left_by_a_killed_run_on_this_host_is_taken_over_and_released(tmp_path):
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(TINY))
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    lock = _lock(tmp_path, pid=gone.pid)
+    done = split_only(tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (tmp_path / "results/splits/random0.json").exists()
+    assert not lock.exists(), "the run releases the lock it took"

@@ -44,7 +44,10 @@ def runtime():
 def weights(path: Path) -> dict:
     import torch
 
-    return {k: v.tolist() for k, v in torch.load(path, weights_only=True).items()}
+    checkpoint = torch.load(path, weights_only=True)
+    return {k: v.tolist() for k, v in checkpoint["state_dict"].items()} | {
+        "identity": checkpoint["identity"]
+    }
 
 
 def metrics(path: Path) -> dict:

@@ -308,7 +308,7 @@ def test_a_killed_training_job_resumes_from_its_last_epoch_with_identical_metric
     import torch
 
     model = BASE_TARGET.replace("metrics.json", "model.pt")
-    resumed, clean = (torch.load(d / model) for d in (workdir, uninterrupted))
+    resumed, clean = (torch.load(d / model)["state_dict"] for d in (workdir, uninterrupted))
     assert resumed.keys() == clean.keys()
     assert all(torch.equal(resumed[k], clean[k]) for k in clean)
 

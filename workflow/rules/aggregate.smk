@@ -1,8 +1,9 @@
 rule aggregate:
     """Every net's metrics into one tidy table (parquet, and CSV beside it)."""
     input:
-        base_metrics(),
-        cell_metrics(),
+        metrics=base_metrics() + cell_metrics(),
+        expected=settings_input(NETS_SETTINGS),
+        jobsettings=settings_input(step_settings("aggregate")),
     output:
         table=SUMMARY,
         csv=SUMMARY_CSV,
@@ -19,9 +20,11 @@ rule aggregate:
         runtime=res("aggregate", "runtime"),
     params:
         code=code("aggregate"),
+        expected=settings_option("expected", "--expected"),
     shell:
-        "python -m transferability aggregate --metrics {input:q} --out-table {output.table:q}"
-        " --out-csv {output.csv:q} --out-history {output.history:q} > {log:q} 2>&1"
+        "python -m transferability aggregate --metrics {input.metrics:q} --out-table {output.table:q}"
+        " --out-csv {output.csv:q} --out-history {output.history:q} {params.expected}"
+        " > {log:q} 2>&1"
 
 
 rule figures:
@@ -29,6 +32,7 @@ rule figures:
     input:
         table=SUMMARY,
         history=HISTORY,
+        jobsettings=settings_input(step_settings("figures")),
     output:
         figure2=report(FIGURES[0], caption="../report/figure2.rst", category="Figures"),
         figure3=report(FIGURES[1], caption="../report/figure3.rst", category="Figures"),
@@ -58,6 +62,7 @@ rule claims:
     """A verdict on each of the paper's claims, with effect sizes and intervals."""
     input:
         table=SUMMARY,
+        jobsettings=settings_input(step_settings("claims")),
     output:
         report(CLAIMS, caption="../report/claims.rst", category="Claims"),
     log:

@@ -5,12 +5,17 @@ import json
 import os
 import shlex
 import sys
+import time
 
-from transferability import grid, profiles, provenance, runcheck
+from transferability import grid, profiles, provenance, runcheck, runlock
 from transferability.data import sources
 from transferability.errors import PipelineError
 
-RESULTS = config["results"]  # "results" unless the config says otherwise
+# "results" unless the config says otherwise; `./results` or an absolute path to the same
+# folder is written as "results", so Snakemake's metadata is found under either spelling.
+RESULTS = os.path.normpath(config["results"])
+if os.path.isabs(RESULTS) and not os.path.relpath(RESULTS).startswith(".."):
+    RESULTS = os.path.relpath(RESULTS)
 DATA_CACHE = f"{RESULTS}/data/{config['dataset']['name']}.pt"
 SPLIT_FILE = f"{RESULTS}/splits/{{split}}.json"
 BASE_DIR = f"{RESULTS}/base/{{split}}/{{half}}/seed{{seed}}"
@@ -81,13 +86,31 @@ except PipelineError as e:
 RAW_FINGERPRINT = sources.raw_fingerprint(config["dataset"])
 
 
+# Whether this call runs jobs (not -n, --lint, --unlock, ...): only such a call takes the
+# results folder's lock and writes the settings files (settings.smk).
+RUNS_JOBS = workflow.is_main_process and runcheck.runs_jobs(
+    sys.argv, getattr(workflow, "dryrun", False)
+)
+
 if workflow.is_main_process:
-    if problems := list(
+    problems = list(
         runcheck.start_problems(
             sys.argv, workflow.basedir, os.getcwd(), getattr(workflow, "dryrun", False)
         )
-    ):
+    )
+    problems += filter(None, [runcheck.results_problem(RESULTS)])
+    executor = profiles.executor(sys.argv, os.environ, Path.cwd(), Path.home())
+    if RUNS_JOBS and executor == "slurm" and not problems:
+        problems += filter(None, [runcheck.slurm_problem()])
+    if "--unlock" in sys.argv and not problems:
+        problems += filter(None, [runlock.unlock(RESULTS)])
+    if problems:
         raise WorkflowError("\n".join(problems))
+    if RUNS_JOBS:
+        try:
+            runlock.acquire(RESULTS)
+        except runlock.Locked as e:
+            raise WorkflowError(str(e)) from None
 
 
 wildcard_constraints:
@@ -97,6 +120,28 @@ wildcard_constraints:
     treatment="|".join(grid.TREATMENTS),
     n="[1-7]",
     seed=r"\d+",
+
+
+RUN_STARTED = time.time()
+
+
+def print_job_errors():
+    """When a run fails: each failed job's one-line error from its log (the package's
+    `error: ...` line), so the reason is on the screen, not only in the log Snakemake names.
+    """
+    logs = Path(LOGS)
+    if not logs.is_dir():
+        return
+    for log in sorted(logs.rglob("*.log")):
+        try:
+            if log.stat().st_mtime < RUN_STARTED:
+                continue
+            lines = log.read_text(errors="replace").splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            if line.startswith("error: "):
+                print(f"{log}: {line}", file=sys.stderr)
 
 
 def settings_json(settings):

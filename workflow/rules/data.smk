@@ -26,6 +26,8 @@ if workflow.is_main_process and (
 
 rule make_smoke_images:
     """A small ImageFolder of generated JPEGs (dataset.generate): data the smoke run brings along."""
+    input:
+        jobsettings=settings_input(step_settings("make_smoke_images")),
     output:
         directory(GENERATED_ROOT),
     log:
@@ -49,6 +51,7 @@ rule prepare_data:
     """Read the raw IDX files once into a tensor cache every training job loads."""
     input:
         GENERATED_IMAGES,
+        jobsettings=settings_input(step_settings("prepare_data")),
     output:
         DATA_INDEX,
     log:
@@ -100,6 +103,7 @@ rule make_split:
     """Classes into halves A/B and the train/val/test images of each half."""
     input:
         cache=DATA_CACHE,
+        jobsettings=settings_input(SPLIT_SETTINGS, split_content),
     output:
         SPLIT_FILE,
     log:

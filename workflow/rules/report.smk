@@ -2,6 +2,7 @@ rule tables:
     """The claims and summary tables as HTML for `snakemake --report`, and which nets each figure and claim used."""
     input:
         table=SUMMARY,
+        jobsettings=settings_input(step_settings("tables")),
     output:
         claims=report(
             f"{RESULTS}/report/claims.html",

@@ -12,6 +12,7 @@ onsuccess:
 
 
 onerror:
+    print_job_errors()
     if config["smoke_report"]:
         expected = base_metrics() + cell_metrics()
         text, _ = smoke_report.report(
@@ -24,8 +25,8 @@ onerror:
 rule smoke_report:
     """Where each training job ran (node, device, torch, CUDA, bf16, images/s); fails if a job given a GPU trained on the CPU."""
     input:
-        base_metrics(),
-        cell_metrics(),
+        metrics=base_metrics() + cell_metrics(),
+        jobsettings=settings_input(step_settings("smoke_report")),
     output:
         SMOKE_REPORT,
     log:
@@ -41,4 +42,4 @@ rule smoke_report:
     params:
         code=code("smoke-report"),
     shell:
-        "python -m transferability smoke-report --metrics {input:q} --out {output:q} > {log:q} 2>&1"
+        "python -m transferability smoke-report --metrics {input.metrics:q} --out {output:q} > {log:q} 2>&1"

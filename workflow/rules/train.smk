@@ -3,6 +3,7 @@ rule train_base:
     input:
         cache=DATA_CACHE,
         split=SPLIT_FILE,
+        jobsettings=settings_input(BASE_SETTINGS, base_content),
     output:
         model=f"{BASE_DIR}/model.pt",
         metrics=f"{BASE_DIR}/metrics.json",
@@ -21,12 +22,13 @@ rule train_base:
         settings=lambda wc: TRAIN_SETTINGS["base"],
         code=code("train-base"),
         resume=f"{RESUME}/base/{{split}}/{{half}}/seed{{seed}}.pt",
+        provenance=settings_option("jobsettings", "--provenance"),
     shell:
         "python -m transferability train-base --cache {input.cache:q} --split-file {input.split:q}"
         " --split {wildcards.split} --half {wildcards.half} --seed {wildcards.seed}"
         " --threads {threads} --settings {params.settings:q}"
         " --out-model {output.model:q} --out-metrics {output.metrics:q}"
-        " --resume-state {params.resume:q} > {log:q} 2>&1"
+        " --resume-state {params.resume:q} {params.provenance} > {log:q} 2>&1"
 
 
 rule train_cell:
@@ -35,6 +37,7 @@ rule train_cell:
         cache=DATA_CACHE,
         split=SPLIT_FILE,
         base=cell_base,
+        jobsettings=settings_input(CELL_SETTINGS, cell_content),
     output:
         metrics=f"{CELL_DIR}/metrics.json",
     log:
@@ -55,9 +58,11 @@ rule train_cell:
         resume=f"{RESUME}/cells/{{split}}/{{target}}/{{treatment}}/n{{n}}/seed{{seed}}.pt",
         base=lambda wc, input: f"--base {shlex.quote(input.base)}" if input.base else "",
         code=code("train-cell"),
+        provenance=settings_option("jobsettings", "--provenance"),
     shell:
         "python -m transferability train-cell --cache {input.cache:q} --split-file {input.split:q}"
         " --split {wildcards.split} --target {wildcards.target}"
         " --treatment {wildcards.treatment} --n {wildcards.n} --seed {wildcards.seed}"
         " {params.base} --threads {threads} --settings {params.settings:q}"
-        " --out-metrics {output.metrics:q} --resume-state {params.resume:q} > {log:q} 2>&1"
+        " --out-metrics {output.metrics:q} --resume-state {params.resume:q}"
+        " {params.provenance} > {log:q} 2>&1"

@@ -89,6 +89,7 @@ def _train_base(args) -> None:
         out_model=args.out_model,
         out_metrics=args.out_metrics,
         resume=args.resume_state,
+        provenance=args.provenance,
     )
     print(f"base {args.split}/{args.half} seed {args.seed}: top1 {r['top1']:.4f}")
 
@@ -109,6 +110,7 @@ def _train_cell(args) -> None:
         threads=args.threads,
         out_metrics=args.out_metrics,
         resume=args.resume_state,
+        provenance=args.provenance,
     )
     print(f"{args.treatment} {args.split}/{args.target} n={args.n}: top1 {r['top1']:.4f}")
 
@@ -116,7 +118,9 @@ def _train_cell(args) -> None:
 def _aggregate(args) -> None:
     from .analysis.results_table import write_summary
 
-    table = write_summary(args.metrics, args.out_table, args.out_csv, args.out_history)
+    table = write_summary(
+        args.metrics, args.out_table, args.out_csv, args.out_history, args.expected
+    )
     print(f"wrote {args.out_table}: {len(table)} nets")
 
 
@@ -181,6 +185,8 @@ def parser() -> argparse.ArgumentParser:
         ("--threads", {"type": int, "default": 1}),
         # Per-epoch training state for resuming after a kill (not an output of the rule).
         ("--resume-state", {"default": None}),
+        # The net's settings file (jobsettings.py): its key goes into the metrics.
+        ("--provenance", {"default": None}),
     )
     step("prepare-data", _prepare_data, ("--out", req))
     step(
@@ -225,6 +231,8 @@ def parser() -> argparse.ArgumentParser:
         ("--out-table", req),
         ("--out-csv", req),
         ("--out-history", {"default": None}),
+        # What the current config and code make of each net (jobsettings.py).
+        ("--expected", {"default": None}),
     )
     step(
         "figures",

@@ -6,6 +6,8 @@ dumping the whole schema; this runs first and says what is wrong in one line per
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable
 from pathlib import Path
 
 import jsonschema
@@ -57,9 +59,78 @@ def _yaml_number_hint(error: jsonschema.ValidationError) -> str | None:
     )
 
 
-def schema_problems(config: dict, schema_path: str | Path) -> list[str]:
-    """One line per violation of the schema, sorted by key; empty when the config is valid."""
+def schema_problems(
+    config: dict, schema_path: str | Path, cli_keys: Iterable[str] = ()
+) -> list[str]:
+    """One line per violation of the schema, sorted by key; empty when the config is valid.
+    `cli_keys`: the top-level keys given with `--config`, whose lists and mappings Snakemake
+    reads as text."""
     schema = yaml.safe_load(Path(schema_path).read_text())
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
-    return [_message(e, schema) for e in errors]
+    cli_keys = set(cli_keys)
+    problems = [_message(e, schema) + _cli_hint(e, cli_keys) for e in errors]
+    return problems + list(non_finite(config))
+
+
+def _cli_hint(error: jsonschema.ValidationError, cli_keys: set[str]) -> str:
+    """`--config seeds=[0,1]`: Snakemake reads a list or mapping given there as text
+    ('0'), so a number inside it is refused; a config file keeps its types."""
+    top = error.absolute_path[0] if error.absolute_path else None
+    if top not in cli_keys or error.validator != "type" or not isinstance(error.instance, str):
+        return ""
+    return (
+        f"; `--config {top}=...` passes the values inside [ ] or {{ }} as text: write "
+        f"`{top}: ...` in a YAML file and give it with --configfile"
+    )
+
+
+def non_finite(value, key: str = "") -> Iterable[str]:
+    """`lr: .inf` or `.nan` is a float to YAML and a number to the schema, but no setting
+    of this workflow means anything with it (every net would diverge)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        written = ".nan" if math.isnan(value) else ("-.inf" if value < 0 else ".inf")
+        yield f"{key or 'config'}: {written} is not a finite number; give a finite value"
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from non_finite(v, f"{key}.{k}" if key else str(k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from non_finite(v, f"{key}.{i}")
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML (and so Snakemake) keeps the last of two equal keys and drops the first
+    silently: a second `training:` block replaces the first whole."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise DuplicateKey(key, seen[key], key_node.start_mark.line + 1)
+            seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
+
+
+class DuplicateKey(Exception):
+    def __init__(self, key, first: int, second: int):
+        super().__init__(key, first, second)
+        self.key, self.first, self.second = key, first, second
+
+
+def duplicate_keys(paths: Iterable[str | Path]) -> list[str]:
+    """One line per config file that has a key twice in one mapping."""
+    problems = []
+    for path in paths:
+        try:
+            yaml.load(Path(path).read_text(), Loader=_UniqueKeyLoader)  # noqa: S506
+        except DuplicateKey as e:
+            problems.append(
+                f"{path}: key {e.key!r} appears twice (lines {e.first} and {e.second}) in one "
+                "mapping, and YAML keeps only the last, dropping the first whole; merge them "
+                "into one"
+            )
+        except (OSError, yaml.YAMLError):
+            continue  # Snakemake has read the file already: it says what is wrong with it
+    return problems

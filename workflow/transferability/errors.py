@@ -20,4 +20,9 @@ def load_failure(e: BaseException) -> str:
     if "Weights only load failed" in text:
         return "it holds objects other than tensors, refused since unpickling them could run code"
     first = next((line.strip() for line in text.splitlines() if line.strip()), type(e).__name__)
-    return first[:200]
+    # torch's zip errors go on for sentences of advice: the first says what is wrong, and
+    # the message keeps whole words, so the fix that follows it is read as one.
+    first = first.split(". ", 1)[0].rstrip(".")
+    if len(first) > 200:
+        first = first[:200].rsplit(" ", 1)[0] + " ..."
+    return first

@@ -154,3 +154,36 @@ def validate(config: dict, cache_exists: bool = False) -> None:
         steps = recipe(config, "transfer_ft" if kind == "finetune" else kind)["lr_steps"]
         if list(steps) != sorted(steps):
             raise ConfigError(f"training.{kind}.lr_steps: must be increasing, got {steps}")
+    check_batch_size(config)
+
+
+def _smallest_half(config: dict) -> int | None:
+    """Classes in the smallest half of any split, where known without the data."""
+    dataset = config["dataset"]
+    if dataset["name"] in sources.STREAMED and sources.data_problem(dataset) is not None:
+        return None
+    names = sources.class_names(dataset)
+    sizes = [len(names) // 2] if config["splits"]["random"] else []
+    dissimilar = config["splits"]["dissimilar"]
+    if dissimilar["enabled"]:
+        groups = resolve_groups(names, sources.expand_groups(dataset, names, dissimilar))
+        sizes += [len(groups[h]) for h in HALVES]
+    return min(sizes) if sizes else None
+
+
+def check_batch_size(config: dict) -> None:
+    """A batch larger than a half's training set makes every epoch one step: every net
+    then "did not learn", with nothing to say why."""
+    per_class = config["subset"]["train_per_class"]
+    if per_class is None or not (classes := _smallest_half(config)):
+        return  # all images of a class: checked by the job, which knows how many
+    images = per_class * classes
+    for kind in ("base", "cell", "finetune"):
+        batch = recipe(config, "transfer_ft" if kind == "finetune" else kind)["batch_size"]
+        if batch > images:
+            raise ConfigError(
+                f"training.{kind}.batch_size: {batch} is larger than the training set of the "
+                f"smallest half ({classes} classes x subset.train_per_class {per_class} = "
+                f"{images} images), so each epoch would be one step and no net would learn; "
+                f"set batch_size to at most {images} or raise subset.train_per_class"
+            )

@@ -123,3 +123,8 @@ def array_stall(
         "(snakemake-executor-plugin-slurm issue #473). Set jobs to at least "
         f"{training_jobs}, or turn slurm-array-jobs off (docs/cluster.md)"
     )
+
+
+def executor(argv: Sequence[str], environ: Mapping[str, str], cwd: Path, home: Path) -> str | None:
+    """The executor a run uses: `--executor`/`-e`, else the last user profile's `executor:`."""
+    return _setting(argv, environ, cwd, home, "executor", ["--executor", "-e"])

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -70,4 +72,60 @@ def other_snakemake(here: str | Path) -> int | None:
                 return int(proc.name)
         except OSError:
             continue
+    return None
+
+
+# Flags after which snakemake only reads: no job runs, nothing under results/ is written.
+READ_ONLY = (
+    "--lint", "--list", "-l", "--list-target-rules", "--lt", "--summary", "-S",
+    "--detailed-summary", "-D", "--dag", "--rulegraph", "--filegraph", "--d3dag",
+    "--report", "--containerize", "--export-cwl", "--print-compilation", "--archive",
+    "--cleanup-metadata", "--cm", "--list-changes", "--lc", "--list-code-changes",
+    "--list-params-changes", "--list-input-changes", "--version", "-v", "--help", "-h",
+    "--unlock", "--delete-all-output", "--delete-temp-output", "--conda-create-envs-only",
+)  # fmt: skip
+
+
+def is_dry_run(argv: list[str], flag: bool = False) -> bool:
+    return flag or any(
+        a in ("--dry-run", "--dryrun") or re.fullmatch(r"-\w*n\w*", a) for a in argv[1:]
+    )
+
+
+def runs_jobs(argv: list[str], dryrun: bool = False) -> bool:
+    """Whether this snakemake call may run jobs and write results (not -n, --lint, ...)."""
+    read_only = any(a.split("=")[0] in READ_ONLY for a in argv[1:])
+    return not is_dry_run(argv, dryrun) and not read_only
+
+
+def results_problem(results: str) -> str | None:
+    if os.path.lexists(results) and not os.path.isdir(results):
+        return (
+            f"results: {results} is a file, not a folder; move the file away or set "
+            "`results:` in your config to a folder"
+        )
+    return None
+
+
+PING_SECONDS = 15
+
+
+def slurm_problem() -> str | None:
+    """A SLURM run needs a controller that answers; without one the executor plugin runs
+    the local rules and then repeats sinfo/sacct errors for a minute. Asked once, here."""
+    fix = "run from a SLURM login node, or run locally with --cores N instead"
+    if shutil.which("scontrol") is None:
+        return f"--profile slurm / --executor slurm: no SLURM here (scontrol not found); {fix}"
+    try:
+        ping = subprocess.run(
+            ["scontrol", "ping"], capture_output=True, text=True, timeout=PING_SECONDS
+        )
+    except subprocess.TimeoutExpired:
+        ping = None
+    said = " ".join(((ping.stdout + ping.stderr) if ping else "no answer").split())[:200]
+    if ping is None or ping.returncode != 0 or "UP" not in ping.stdout:
+        return (
+            f"--profile slurm / --executor slurm: no SLURM controller answers "
+            f"(scontrol ping: {said or 'no output'}); {fix}"
+        )
     return None

@@ -215,10 +215,35 @@ def _ended(pid: int) -> int | None:
 
 
 def _exit_as(status: int) -> int:
-    if status < 0:  # the job died of a signal: so does the client, as the job would have
-        signal.signal(-status, signal.SIG_DFL)
-        os.kill(os.getpid(), -status)
-    return status
+    """End the client as the job ended. A job killed by a signal kills the client with the
+    same signal, so the caller reads 128 + signal as it would have without the shared
+    process, after one line in the job's log saying so."""
+    if status >= 0:
+        return status
+    signum = -status
+    print(killed_message(signum), file=sys.stderr, flush=True)
+    # SIGKILL and SIGSTOP take no handler (setting one raises EINVAL): their default
+    # action is the only one.
+    if signum not in (signal.SIGKILL, signal.SIGSTOP):
+        signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+    return 128 + signum  # not reached, but for a signal whose default is to go on
+
+
+def killed_message(signum: int) -> str:
+    """One line for the job's log: which signal ended the job, and what it likely means."""
+    try:
+        name = signal.Signals(signum).name
+    except ValueError:
+        name = f"signal {signum}"
+    text = f"error: the job was killed by {name} (exit status {128 + signum})"
+    if signum == signal.SIGKILL:
+        text += (
+            ", likely by the out-of-memory killer: give the rule more memory "
+            "(config resources.train.mem_mb) or run fewer jobs at once, then rerun "
+            "with --rerun-incomplete"
+        )
+    return text
 
 
 def _connect(path: Path) -> socket.socket | None:

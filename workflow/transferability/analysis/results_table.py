@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 
@@ -10,6 +11,8 @@ import pandas as pd
 
 from ..atomic import write_atomic
 from ..errors import DataError
+from ..training.status import STATUSES
+from . import freshness
 
 # Columns first in the table, in this order; the rest (provenance) follow sorted.
 KEY_COLUMNS = [
@@ -73,6 +76,8 @@ def check_metrics(record, path) -> None:
         value = record[key]
         if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
             raise refuse(f"{key} is {value!r}, not a fraction in [0, 1]")
+    if problem := _type_problem(record):
+        raise refuse(problem)
     posix = Path(path).as_posix()
     if match := _BASE_PATH.search(posix):
         expected = match.groupdict() | {"treatment": "base", "n": "0"}
@@ -84,6 +89,30 @@ def check_metrics(record, path) -> None:
     if wrong:
         named = ", ".join(f"{k}={v}" for k, v in expected.items())
         raise refuse(f"its record says {wrong}, but its path is the net's with {named}")
+
+
+def _type_problem(record: dict) -> str | None:
+    """A value of the wrong type would reach pyarrow as a column of mixed types and stop
+    the table with its traceback; an impossible one would be counted."""
+    for key in ("n", "seed"):
+        if isinstance(record[key], bool) or not isinstance(record[key], int):
+            return f"{key} is {record[key]!r}, not a whole number"
+    for key in ("split", "target", "treatment"):
+        if not isinstance(record[key], str):
+            return f"{key} is {record[key]!r}, not a name"
+    seconds = record.get("train_seconds", 0.0)
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds >= 0:
+        return f"train_seconds is {seconds!r}, not a duration of 0 s or more"
+    if "status" in record and record["status"] not in STATUSES:
+        return f"status is {record['status']!r}, not one of {list(STATUSES)}"
+    for row in record.get("history") or []:
+        if not isinstance(row, dict):
+            return f"history holds {row!r}, not an epoch's record"
+        # Only finished epochs are recorded (a diverged epoch ends training unrecorded).
+        bad = [k for k, v in row.items() if isinstance(v, float) and not math.isfinite(v)]
+        if bad:
+            return f"history epoch {row.get('epoch')!r} has non-finite {bad}"
+    return None
 
 
 def load_records(paths) -> list[tuple[str, dict]]:
@@ -107,7 +136,8 @@ def _net_table(records) -> pd.DataFrame:
         row = record | flat_settings(record.get("settings", {}))
         row["settings"] = json.dumps(record.get("settings", {}), sort_keys=True)
         row["metrics_path"] = path
-        rows.append({k: v for k, v in row.items() if k not in NESTED[:2]})
+        # A net's input identities stay in its metrics file: provenance_key stands for them.
+        rows.append({k: v for k, v in row.items() if k not in (*NESTED[:2], "inputs")})
     table = pd.DataFrame(rows)
     # Metrics written before nets had a status: the analysis derives it from `diverged`.
     table = table.reindex(columns=[*KEY_COLUMNS, *(c for c in table if c not in KEY_COLUMNS)])
@@ -148,10 +178,15 @@ def _write_parquet(table: pd.DataFrame, path) -> None:
     write_atomic(path, lambda tmp: table.to_parquet(tmp, engine="pyarrow", index=False))
 
 
-def write_summary(metrics_paths, out_table, out_csv, out_history=None) -> pd.DataFrame:
+def write_summary(
+    metrics_paths, out_table, out_csv, out_history=None, expected=None
+) -> pd.DataFrame:
     """The results table (parquet and CSV) and the history table, from one read of the
-    metrics files."""
+    metrics files; none of them where a net is not what the current config and code make
+    (`expected`: the nets' settings the run resolved, see analysis/freshness.py)."""
     records = load_records(metrics_paths)
+    if expected is not None:
+        freshness.check(records, expected, Path(out_table).parent / "stale_nets.txt")
     table = _net_table(records)
     _write_parquet(table, out_table)
     write_atomic(out_csv, lambda tmp: table.to_csv(tmp, index=False))
@@ -161,7 +196,14 @@ def write_summary(metrics_paths, out_table, out_csv, out_history=None) -> pd.Dat
 
 
 def read_table(path) -> pd.DataFrame:
-    return pd.read_parquet(path, engine="pyarrow")
+    try:
+        return pd.read_parquet(path, engine="pyarrow")
+    except (OSError, ValueError) as e:  # pyarrow's ArrowInvalid is a ValueError
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise DataError(
+            f"{path}: not a readable table ({reason}); delete it so the aggregate step "
+            "writes it again (the next `snakemake` run does)"
+        ) from e
 
 
 read_summary = read_history = read_table  # the results table and the history table

@@ -51,6 +51,17 @@ def data_problem(dataset: dict) -> str | None:
     if fashion_mnist.find_idx_files(root) is None:
         from pathlib import Path
 
+        missing = [
+            name
+            for name in fashion_mnist.IDX_FILES.values()
+            if not any((Path(root) / n).exists() for n in (name, name.removesuffix(".gz")))
+        ]
+        if Path(root).is_dir() and len(missing) < len(fashion_mnist.IDX_FILES):
+            return (
+                f"dataset.root: the folder {root!r} lacks {', '.join(missing)} (gzipped or "
+                "not) of the four Fashion-MNIST IDX files; put it there, or point "
+                "dataset.root at a folder that has all four"
+            )
         problem = "does not exist" if not Path(root).is_dir() else "has no Fashion-MNIST IDX files"
         return (
             f"dataset.root: the folder {root!r} {problem}. Install the data with "

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from .. import jobinfo, provenance
+from .. import jobinfo, jobsettings, provenance
 from ..atomic import torch_save, write_text
 from ..data.splits import read_split
 from ..errors import ConfigError, DataError, load_failure
@@ -62,14 +62,64 @@ def write_metrics(record: dict, path: str | Path) -> None:
     write_text(path, json.dumps(record, indent=1, sort_keys=True))
 
 
-def load_checkpoint(path: str | Path) -> dict:
+def identity(split: str, half: str, seed: int, settings: dict, key: str | None) -> dict:
+    """What a base checkpoint says it is: a file copied over another net's is caught by
+    the cells that load it, and one trained with other settings by its settings key."""
+    return {
+        "split": split,
+        "half": half,
+        "seed": seed,
+        "treatment": "base",
+        "n": 0,
+        "settings": jobsettings.digest(settings),
+        "key": key,
+    }
+
+
+def load_checkpoint(path: str | Path, split: str, half: str, seed: int, key=None) -> dict:
+    """The weights of base net split/half/seed from `path`, refused if the file is another
+    net's (or, given its settings key, was trained with other settings or code)."""
     try:
-        return torch.load(path, weights_only=True, map_location="cpu")
+        checkpoint = torch.load(path, weights_only=True, map_location="cpu")
     except Exception as e:  # a truncated zip, a foreign pickle, ...: all mean "remake it"
         raise DataError(
             f"{path}: cannot load the base-net checkpoint ({load_failure(e)}); "
             "delete it so it is retrained"
         ) from e
+    said = checkpoint.get("identity") if isinstance(checkpoint, dict) else None
+    if not isinstance(said, dict) or not isinstance(checkpoint.get("state_dict"), dict):
+        raise DataError(
+            f"{path}: the checkpoint does not say which net it is (made by older code or "
+            "not by this workflow); delete it so it is retrained"
+        )
+    wanted = f"{split}/{half} seed {seed}"
+    found = f"{said.get('split')}/{said.get('half')} seed {said.get('seed')}"
+    if found != wanted or said.get("treatment") != "base":
+        raise DataError(
+            f"{path}: this checkpoint is base net {found}, not {wanted} as its path says "
+            "(copied or moved there); delete it so it is retrained"
+        )
+    if key is not None and said.get("key") != key:
+        raise DataError(
+            f"{path}: base net {wanted} was trained with other settings or code than the "
+            f"config and code give now (settings key {said.get('key')}, now {key}); "
+            "delete it so it is retrained"
+        )
+    return checkpoint["state_dict"]
+
+
+def provenance_record(path, settings: dict, net: dict) -> dict:
+    """What a net's metrics record of its settings file (jobsettings.py): its key, which
+    the aggregate step and the next run compare with the current one."""
+    if path is None:
+        return {}
+    content = jobsettings.read(path)
+    if content.get("settings") != settings or content.get("net") != net:
+        raise DataError(
+            f"{path}: the settings file is not this job's net and settings; delete it, the "
+            "next `snakemake` run writes it again"
+        )
+    return {"provenance_key": content["key"], "inputs": content.get("inputs")}
 
 
 def _record(split_record, *, split, target, source, treatment, n, seed, outcome, settings, threads):
@@ -111,19 +161,34 @@ def _record(split_record, *, split, target, source, treatment, n, seed, outcome,
     }
 
 
-def _resume(path, settings: dict, n_frozen: int, inputs: list) -> ResumeState | None:
-    """The per-epoch state file, keyed by everything the run depends on (inputs by
-    size and mtime: a remade input means starting over, never resuming a stale state)."""
+def _resume(path, settings: dict, n_frozen: int, inputs: list, step: str) -> ResumeState | None:
+    """The per-epoch state file, keyed by everything the run depends on: settings, frozen
+    layers, the code of the step (epochs saved by other code are not this code's epochs)
+    and the inputs by size and mtime (a remade input means starting over)."""
     if path is None:
         return None
     stats = [(str(p), Path(p).stat().st_size, Path(p).stat().st_mtime_ns) for p in inputs if p]
-    key = json.dumps([settings, n_frozen, stats], sort_keys=True)
+    code = provenance.code_fingerprint(step)
+    key = json.dumps([settings, n_frozen, stats, code], sort_keys=True)
     return ResumeState(path, key)
 
 
 def train_base(
-    *, cache, split_path, split, half, seed, settings, threads, out_model, out_metrics, resume=None
+    *,
+    cache,
+    split_path,
+    split,
+    half,
+    seed,
+    settings,
+    threads,
+    out_model,
+    out_metrics,
+    resume=None,
+    provenance=None,
 ):
+    net_id = {"split": split, "target": half, "treatment": "base", "n": 0, "seed": seed}
+    made_of = provenance_record(provenance, settings, net_id)
     devices.pick()  # a job given a GPU that torch cannot use stops here, before any work
     torch.set_num_threads(threads)
     split_record = read_split(split_path)
@@ -135,7 +200,7 @@ def train_base(
     net_seed = derived_seed(split, half, "base", seed)
     torch.manual_seed(net_seed)
     net = _net(settings, num_classes).to(memory_format=torch.channels_last)
-    resume_state = _resume(resume, settings, 0, [cache, split_path])
+    resume_state = _resume(resume, settings, 0, [cache, split_path], "train-base")
     recipe = Recipe.from_config(settings["recipe"])
     outcome, diagnostics = train(net, data, recipe, 0, net_seed, resume=resume_state)
     record = _record(
@@ -150,8 +215,10 @@ def train_base(
         settings=settings,
         threads=threads,
     )
-    torch_save(net.to("cpu").state_dict(), out_model)
-    write_metrics(record | diagnostics, out_metrics)
+    key = made_of.get("provenance_key")
+    checkpoint = {"identity": identity(split, half, seed, settings, key)}
+    torch_save(checkpoint | {"state_dict": net.to("cpu").state_dict()}, out_model)
+    write_metrics(record | diagnostics | made_of, out_metrics)
     if resume_state:
         resume_state.clear()
     return record
@@ -171,8 +238,11 @@ def train_cell(
     threads,
     out_metrics,
     resume=None,
+    provenance=None,
 ):
     """BnB/AnB (frozen), BnB+/AnB+ (fine-tuned) or random-frozen, chopped at layer n."""
+    net_id = {"split": split, "target": target, "treatment": treatment, "n": n, "seed": seed}
+    made_of = provenance_record(provenance, settings, net_id)
     devices.pick()
     torch.set_num_threads(threads)
     spec = get_treatment(treatment)  # what it copies and freezes: treatments.REGISTRY
@@ -191,14 +261,15 @@ def train_cell(
     torch.manual_seed(net_seed)
     net = _net(settings, num_classes)
     if spec.prefix == COPIED:
-        state = load_checkpoint(base)
+        base_key = (made_of.get("inputs") or {}).get("base")
+        state = load_checkpoint(base, split, source, seed, base_key)
         models.check_compatible(net, state, n, str(base))
         models.transplant(net, state, n)
     elif spec.init == CAFFE:
         models.init_caffe(net, n)
     net = net.to(memory_format=torch.channels_last)
     frozen = spec.frozen_layers(n)
-    resume_state = _resume(resume, settings, frozen, [cache, split_path, base])
+    resume_state = _resume(resume, settings, frozen, [cache, split_path, base], "train-cell")
     recipe = Recipe.from_config(settings["recipe"])
     outcome, diagnostics = train(net, data, recipe, frozen, net_seed, resume=resume_state)
     record = _record(
@@ -213,7 +284,7 @@ def train_cell(
         settings=settings,
         threads=threads,
     )
-    write_metrics(record | diagnostics, out_metrics)
+    write_metrics(record | diagnostics | made_of, out_metrics)
     if resume_state:
         resume_state.clear()
     return record
