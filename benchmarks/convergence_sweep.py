@@ -9,9 +9,10 @@ over base nets, and the range), and the CPU minutes one base net takes.
 
     .venv/bin/python benchmarks/convergence_sweep.py --recipes '{}' '{"epochs": 32}'
 
-Each recipe is a JSON object of overrides of config/config.yaml's training.base. Needs the
-default's data cache and split files (`snakemake --cores 2 results/splits/random0.json
-results/splits/random1.json`). Prints `RESULT convergence_<label>_<what> <value> <unit>`.
+Each recipe is a JSON object of overrides of config/config.yaml's training.base. Uses the
+default's data cache and split files under --results (made first where missing). --quick:
+one recipe of one epoch on 2 base nets, in a scratch folder: checks the script runs.
+Prints `RESULT convergence_<label>_<what> <value> <unit>`.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import yaml
-from recipe_sweep import REPO, _job, _net, overridden
+from recipe_sweep import REPO, _job, _net, make_inputs, overridden
 
 CELL_N = (6, 7)
 
@@ -91,13 +92,18 @@ def main() -> None:
     ap.add_argument("--results", default=str(REPO / "results"))
     ap.add_argument("--out", default="convergence_sweep.csv", help="the table, one row a recipe")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--quick", action="store_true", help="1 epoch, 2 base nets: checks it runs")
     args = ap.parse_args()
 
     import pandas as pd
 
     default = yaml.safe_load((REPO / "config/config.yaml").read_text())
-    cache = f"{args.results}/data/{default['dataset']['name']}.pt"
     tmp = tempfile.mkdtemp(prefix="convergence-sweep-")
+    if args.quick:
+        args.recipes, args.splits, args.seeds = ['{"epochs": 1}'], ["random0"], [0]
+        args.results, args.out = f"{tmp}/results", f"{tmp}/convergence_sweep.csv"
+    cache = f"{args.results}/data/{default['dataset']['name']}.pt"
+    make_inputs(Path(args.results), cache, args.splits)
     os.environ.setdefault("TRANSFERABILITY_SHARED_PROCESS", "0")
     print(f"CPU: {_cpu()}; {args.workers} worker processes, 1 torch thread each", flush=True)
     table = []

@@ -1,5 +1,6 @@
 """The committed runs (results/reference/: the default; results/replicates/: other splits
-and seeds; results/reference-threads2/: the default on two threads per job): their figures
+and seeds; results/reference-threads2/: the default on two threads per job; results/study/:
+converged nets and enough units for every claim): their figures
 and claims are exactly what the current code draws from their committed tables, and `make
 reference`'s copy step records what it says it does."""
 
@@ -19,7 +20,7 @@ from transferability.analysis import reference
 from .support import REPO
 
 COMMITTED = REPO / "results/reference"
-RUNS = ("reference", "replicates", "reference-threads2")
+RUNS = ("reference", "replicates", "reference-threads2", "study")
 
 
 @pytest.fixture(scope="module", params=RUNS)
@@ -54,6 +55,11 @@ def test_committed_figures_are_those_of_the_committed_table(run, figure):
     theirs = matplotlib.image.imread(committed / figure)
     assert ours.shape == theirs.shape
     assert np.array_equal(ours, theirs), f"{figure}: redraw differs; run `make reference`"
+
+
+def test_readme_verdict_table_is_the_committed_studys():
+    table = reference.verdict_table({"study": REPO / "results/study"})
+    assert table in (REPO / "README.md").read_text(), "paste reference.verdict_table(...)"
 
 
 def test_copy_step_records_table_config_wall_time_and_job_times(tmp_path, monkeypatch):
