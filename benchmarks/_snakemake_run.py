@@ -47,15 +47,26 @@ def venv_env() -> dict:
     return dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
 
 
+# What a copy of a repository that is not a git clone (a copy made by copy_repository,
+# as `make bench` runs it in a test) leaves out: what .gitignore keeps out of git.
+NOT_COPIED = shutil.ignore_patterns(".git", ".venv", ".snakemake", "results", "__pycache__")
+
+
 def copy_repository(dest: Path) -> Path:
-    """Copy the repository's files (tracked, and new ones git does not ignore) into `dest`."""
-    files = subprocess.run(
+    """Copy the repository's files (tracked, and new ones git does not ignore) into `dest`;
+    outside a git clone (itself a copy), every file but the ignored folders."""
+    listed = subprocess.run(
         ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
         cwd=REPO,
         capture_output=True,
-        check=True,
-    ).stdout.split(b"\0")
-    for name in filter(None, (f.decode() for f in files)):
+    )
+    if listed.returncode != 0:
+        shutil.copytree(REPO, dest, ignore=NOT_COPIED, dirs_exist_ok=True)
+        (dest / "results").mkdir(exist_ok=True)
+        if (REPO / "results/README.md").is_file():
+            shutil.copy2(REPO / "results/README.md", dest / "results/README.md")
+        return dest
+    for name in filter(None, (f.decode() for f in listed.stdout.split(b"\0"))):
         if (REPO / name).is_file():  # a deleted file is still listed until it is committed
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / name, dest / name)

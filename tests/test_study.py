@@ -19,7 +19,7 @@ from transferability.analysis import claims_report, convergence
 from transferability.data import splits
 from transferability.training import models, status
 
-from .support import REPO, resolved
+from .support import REPO, resolved, run_script
 from .synthetic import BASE, CHANCE, make_table, override
 
 pytestmark = pytest.mark.study
@@ -223,3 +223,10 @@ def test_a_run_too_small_for_a_claim_says_so_and_points_to_the_study():
     assert "3 of 8 claims" in scope and "`selffer_dip`" in scope.split("Not judged")[1]
     assert "No data in this grid: `random_paper_init_toward_chance`" in scope
     assert "config/study.yaml" in scope
+
+
+def test_the_units_and_convergence_benchmarks_run_quick():
+    units = run_script("units_needed.py", "--quick")
+    assert int(units["units_needed_transfer_ft_boost"][0]) >= 3
+    sweep = run_script("convergence_sweep.py", "--quick", timeout=900)
+    assert set(sweep) == {"convergence_epochs1_gain_n67", "convergence_epochs1_base_minutes"}
