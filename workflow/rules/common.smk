@@ -7,7 +7,7 @@ import shlex
 import sys
 import time
 
-from transferability import grid, profiles, provenance, runcheck, runlock
+from transferability import grid, layers, profiles, provenance, runcheck, runlock
 from transferability.data import sources
 from transferability.errors import PipelineError
 
@@ -118,7 +118,7 @@ wildcard_constraints:
     half="A|B",
     target="A|B",
     treatment="|".join(grid.TREATMENTS),
-    n="[1-7]",
+    n="|".join(map(str, layers.CHOP_LAYERS)),
     seed=r"\d+",
 
 

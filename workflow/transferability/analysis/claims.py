@@ -27,6 +27,7 @@ import pandas as pd
 from ..treatments import OTHER, REGISTRY
 from . import convergence
 from .nets import BASE_KEYS, excluded_nets, pair_with_base, usable_nets
+from ..layers import CHOP_LAYERS
 from .stats import MIN_UNITS, t_interval, welch_interval
 
 REPRODUCED = "reproduced"
@@ -38,8 +39,8 @@ LOW_END_N = (1, 2)
 MID_N = (3, 4, 5)
 HIGH_END_N = (6, 7)
 HIGH_N_MIN = 5  # "high n" for the specificity claims: the paper's fc layers and conv5
-ALL_N = tuple(range(1, 8))
-HIGH_N = tuple(range(HIGH_N_MIN, 8))
+ALL_N = CHOP_LAYERS
+HIGH_N = tuple(n for n in CHOP_LAYERS if n >= HIGH_N_MIN)
 RANDOM_N_MIN = 3  # the paper: random frozen layers are "near chance from n=3"
 # A base within 1 point of chance makes (top1 - chance) / (base - chance) explode, so such
 # units are dropped from the normalised-accuracy claim.

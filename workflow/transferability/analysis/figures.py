@@ -29,6 +29,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from ..atomic import write_atomic
+from ..layers import NUM_LAYERS
 from ..treatments import RANDOM_INIT, REGISTRY
 from .claims import HIGH_N_MIN, MID_N, unit_keys
 from .nets import excluded_nets, pair_with_base, usable_nets
@@ -50,7 +51,7 @@ STYLES: dict[str, TreatmentStyle] = {
 }
 FIGURE2_TREATMENTS = ("base", "selffer", "selffer_ft", "transfer", "transfer_ft")
 X_LABEL = "Layer n at which network is chopped and retrained"
-N_TICKS = range(8)
+N_TICKS = range(NUM_LAYERS)
 POINT_SIZE = 28
 # Edge width of the figures' points and line markers: matplotlib's defaults, not seaborn's.
 EDGE_WIDTH = matplotlib.rcParams["patch.linewidth"]
@@ -81,7 +82,7 @@ def _no_data(ax: Axes, what: str = "no data") -> None:
 
 def _n_axis(ax: Axes) -> None:
     ax.set_xticks(list(N_TICKS))
-    ax.set_xlim(-0.6, 7.6)
+    ax.set_xlim(-0.6, NUM_LAYERS - 0.4)
     ax.set_xlabel(X_LABEL)
 
 

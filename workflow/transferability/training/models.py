@@ -14,10 +14,9 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
+from ..layers import FIRST_FC, LAYER_NAMES, NUM_LAYERS
 
-LAYER_NAMES = ("conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8")
-NUM_LAYERS = len(LAYER_NAMES)
-FIRST_FC = 5  # index of fc6: the first stage that flattens its input
+__all__ = ["FIRST_FC", "LAYER_NAMES", "NUM_LAYERS"]  # the layer count's one home is layers.py
 DROPOUT_P = 0.5
 
 
