@@ -24,10 +24,10 @@ from dataclasses import asdict, dataclass, fields, replace
 import numpy as np
 import pandas as pd
 
+from ..layers import CHOP_LAYERS
 from ..treatments import OTHER, REGISTRY
 from . import convergence
 from .nets import BASE_KEYS, excluded_nets, pair_with_base, usable_nets
-from ..layers import CHOP_LAYERS
 from .stats import MIN_UNITS, t_interval, welch_interval
 
 REPRODUCED = "reproduced"
