@@ -15,7 +15,8 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT = $(shell if [ "$$(id -u)" = 0 ]; then echo env; \
 	elif command -v sudo > /dev/null && sudo -n true 2> /dev/null; then echo sudo env; fi)
 
-# Rules run `python -m transferability`: the venv's python must come first on PATH.
+# Rules run `python -m transferability` or `python -m transferability_runtime`: the
+# venv's python must come first on PATH.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: demo test lint bench data slurm-packages venv clean reference
@@ -38,7 +39,7 @@ reference: venv data
 	$(MAKE) clean
 	@fallback=; [ -f $(FASHION_MNIST) ] || fallback="--configfile config/download.yaml"; \
 	start=$$(date +%s); $(MAKE) demo && \
-	PYTHONPATH=workflow $(PYTHON) -m transferability.analysis.reference --cores $(CORES) \
+	PYTHONPATH=workflow $(PYTHON) -m transferability_runtime.reference --cores $(CORES) \
 		--started $$start $${fallback:+--configfile config/download.yaml}
 
 test: venv data slurm-packages lint

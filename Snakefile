@@ -12,12 +12,13 @@ min_version("9.0")
 configfile: Path(workflow.basedir) / "config/config.yaml"
 
 
-# The rules' Python package lives in workflow/; the Snakefile only needs its
-# torch-free parts (config checks, grid enumeration).
+# The rules' Python packages live in workflow/: the experiment (transferability) and what
+# runs it here (transferability_runtime); the Snakefile only needs their torch-free parts
+# (config checks, grid enumeration, the step table).
 PACKAGE_ROOT = str(Path(workflow.basedir) / "workflow")
 sys.path.insert(0, PACKAGE_ROOT)
 
-from transferability.configcheck import duplicate_keys, schema_problems
+from transferability_runtime.configcheck import duplicate_keys, schema_problems
 
 CONFIG_SCHEMA = Path(workflow.basedir) / "workflow/schemas/config.schema.yaml"
 CONFIG_FILES = [

@@ -1,6 +1,6 @@
 """The fixed cost of one training job: what a cell pays before and after its epochs.
 
-Each workflow job is a fresh `python -m transferability train-cell` process. Measured
+Each workflow job is a fresh `python -m transferability_runtime train-cell` process. Measured
 here, each the median of --repeats runs:
 
 - python_start: `python -c pass`;
@@ -13,8 +13,8 @@ here, each the median of --repeats runs:
   and job_cpu: that job's CPU time (one epoch of training included), which machine load
   does not stretch. Each job in its own process (TRANSFERABILITY_SHARED_PROCESS=0);
 - job_fixed_shared: the same job handed to the warm shared training process the workflow
-  uses on one machine (transferability/shared_process.py; a warm-up job starts the server first),
-  and shared_process_fixed_cost_ratio, job_fixed over job_fixed_shared.
+  uses on one machine (transferability_runtime/shared_process.py; a warm-up job starts
+  the server first), and shared_process_fixed_cost_ratio, job_fixed over job_fixed_shared.
 
 Prints `RESULT <name> <value> <unit>` lines.
 
@@ -42,7 +42,7 @@ PACKAGE = REPO / "workflow"
 sys.path.insert(0, str(PACKAGE))
 
 from transferability import grid  # noqa: E402
-from transferability.shared_process import ENABLE_ENV, IDLE_ENV  # noqa: E402
+from transferability_runtime.shared_process import ENABLE_ENV, IDLE_ENV  # noqa: E402
 
 ENV = dict(os.environ, PYTHONPATH=str(PACKAGE), **{ENABLE_ENV: "0"})
 
@@ -69,7 +69,7 @@ def median_cpu(cmd: list[str], repeats: int) -> float:
 
 
 def cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "transferability", *args]
+    return [sys.executable, "-m", "transferability_runtime", *args]  # the rules' command
 
 
 def main() -> None:

@@ -197,7 +197,7 @@ ANNOUNCED = re.compile(r"\[shared training process (\d+):")
 def train_base_argv(
     cache: Path, split: Path, out_dir: Path, epochs: int | None = None
 ) -> list[str]:
-    """`python -m transferability` arguments training base net random0/A/seed0 (for
+    """`python -m transferability_runtime` arguments training base net random0/A/seed0 (for
     `epochs` epochs: a job long enough to be caught running)."""
     config = tiny_config()
     if epochs is not None:
@@ -213,7 +213,7 @@ def train_base_argv(
 def job_env(runtime: Path, shared: bool, **extra: str) -> dict:
     """The environment of a step: in the shared training process (`shared`) or not, its
     server's socket under `runtime`."""
-    from transferability import shared_process
+    from transferability_runtime import shared_process
 
     return venv_env() | {
         "PYTHONPATH": str(REPO / "workflow"),
@@ -224,10 +224,11 @@ def job_env(runtime: Path, shared: bool, **extra: str) -> dict:
 
 
 def start_job(argv: list[str], environment: dict, log: Path) -> subprocess.Popen:
-    """`python -m transferability ARGV` in the background, its output into `log`."""
+    """`python -m transferability_runtime ARGV` (the rules' command: a training step goes to
+    the shared process where there is one) in the background, its output into `log`."""
     with log.open("w") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "transferability", *argv],
+            [sys.executable, "-m", "transferability_runtime", *argv],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=environment,

@@ -119,7 +119,7 @@ def test_a_clone_under_a_folder_with_braces(tmp_path):
 
 
 def test_start_checks_unit():
-    from transferability.runcheck import start_problems
+    from transferability_runtime.runcheck import start_problems
 
     argv = ["/venv/bin/snakemake", "--configfile", "a.yaml", "--configfile=b.yaml"]
     assert len(list(start_problems(argv, "/repo", "/nowhere", dryrun=True))) == 1

@@ -1,10 +1,11 @@
 """Each rule's conda environment provides every module its code imports.
 
 No conda channel is reachable where the tests run, so this is checked statically: the
-rule's shell command names a CLI step (`python -m transferability STEP`); from that step
-the package's imports are followed through the code (ast, function by function, as far
-as the step can reach), and every third-party module met must come from a package the
-rule's env file pins.
+rule's shell command names a step (`step_command("STEP", ...)`, `python -m transferability
+STEP` or `python -m transferability_runtime STEP`); from the entry points and that step's
+function the packages' imports are followed through the code (ast, function by function,
+as far as the step can reach), and every third-party module met must come from a package
+the rule's env file pins.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from .support import REPO, rules
 
 pytestmark = pytest.mark.envs
 
-PACKAGE = REPO / "workflow/transferability"
+WORKFLOW = REPO / "workflow"
+# The first-party packages; their modules are named in full (`transferability.training.jobs`).
+PACKAGES = ("transferability", "transferability_runtime")
 # Import name -> the package that provides it (the envs install PyPI's wheels with pip).
 CONDA_PACKAGE = {
     "torch": "torch",
@@ -41,8 +44,8 @@ CONDA_PACKAGE = {
 
 class Module:
     def __init__(self, name: str):
-        self.name = name  # its path in the package: `training.jobs` is training/jobs.py
-        self.tree = ast.parse(PACKAGE.joinpath(*name.split(".")).with_suffix(".py").read_text())
+        self.name = name  # its full name: `transferability.training.jobs`
+        self.tree = ast.parse(WORKFLOW.joinpath(*name.split(".")).with_suffix(".py").read_text())
         self.defs = {
             node.name: node
             for node in self.tree.body
@@ -51,16 +54,20 @@ class Module:
         # Package modules imported whole (`from . import models as m`): local name -> module;
         # only the names used as `m.NAME` in reached code are followed, not the whole module.
         self.submodules = {
-            alias.asname or alias.name: f"{self.source(node)}.{alias.name}".lstrip(".")
+            alias.asname or alias.name: f"{self.source(node)}.{alias.name}"
             for node in ast.walk(self.tree)
-            if isinstance(node, ast.ImportFrom) and node.level > 0
+            if isinstance(node, ast.ImportFrom) and first_party(node)
             for alias in node.names
-            if f"{self.source(node)}.{alias.name}".lstrip(".") in package_modules()
+            if f"{self.source(node)}.{alias.name}" in package_modules()
         }
 
     def source(self, node: ast.ImportFrom) -> str:
-        """The package path a relative import names: `from ..data import splits` in
-        training/jobs.py is `data`, `from .solver import train` is `training.solver`."""
+        """The module an import names: `from ..data import splits` in
+        transferability/training/jobs.py is `transferability.data`, `from .solver import
+        train` is `transferability.training.solver`, `from transferability import cli` is
+        `transferability`."""
+        if node.level == 0:
+            return node.module
         here = self.name.split(".")[:-1]
         base = here[: len(here) - (node.level - 1)]
         return ".".join(base + (node.module.split(".") if node.module else []))
@@ -77,36 +84,42 @@ def module(name: str) -> Module:
     return Module(name)
 
 
+def first_party(node: ast.ImportFrom) -> bool:
+    return node.level > 0 or (node.module or "").split(".")[0] in PACKAGES
+
+
 @cache
 def package_modules() -> frozenset[str]:
-    """Every module of the package by its path in it (`training.jobs`); no __init__.py."""
+    """Every module of the packages by its full name; no __init__.py."""
     return frozenset(
-        ".".join(p.relative_to(PACKAGE).with_suffix("").parts)
-        for p in PACKAGE.rglob("*.py")
+        ".".join(p.relative_to(WORKFLOW).with_suffix("").parts)
+        for package in PACKAGES
+        for p in (WORKFLOW / package).rglob("*.py")
         if p.name != "__init__.py"
     )
 
 
-def step_functions() -> dict[str, str]:
-    """CLI step name -> the function in cli.py that runs it (from `step("name", func, ...)`)."""
-    found = {}
-    for node in ast.walk(module("cli").tree):
-        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "step":
-            name, func = node.args[:2]
-            found[name.value] = func.id
-    return found
+def step_functions() -> dict[str, tuple[str, str]]:
+    """Step name -> the module and function that run it (the step tables, steps.py)."""
+    from transferability_runtime.steps import ALL
+
+    return {name: (step.run.__module__, step.run.__name__) for name, step in ALL.items()}
 
 
 def third_party_imports(step: str) -> set[str]:
-    """Top-level names of the non-standard modules a CLI step can import."""
+    """Top-level names of the non-standard modules a step can import."""
     others = set(step_functions().values()) - {step_functions()[step]}
-    todo = [("__main__", None), ("cli", step_functions()[step])]
+    todo = [
+        ("transferability.__main__", None),
+        ("transferability_runtime.__main__", None),
+        step_functions()[step],
+    ]
     seen: set[tuple[str, str | None]] = set()
     external: set[str] = set()
 
     def reach(mod: str, name: str | None) -> None:
-        if mod == "cli" and name in others:
-            return  # parser() only registers the other steps; it never calls them
+        if (mod, name) in others:
+            return  # the step tables only name the other steps; they never call them
         if (mod, name) not in seen:
             todo.append((mod, name))
 
@@ -125,14 +138,18 @@ def third_party_imports(step: str) -> set[str]:
             continue  # a constant: the module's top level is reached already
         for node in (n for top in nodes for n in ast.walk(top)):
             if isinstance(node, ast.Import):
-                external |= {alias.name.split(".")[0] for alias in node.names}
-            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                for alias in node.names:
+                    if alias.name in package_modules():
+                        reach(alias.name, None)
+                    elif alias.name.split(".")[0] not in PACKAGES:
+                        external.add(alias.name.split(".")[0])
+            elif isinstance(node, ast.ImportFrom) and not first_party(node):
                 external.add(node.module.split(".")[0])
             elif isinstance(node, ast.ImportFrom):
                 source = m.source(node)
                 if source not in package_modules():  # from . import models: its top level
                     for alias in node.names:
-                        reach(f"{source}.{alias.name}".lstrip("."), None)
+                        reach(f"{source}.{alias.name}", None)
                 else:  # from ..data.fashion_mnist import load_cache
                     reach(source, None)
                     for alias in node.names:
@@ -178,7 +195,7 @@ def env_packages(env_file: Path) -> dict[str, str]:
 
 def rule_env_and_step(block: str) -> tuple[Path, str]:
     (env,) = re.findall(r'^    conda:\n        "([^"]+)"', block, flags=re.MULTILINE)
-    (step,) = re.findall(r"python -m transferability ([a-z-]+)", block)
+    (step,) = re.findall(r'step_command\(\s*"([a-z0-9-]+)"', block)
     return (REPO / "workflow/rules" / env).resolve(), step
 
 

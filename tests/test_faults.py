@@ -355,7 +355,7 @@ def test_a_stopped_server_does_not_hang_jobs(tmp_path, private_runtime, fake_cac
     """kill -STOP on the shared process: a new job waits HANDOFF_SECONDS, then runs in its
     own process; a job already running ends and its client learns its exit code from the
     zombie it left."""
-    from transferability import shared_process
+    from transferability_runtime import shared_process
 
     environment, server = _first_job(tmp_path, private_runtime, fake_cache, split_file)
     try:
@@ -384,7 +384,9 @@ def test_a_stopped_server_does_not_hang_jobs(tmp_path, private_runtime, fake_cac
 
 def test_a_folder_at_the_socket_path(tmp_path, private_runtime, fake_cache, split_file):
     environment = job_env(private_runtime, True)
-    where = "from transferability import shared_process; print(shared_process.socket_path())"
+    where = (
+        "from transferability_runtime import shared_process; print(shared_process.socket_path())"
+    )
     path = subprocess.run(
         [sys.executable, "-c", where], env=environment, capture_output=True, text=True, check=True
     ).stdout.strip()
@@ -424,7 +426,7 @@ def test_the_job_has_the_callers_niceness_cpu_set_and_limits(
         log = tmp_path / "limited.log"
         with log.open("w") as out:
             client = subprocess.Popen(
-                [*wrapper, sys.executable, "-m", "transferability", *argv],
+                [*wrapper, sys.executable, "-m", "transferability_runtime", *argv],
                 stdout=out, stderr=subprocess.STDOUT, env=environment,
             )  # fmt: skip
         try:
@@ -440,7 +442,7 @@ def test_the_job_has_the_callers_niceness_cpu_set_and_limits(
             client.wait(timeout=30)
 
         memory = tmp_path / "memory.log"
-        limited = ["prlimit", f"--as={64 << 30}", sys.executable, "-m", "transferability"]
+        limited = ["prlimit", f"--as={64 << 30}", sys.executable, "-m", "transferability_runtime"]
         argv = train_base_argv(fake_cache, split_file, tmp_path / "c")
         with memory.open("w") as out:
             code = subprocess.run(
@@ -491,7 +493,7 @@ def split_only(workdir: Path):
 
 
 def _lock(workdir: Path, **holder) -> Path:
-    from transferability import runlock
+    from transferability_runtime import runlock
 
     path = workdir / "results" / runlock.NAME
     path.parent.mkdir(parents=True, exist_ok=True)

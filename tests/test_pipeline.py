@@ -19,11 +19,11 @@ from PIL import Image
 from transferability.data import ilsvrc_val, store, store_loader
 from transferability.data.fashion_mnist import load_cache
 from transferability.data.imagefolder import build_index
-from transferability.data.smoke_images import write_images
 from transferability.errors import DataError
 from transferability.training import cpus, models
 from transferability.training import device as devices
 from transferability.training.solver import Recipe, train
+from transferability_runtime.smoke_images import write_images
 
 from .support import REPO, run_script, snakemake
 
@@ -216,7 +216,7 @@ def test_profile_runtime_fits_common_partitions_and_requeues():
 def test_job_arrays_that_could_hang_the_run_are_refused(tmp_path):
     """snakemake-executor-plugin-slurm issue #473: arrays with fewer `jobs` slots than ready
     jobs leak slots and hang; the Snakefile stops such a run before any job starts."""
-    from transferability import profiles
+    from transferability_runtime import profiles
 
     folder = tmp_path / "mycluster"
     folder.mkdir()

@@ -46,24 +46,21 @@ def test_an_unknown_step_is_named():
 
 
 def cli_step_imports() -> dict[str, set[str]]:
-    """For each `python -m transferability STEP`, the package modules its cli function imports."""
+    """For each `python -m transferability STEP`, the package modules its function in
+    steps.py imports."""
     import ast
 
-    tree = ast.parse((provenance.PACKAGE / "cli.py").read_text())
+    from transferability import steps as declared
+
+    tree = ast.parse((provenance.PACKAGE / "steps.py").read_text())
     functions = {f.name: f for f in tree.body if isinstance(f, ast.FunctionDef)}
     steps = {}
-    for call in ast.walk(tree):
-        if (
-            isinstance(call, ast.Call)
-            and getattr(call.func, "id", None) == "step"
-            and isinstance(call.args[0], ast.Constant)
-        ):
-            body = functions[call.args[1].id]
-            imported = set()
-            for node in ast.walk(body):
-                if isinstance(node, ast.ImportFrom) and node.level == 1:
-                    imported.update(provenance.resolve("cli", node))
-            steps[call.args[0].value] = imported
+    for step in declared.STEPS:
+        imported = set()
+        for node in ast.walk(functions[step.run.__name__]):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                imported.update(provenance.resolve("steps", node))
+        steps[step.name] = imported
     return steps
 
 

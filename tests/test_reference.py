@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from transferability.analysis import reference
+from transferability_runtime import reference
 
 from .support import REPO
 

@@ -7,7 +7,7 @@ import re
 import pytest
 import yaml
 
-from transferability import profiles
+from transferability_runtime import profiles
 
 from .support import REPO, rules, run_script, snakemake, tiny_config
 

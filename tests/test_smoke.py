@@ -12,9 +12,9 @@ import yaml
 from snakemake.utils import validate
 
 from transferability import grid, jobinfo
-from transferability.analysis import smoke_report
-from transferability.cli import main
-from transferability.configcheck import schema_problems
+from transferability_runtime import smoke_report
+from transferability_runtime.configcheck import schema_problems
+from transferability_runtime.steps import main
 
 from .support import REPO, snakemake
 

@@ -195,7 +195,7 @@ def _units(config: dict) -> dict[str, int]:
 
 
 def test_the_study_config_validates_and_has_the_units_its_docs_state():
-    from transferability.configcheck import schema_problems
+    from transferability_runtime.configcheck import schema_problems
 
     config = _config("config/study.yaml")
     assert schema_problems(config, REPO / "workflow/schemas/config.schema.yaml") == []

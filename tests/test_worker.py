@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from transferability import shared_process
+from transferability_runtime import shared_process
 
 from .support import (
     ANNOUNCED,
@@ -96,7 +96,12 @@ def test_the_job_has_the_clients_folder_environment_and_umask(
     assert run_job(argv, job_env(runtime, True), tmp_path / "log") == 0
     out = tmp_path / "out"
     client = subprocess.Popen(
-        [sys.executable, "-m", "transferability", *train_base_argv(fake_cache, split_file, out)],
+        [
+            sys.executable,
+            "-m",
+            "transferability_runtime",
+            *train_base_argv(fake_cache, split_file, out),
+        ],
         cwd=tmp_path,
         env=job_env(runtime, True, TMPDIR=str(tmp_path)),
         preexec_fn=lambda: os.umask(0o077),
@@ -188,7 +193,9 @@ def test_a_server_shutting_down_keeps_no_job_waiting(tmp_path, runtime, fake_cac
     """A job that arrives while an idle server exits (holding the lock a new server
     needs) is served by the next server as soon as the lock is free."""
     environment = job_env(runtime, True)
-    where = "from transferability import shared_process; print(shared_process.socket_path())"
+    where = (
+        "from transferability_runtime import shared_process; print(shared_process.socket_path())"
+    )
     path = subprocess.run(
         [sys.executable, "-c", where], env=environment, capture_output=True, text=True, check=True
     ).stdout.strip()
@@ -252,7 +259,7 @@ def test_no_sharing_through_a_folder_others_can_enter_or_a_path_too_long(
 
 def test_the_client_alone_stays_light():
     """The client must not import torch: that is the cost the shared process saves."""
-    probe = "import sys, transferability.shared_process; print('torch' in sys.modules)"
+    probe = "import sys, transferability_runtime.shared_process; print('torch' in sys.modules)"
     out = subprocess.run(
         [sys.executable, "-c", probe],
         env=venv_env() | {"PYTHONPATH": str(REPO / "workflow")},

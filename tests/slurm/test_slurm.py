@@ -234,7 +234,7 @@ def test_no_training_state_is_left_once_outputs_are_complete(slurm_run):
 
 
 def _training_pid(comment: str, timeout: float = 120) -> int:
-    """The PID of the `python -m transferability` process of the job with this comment."""
+    """The PID of the `python -m transferability_runtime` process of the job with this comment."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         queue = subprocess.run(
@@ -252,7 +252,7 @@ def _training_pid(comment: str, timeout: float = 120) -> int:
                     cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
                 except OSError:
                     continue
-                if b"transferability" in cmdline and b"train-base" in cmdline:
+                if b"transferability_runtime" in cmdline and b"train-base" in cmdline:
                     return pid
         time.sleep(0.05)
     raise AssertionError(f"no training process of a job {comment!r} within {timeout} s")

@@ -22,9 +22,14 @@ rule aggregate:
         code=code("aggregate"),
         expected=settings_option("expected", "--expected"),
     shell:
-        "python -m transferability aggregate --metrics {input.metrics:q} --out-table {output.table:q}"
-        " --out-csv {output.csv:q} --out-history {output.history:q} {params.expected}"
-        " > {log:q} 2>&1"
+        step_command(
+            "aggregate",
+            metrics="{input.metrics:q}",
+            out_table="{output.table:q}",
+            out_csv="{output.csv:q}",
+            out_history="{output.history:q}",
+            expected=flagged("{params.expected}"),
+        )
 
 
 rule figures:
@@ -53,9 +58,15 @@ rule figures:
         settings=lambda wc: settings_json(config["plots"]),
         code=code("figures"),
     shell:
-        "python -m transferability figures --table {input.table:q} --settings {params.settings:q}"
-        " --figure2 {output.figure2:q} --figure3 {output.figure3:q}"
-        " --history {input.history:q} --curves {output.curves:q} > {log:q} 2>&1"
+        step_command(
+            "figures",
+            table="{input.table:q}",
+            settings="{params.settings:q}",
+            figure2="{output.figure2:q}",
+            figure3="{output.figure3:q}",
+            history="{input.history:q}",
+            curves="{output.curves:q}",
+        )
 
 
 rule claims:
@@ -78,4 +89,4 @@ rule claims:
     params:
         code=code("claims"),
     shell:
-        "python -m transferability claims --table {input.table:q} --out {output:q} > {log:q} 2>&1"
+        step_command("claims", table="{input.table:q}", out="{output:q}")

@@ -7,9 +7,10 @@ import shlex
 import sys
 import time
 
-from transferability import grid, layers, profiles, provenance, runcheck, runlock
+from transferability import grid, layers
 from transferability.data import sources
 from transferability.errors import PipelineError
+from transferability_runtime import profiles, runcheck, runlock, steps
 
 # "results" unless the config says otherwise; `./results` or an absolute path to the same
 # folder is written as "results", so Snakemake's metadata is found under either spelling.
@@ -46,8 +47,9 @@ BENCHMARKS = f"{RESULTS}/benchmarks"
 # Per-epoch training state (not a rule output, so a failed job's state survives).
 RESUME = f"{RESULTS}/resume"
 
-# Every step is `python -m transferability STEP`: the package's folder goes on PYTHONPATH,
-# quoted once here (a clone's path may contain spaces).
+# Every step is `python -m transferability STEP` or `python -m transferability_runtime
+# STEP` (step_command below): the packages' folder goes on PYTHONPATH, quoted once here (a
+# clone's path may contain spaces).
 # The prefix is formatted like a shell command, hence the doubled braces.
 _package_path = shlex.quote(PACKAGE_ROOT).replace("{", "{{").replace("}", "}}")
 shell.prefix(
@@ -150,8 +152,40 @@ def settings_json(settings):
 
 
 def code(step):
-    """Fingerprint of the package code `python -m transferability STEP` runs (see provenance.py)."""
-    return provenance.code_fingerprint(step)
+    """Fingerprint of the code step STEP runs (transferability/provenance.py)."""
+    return steps.code_fingerprint(step)
+
+
+RUNTIME = "transferability_runtime"
+
+
+class flagged(str):
+    """A step_command value that holds its own flag, or nothing where the argument is left
+    out (settings_option)."""
+
+
+def step_command(step, **arguments):
+    """A rule's shell command: step STEP (declared in transferability/steps.py, or the
+    workflow's own in transferability_runtime/steps.py) with ARGUMENTS in the order given,
+    each `dest="{placeholder}"` (dest: the flag without its dashes, `-` as `_`), the log
+    last. Unknown and missing arguments stop the Snakefile. A step that runs once per net,
+    and the workflow's own steps, go through `python -m transferability_runtime` (the
+    warm shared process for the nets); the rest run as `python -m transferability`."""
+    if (declared := steps.ALL.get(step)) is None:
+        raise WorkflowError(f"no step {step}; the steps: {', '.join(steps.ALL)}")
+    if unknown := [a for a in arguments if declared.argument(a) is None]:
+        raise WorkflowError(f"step {step}: no argument {unknown} in its declaration")
+    required = [a.dest for a in declared.arguments if a.required]
+    if missing := [a for a in required if a not in arguments]:
+        raise WorkflowError(f"step {step}: the rule gives no {missing}")
+    # The other steps need nothing of the runtime (and a command that stays the same
+    # reruns no finished job: Snakemake's code trigger compares the text).
+    runtime = declared.per_net or step in {s.name for s in steps.STEPS}
+    words = [f"python -m {RUNTIME if runtime else 'transferability'} {step}"]
+    for dest, value in arguments.items():
+        flag = declared.argument(dest).name
+        words.append(value if isinstance(value, flagged) else f"--{flag} {value}")
+    return " ".join(words) + " > {log:q} 2>&1"
 
 
 # Resolved once per treatment, not once per job: a paper-scale DAG has thousands of cells.

@@ -44,7 +44,7 @@ rule make_smoke_images:
         settings=settings_json(config["dataset"].get("generate") or {}),
         code=code("make-images"),
     shell:
-        "python -m transferability make-images --settings {params.settings:q} --out {output:q} > {log:q} 2>&1"
+        step_command("make-images", settings="{params.settings:q}", out="{output:q}")
 
 
 rule prepare_data:
@@ -71,7 +71,7 @@ rule prepare_data:
         raw=lambda wc: RAW_FINGERPRINT,
         code=code("prepare-data"),
     shell:
-        "python -m transferability prepare-data --settings {params.settings:q} --out {output:q} > {log:q} 2>&1"
+        step_command("prepare-data", settings="{params.settings:q}", out="{output:q}")
 
 
 rule store_images:
@@ -95,8 +95,13 @@ rule store_images:
         settings=lambda wc: settings_json({"resize": config["dataset"]["resize"]}),
         code=code("store-images"),
     shell:
-        "python -m transferability store-images --index {input.index:q} --threads {threads}"
-        " --settings {params.settings:q} --out {output.cache:q} > {log:q} 2>&1"
+        step_command(
+            "store-images",
+            index="{input.index:q}",
+            threads="{threads}",
+            settings="{params.settings:q}",
+            out="{output.cache:q}",
+        )
 
 
 rule make_split:
@@ -120,5 +125,10 @@ rule make_split:
         settings=lambda wc: settings_json(grid.split_settings(config, wc.split)),
         code=code("make-split"),
     shell:
-        "python -m transferability make-split --cache {input.cache:q} --split {wildcards.split}"
-        " --settings {params.settings:q} --out {output:q} > {log:q} 2>&1"
+        step_command(
+            "make-split",
+            cache="{input.cache:q}",
+            split="{wildcards.split}",
+            settings="{params.settings:q}",
+            out="{output:q}",
+        )

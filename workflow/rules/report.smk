@@ -28,5 +28,10 @@ rule tables:
     params:
         code=code("tables"),
     shell:
-        "python -m transferability tables --table {input.table:q} --claims-html {output.claims:q}"
-        " --summary-html {output.summary:q} --nets {output.nets:q} > {log:q} 2>&1"
+        step_command(
+            "tables",
+            table="{input.table:q}",
+            claims_html="{output.claims:q}",
+            summary_html="{output.summary:q}",
+            nets="{output.nets:q}",
+        )

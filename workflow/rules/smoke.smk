@@ -2,7 +2,7 @@
 # ran and whether each job given a GPU trained on it. Printed when the run ends, also when
 # it fails (then from whatever metrics exist, naming the jobs that did not finish).
 
-from transferability.analysis import smoke_report
+from transferability_runtime import smoke_report
 
 
 onsuccess:
@@ -42,4 +42,4 @@ rule smoke_report:
     params:
         code=code("smoke-report"),
     shell:
-        "python -m transferability smoke-report --metrics {input.metrics:q} --out {output:q} > {log:q} 2>&1"
+        step_command("smoke-report", metrics="{input.metrics:q}", out="{output:q}")

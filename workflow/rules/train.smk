@@ -24,11 +24,20 @@ rule train_base:
         resume=f"{RESUME}/base/{{split}}/{{half}}/seed{{seed}}.pt",
         provenance=settings_option("jobsettings", "--provenance"),
     shell:
-        "python -m transferability train-base --cache {input.cache:q} --split-file {input.split:q}"
-        " --split {wildcards.split} --half {wildcards.half} --seed {wildcards.seed}"
-        " --threads {threads} --settings {params.settings:q}"
-        " --out-model {output.model:q} --out-metrics {output.metrics:q}"
-        " --resume-state {params.resume:q} {params.provenance} > {log:q} 2>&1"
+        step_command(
+            "train-base",
+            cache="{input.cache:q}",
+            split_file="{input.split:q}",
+            split="{wildcards.split}",
+            half="{wildcards.half}",
+            seed="{wildcards.seed}",
+            threads="{threads}",
+            settings="{params.settings:q}",
+            out_model="{output.model:q}",
+            out_metrics="{output.metrics:q}",
+            resume_state="{params.resume:q}",
+            provenance=flagged("{params.provenance}"),
+        )
 
 
 rule train_cell:
@@ -60,9 +69,19 @@ rule train_cell:
         code=code("train-cell"),
         provenance=settings_option("jobsettings", "--provenance"),
     shell:
-        "python -m transferability train-cell --cache {input.cache:q} --split-file {input.split:q}"
-        " --split {wildcards.split} --target {wildcards.target}"
-        " --treatment {wildcards.treatment} --n {wildcards.n} --seed {wildcards.seed}"
-        " {params.base} --threads {threads} --settings {params.settings:q}"
-        " --out-metrics {output.metrics:q} --resume-state {params.resume:q}"
-        " {params.provenance} > {log:q} 2>&1"
+        step_command(
+            "train-cell",
+            cache="{input.cache:q}",
+            split_file="{input.split:q}",
+            split="{wildcards.split}",
+            target="{wildcards.target}",
+            treatment="{wildcards.treatment}",
+            n="{wildcards.n}",
+            seed="{wildcards.seed}",
+            base=flagged("{params.base}"),
+            threads="{threads}",
+            settings="{params.settings:q}",
+            out_metrics="{output.metrics:q}",
+            resume_state="{params.resume:q}",
+            provenance=flagged("{params.provenance}"),
+        )

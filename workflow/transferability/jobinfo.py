@@ -1,7 +1,7 @@
 """Where a training job ran and what it was given, for its metrics file: the GPU the job
 was allocated (what SLURM or the user put in its environment), what torch saw, and the
-speed it trained at. The smoke report (analysis/smoke_report.py) reads these to tell a run
-that used its GPUs from one that silently trained on the CPU.
+speed it trained at. The smoke report (transferability_runtime/smoke_report.py) reads
+these to tell a run that used its GPUs from one that silently trained on the CPU.
 
 "Asked for a GPU" is what the job's environment says it was given, not what the workflow
 requested: the workflow profile asks every training job for `gres: gpu:1` also on a

@@ -14,8 +14,8 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from .. import jobinfo
-from ..atomic import write_text
+from transferability import jobinfo
+from transferability.atomic import write_text
 
 GOOD, NOT_GOOD = "SMOKE RUN GOOD", "SMOKE RUN NOT GOOD"
 

@@ -1,6 +1,6 @@
 """Keep a finished run of the default as the committed reference (results/reference/).
 
-    PYTHONPATH=workflow python -m transferability.analysis.reference --started EPOCH_SECONDS
+    PYTHONPATH=workflow python -m transferability_runtime.reference --started EPOCH_SECONDS
 
 `make reference` runs `make demo` from a clean results/ and then calls this, which copies
 the table (summary.csv), the config used and a record of the run (wall time, cores,
@@ -22,9 +22,9 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ..atomic import write_text
+from transferability.atomic import write_text
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 TABLE = "summary.csv"
 HISTORY = "history.csv"
 FIGURES = ("figure2.png", "figure3.png", "training_curves.png")
@@ -38,7 +38,7 @@ def render(out: str | Path) -> None:
     into out/ (also what the test redraws)."""
     import pandas as pd
 
-    from . import claims, claims_report, figures
+    from transferability.analysis import claims, claims_report, figures
 
     out = Path(out)
     table = pd.read_csv(out / TABLE)
@@ -66,7 +66,7 @@ def verdict_table(runs: dict[str, str | Path]) -> str:
     on the gain scale with the 95% interval, and the verdict), from the runs' tables."""
     import pandas as pd
 
-    from . import claims as C
+    from transferability.analysis import claims as C
 
     per_run = {name: C.all_claims(pd.read_csv(Path(d) / TABLE)) for name, d in runs.items()}
     first = next(iter(per_run.values()))

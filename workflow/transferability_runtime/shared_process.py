@@ -2,24 +2,28 @@
 
 A training job pays ~1.7 s before its first epoch, most of it `import torch` (the CUDA
 build), and on the default grid a frozen cell then trains for ~1.5 s. So where jobs run
-side by side on one machine, the rule's command (`python -m transferability train-cell
-...`, unchanged) is a thin client: it hands its arguments, working directory, environment
-and standard streams (the job's log) to a server that has torch and the package imported,
-and the server forks a child that runs the job as the client process itself would have.
+side by side on one machine, the rule's command (`python -m transferability_runtime
+train-cell ...`, the same arguments as `python -m transferability train-cell ...`) is a
+thin client: it hands its arguments, working directory, environment and standard streams
+(the job's log) to a server that has torch and the experiment imported, and the server
+forks a child that runs the job as the client process itself would have.
 Each job is still one Snakemake job with its own params, outputs, log, exit status and
 benchmark wall time, and each runs in its own fresh fork, so nothing carries over from one
 cell to the next (`tests/test_worker.py` checks the numbers equal an unshared run's).
 
 The server is started by the first client that finds none, detached, and exits after
 IDLE_SECONDS without a job. Its socket is private to the user and named by a hash of the
-package source, the interpreter and the environment torch reads when it loads, so edited
+source of both packages, the interpreter and the environment torch reads when it loads, so edited
 code or another venv never runs in a stale server. A job whose client dies (Snakemake or
 the user killed it) is killed; SIGINT, SIGTERM and SIGHUP reach the job as they would
 have reached the client. Off on SLURM (SLURM ends what a job step leaves running), in
 Apptainer containers, outside Linux, and where TRANSFERABILITY_SHARED_PROCESS=0; and a
-client that cannot reach a server runs its job in-process, as before.
+client that cannot reach a server runs its job in-process, as before. Which steps are
+shared follows from the experiment's step table (transferability/steps.py: the steps run
+once per net).
 
-Only the standard library here: the client must start in milliseconds.
+Only the standard library here (and the experiment's torch-free step table): the client
+must start in milliseconds.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import contextlib
 import ctypes
 import fcntl
 import hashlib
+import importlib.util
 import json
 import os
 import resource
@@ -42,12 +47,16 @@ import time
 import traceback
 from pathlib import Path
 
+from transferability import steps
+
 ENABLE_ENV = "TRANSFERABILITY_SHARED_PROCESS"
-STEPS = ("train-base", "train-cell")
+STEPS = tuple(step.name for step in steps.STEPS if step.per_net)
 IDLE_ENV = "TRANSFERABILITY_SHARED_PROCESS_IDLE"  # seconds a server waits for a job
 IDLE_SECONDS = 20.0
 START_SECONDS = 60.0  # for a server to import torch on a loaded machine
-PACKAGE = Path(__file__).resolve().parent
+# The experiment's package and this one: a server runs the code of both.
+PACKAGE = Path(importlib.util.find_spec("transferability").origin).resolve().parent
+RUNTIME = Path(__file__).resolve().parent
 # Read by torch, OpenMP, CUDA or Python when the server starts, not when a job runs: a
 # server started under other values is a different server.
 IMPORT_TIME_ENV = ("OMP_", "MKL_", "KMP_", "GOMP_", "CUDA_", "PYTORCH_", "TORCH_", "LD_", "PYTHON")
@@ -86,9 +95,10 @@ def enabled(argv: list[str]) -> bool:
 
 def server_key() -> str:
     digest = hashlib.sha256(f"{sys.executable}\0{sys.version}\0".encode())
-    for path in sorted(PACKAGE.rglob("*.py")):  # the subpackages' code too
-        name = path.relative_to(PACKAGE).as_posix()
-        digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
+    for package in (PACKAGE, RUNTIME):
+        for path in sorted(package.rglob("*.py")):  # the subpackages' code too
+            name = f"{package.name}/{path.relative_to(package).as_posix()}"
+            digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
     for name, value in sorted(os.environ.items()):
         if name.startswith(IMPORT_TIME_ENV):
             digest.update(f"{name}={value}\0".encode())
@@ -274,9 +284,10 @@ def _start_and_connect(path: Path) -> socket.socket | None:
 
 def _spawn(path: Path) -> subprocess.Popen:
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE.parent), env.get("PYTHONPATH")]))
+    roots = dict.fromkeys([str(RUNTIME.parent), str(PACKAGE.parent)])  # one folder, usually
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [*roots, env.get("PYTHONPATH")]))
     return subprocess.Popen(
-        [sys.executable, "-m", f"{PACKAGE.name}.shared_process", str(path)],
+        [sys.executable, "-m", f"{RUNTIME.name}.shared_process", str(path)],
         env=env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
@@ -340,12 +351,14 @@ def _warm_up() -> None:
     imports package code from a repository copy deleted since)."""
     import importlib
 
-    from . import cli, provenance
+    from transferability import provenance
+
+    from . import steps as runtime_steps
 
     for step in STEPS:
         for module in provenance.modules_of(step):
             importlib.import_module(f"{PACKAGE.name}.{module}")
-    cli.parser()
+    runtime_steps.parser()
 
 
 def _start_job(conn: socket.socket, shared: list, jobs: dict) -> int | None:
@@ -445,14 +458,14 @@ def _run_job(request: dict, fds: list[int], inherited: list, ready: int) -> None
         os.environ.clear()
         os.environ.update(request["env"])
         tempfile.tempdir = None  # the job's TMPDIR, not the one the server saw first
-        sys.argv = ["python -m transferability", *request["argv"]]
+        from .steps import PROG, main
+
+        sys.argv = [PROG, *request["argv"]]
         print(
             f"[shared training process {os.getppid()}: {ENABLE_ENV}=0 gives each job its own]",
             file=sys.stderr,
             flush=True,
         )
-        from .cli import main
-
         code = main(request["argv"])
     except SystemExit as e:  # argparse's usage errors
         code = e.code if isinstance(e.code, int) else 1

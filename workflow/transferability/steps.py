@@ -1,0 +1,312 @@
+"""The experiment's steps, each declared once: its name, the function that runs it, its
+arguments and the package modules it calls into.
+
+Everything else follows from the table STEPS: the command line `python -m transferability
+STEP ...` (cli.py builds its parser from it), each step's code fingerprint (provenance.py
+hashes the modules named here and what they import) and the rules' commands (the workflow
+checks each rule's command against the step's arguments). Settings arrive as one JSON
+object (`--settings`, which every step takes), so a rule passes exactly what its outputs
+depend on and nothing is pasted unquoted into a shell. Heavy imports (torch, pandas)
+happen inside each function, so each job pays only for what it uses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One `--NAME VALUE` argument of a step."""
+
+    name: str  # the flag without its dashes: "split-file" is --split-file, args.split_file
+    type: Callable[[str], Any] = str
+    required: bool = True
+    default: Any = None
+    nargs: str | None = None  # "+": one or more values
+    switch: bool = False  # a flag without a value (store_true)
+    help: str | None = None
+
+    @property
+    def dest(self) -> str:
+        return self.name.replace("-", "_")
+
+    def add_to(self, parser: argparse.ArgumentParser) -> None:
+        options: dict[str, Any] = {"help": self.help} if self.help else {}
+        if self.switch:
+            options["action"] = "store_true"
+        else:
+            if self.type is not str:
+                options["type"] = self.type
+            if self.nargs:
+                options["nargs"] = self.nargs
+            if self.required:
+                options["required"] = True
+            else:
+                options["default"] = self.default
+        parser.add_argument(f"--{self.name}", **options)
+
+
+def optional(name: str, type: Callable[[str], Any] = str, default: Any = None, **kw) -> Arg:
+    return Arg(name, type, required=False, default=default, **kw)
+
+
+@dataclass(frozen=True)
+class Step:
+    """A step of the workflow: one rule's command, `python -m transferability NAME ...`."""
+
+    name: str
+    run: Callable[[argparse.Namespace], int | None]  # its arguments in; exit status out
+    arguments: tuple[Arg, ...]
+    # The package modules `run` calls into, by their path in the package (`training.jobs`
+    # is training/jobs.py): what its code fingerprint covers, with all they import.
+    modules: tuple[str, ...]
+    # Run once per net (hundreds of short jobs, each mostly importing torch): where jobs
+    # run side by side, a warm process shared by them pays off.
+    per_net: bool = False
+
+    def argument(self, dest: str) -> Arg | None:
+        return next((a for a in (SETTINGS, *self.arguments) if a.dest == dest), None)
+
+
+# Every step takes its settings, what its outputs depend on, as one JSON object.
+SETTINGS = optional("settings", json.loads, default={}, help="JSON object")
+
+
+# ------------------------------------------------------------------------ data
+
+
+def prepare_data(args) -> None:
+    from .data.sources import prepare
+
+    prepare(args.settings, args.out)
+    print(f"wrote {args.out}")
+
+
+def store_images(args) -> None:
+    from .data.fashion_mnist import load_cache
+    from .data.store import write_store
+
+    index = load_cache(args.index)
+    out = write_store(index, args.settings.get("resize", 256), args.out, workers=args.threads)
+    rows = out["rows"]
+    print(f"wrote {args.out}: {rows['train']} train + {rows['test']} test images, decoded once")
+
+
+def prepare_ilsvrc_val(args) -> None:
+    from .data.ilsvrc_val import sort_val
+
+    counts = sort_val(args.devkit, args.val_dir, args.out, copy=args.copy)
+    print(f"wrote {args.out}: {sum(counts.values())} images in {len(counts)} class folders")
+
+
+def make_split(args) -> None:
+    from .data import splits
+    from .data.fashion_mnist import load_cache
+    from .data.sources import expand_groups
+
+    s = args.settings
+    cache = load_cache(args.cache)
+    names = tuple(cache["classes"])
+    dataset = {"name": s["dataset"], "wordnet_root": s.get("wordnet_root")}
+    groups = s["groups"] if s["kind"] != "random" else s.get("avoid_groups")
+    given = splits.resolve_groups(names, expand_groups(dataset, names, groups)) if groups else None
+    if s["kind"] != "random":
+        record = splits.split_from_settings(args.split, s, names, cache, given)
+    else:  # a random split draws its own halves, distinct from the dissimilar ones
+        avoid = [given] if given else []
+        record = splits.split_from_settings(args.split, s, names, cache, avoid=avoid)
+    splits.write_split(record, args.out)
+    for half in splits.HALVES:
+        classes = record["halves"][half]["classes"]
+        print(f"{args.split} {half}: {len(classes)} classes: {classes}")
+
+
+# ------------------------------------------------------------------------ training
+
+
+def train_base(args) -> None:
+    from .training.jobs import train_base
+
+    r = train_base(
+        cache=args.cache,
+        split_path=args.split_file,
+        split=args.split,
+        half=args.half,
+        seed=args.seed,
+        settings=args.settings,
+        threads=args.threads,
+        out_model=args.out_model,
+        out_metrics=args.out_metrics,
+        resume=args.resume_state,
+        provenance=args.provenance,
+    )
+    print(f"base {args.split}/{args.half} seed {args.seed}: top1 {r['top1']:.4f}")
+
+
+def train_cell(args) -> None:
+    from .training.jobs import train_cell
+
+    r = train_cell(
+        cache=args.cache,
+        split_path=args.split_file,
+        split=args.split,
+        target=args.target,
+        treatment=args.treatment,
+        n=args.n,
+        seed=args.seed,
+        base=args.base,
+        settings=args.settings,
+        threads=args.threads,
+        out_metrics=args.out_metrics,
+        resume=args.resume_state,
+        provenance=args.provenance,
+    )
+    print(f"{args.treatment} {args.split}/{args.target} n={args.n}: top1 {r['top1']:.4f}")
+
+
+# ------------------------------------------------------------------------ analysis
+
+
+def aggregate(args) -> None:
+    from .analysis.results_table import write_summary
+
+    table = write_summary(
+        args.metrics, args.out_table, args.out_csv, args.out_history, args.expected
+    )
+    print(f"wrote {args.out_table}: {len(table)} nets")
+
+
+def figures(args) -> None:
+    from .analysis import figures
+    from .analysis.results_table import read_history, read_summary
+
+    table = read_summary(args.table)
+    dpi = args.settings.get("dpi", 150)
+    figures.figure2(table, args.figure2, dpi)
+    figures.figure3(table, args.figure3, dpi)
+    if args.curves:
+        figures.training_curves(read_history(args.history), args.curves, dpi)
+
+
+def claims(args) -> None:
+    from .analysis import claims, claims_report
+    from .analysis.results_table import read_summary
+    from .atomic import write_text
+
+    table = read_summary(args.table)
+    write_text(args.out, claims_report.render_markdown(table, claims.all_claims(table)))
+
+
+def tables(args) -> None:
+    from .analysis.report_tables import write_tables
+    from .analysis.results_table import read_summary
+
+    write_tables(read_summary(args.table), args.claims_html, args.summary_html, args.nets)
+
+
+# ------------------------------------------------------------------------ the table
+
+OUT = Arg("out")
+THREADS = optional("threads", int, default=1)
+# What every training job is given.
+TRAINING = (
+    Arg("cache"),
+    Arg("split-file"),
+    Arg("split"),
+    Arg("seed", int),
+    THREADS,
+    # Per-epoch training state for resuming after a kill (not an output of the rule).
+    optional("resume-state"),
+    # The net's settings file (jobsettings.py): its key goes into the metrics.
+    optional("provenance"),
+)
+
+STEPS: tuple[Step, ...] = (
+    Step("prepare-data", prepare_data, (OUT,), ("data.sources",)),
+    Step(
+        "store-images",
+        store_images,
+        (Arg("index"), THREADS, OUT),
+        ("data.store", "data.fashion_mnist"),
+    ),
+    Step(
+        "prepare-ilsvrc-val",
+        prepare_ilsvrc_val,
+        (
+            Arg("devkit"),
+            Arg("val-dir"),
+            OUT,
+            Arg("copy", switch=True, help="copy the images (default: symlinks)"),
+        ),
+        ("data.ilsvrc_val",),
+    ),
+    Step(
+        "make-split",
+        make_split,
+        (Arg("cache"), Arg("split"), OUT),
+        ("data.splits", "data.fashion_mnist", "data.sources"),
+    ),
+    Step(
+        "train-base",
+        train_base,
+        (*TRAINING, Arg("half"), Arg("out-model"), Arg("out-metrics")),
+        ("training.jobs",),
+        per_net=True,
+    ),
+    Step(
+        "train-cell",
+        train_cell,
+        (
+            *TRAINING,
+            Arg("target"),
+            Arg("treatment"),
+            Arg("n", int),
+            optional("base"),  # the checkpoint its first n layers come from (not random)
+            Arg("out-metrics"),
+        ),
+        ("training.jobs",),
+        per_net=True,
+    ),
+    Step(
+        "aggregate",
+        aggregate,
+        (
+            Arg("metrics", nargs="+"),
+            Arg("out-table"),
+            Arg("out-csv"),
+            optional("out-history"),
+            # What the current config and code make of each net (jobsettings.py).
+            optional("expected"),
+        ),
+        ("analysis.results_table",),
+    ),
+    Step(
+        "figures",
+        figures,
+        (
+            Arg("table"),
+            Arg("figure2"),
+            Arg("figure3"),
+            optional("history"),
+            optional("curves"),
+        ),
+        ("analysis.figures", "analysis.results_table"),
+    ),
+    Step(
+        "claims",
+        claims,
+        (Arg("table"), OUT),
+        ("analysis.claims_report", "analysis.results_table", "atomic"),
+    ),
+    Step(
+        "tables",
+        tables,
+        (Arg("table"), Arg("claims-html"), Arg("summary-html"), Arg("nets")),
+        ("analysis.report_tables", "analysis.results_table"),
+    ),
+)
