@@ -1,6 +1,6 @@
-"""The shared training process (transferability/shared_process.py): a job run in it gives the
-numbers, outputs, errors and exit codes it gives in its own process, and it lives and dies
-with its client (the process Snakemake started) as a job in its own process would."""
+"""The shared training process (transferability_runtime/shared_process.py): a job run in it
+gives the numbers, outputs, errors and exit codes it gives in its own process, and it lives
+and dies with its client (the process Snakemake started) as a job in its own process would."""
 
 from __future__ import annotations
 

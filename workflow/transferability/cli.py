@@ -18,8 +18,10 @@ from .steps import SETTINGS, STEPS, Step
 PROG = "python -m transferability"
 
 
-def parser(steps: Sequence[Step] = STEPS, prog: str = PROG) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=prog, description=__doc__)
+def parser(
+    steps: Sequence[Step] = STEPS, prog: str = PROG, description: str | None = __doc__
+) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog, description=description)
     sub = p.add_subparsers(dest="step", required=True)
     for step in steps:
         sp = sub.add_parser(step.name)
@@ -29,8 +31,12 @@ def parser(steps: Sequence[Step] = STEPS, prog: str = PROG) -> argparse.Argument
     return p
 
 
-def main(argv=None, steps: Sequence[Step] = STEPS, prog: str = PROG) -> int:
-    args = parser(steps, prog).parse_args(argv)
+def main(argv=None) -> int:
+    return run(parser().parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the step the parsed arguments name: its exit status."""
     try:
         return args.func(args) or 0
     except PipelineError as e:

@@ -1,4 +1,5 @@
-"""`python -m transferability_runtime STEP ...`: the command every rule runs.
+"""`python -m transferability_runtime STEP ...`: the command of the training rules and of the
+workflow's own steps (workflow/rules/common.smk, step_command).
 
 A training step goes to the shared warm process where there is one (shared_process.py);
 otherwise, and for every other step, it runs here as `python -m transferability STEP`

@@ -1,4 +1,4 @@
-"""The smoke run's report (config/smoke.yaml; its images: data/smoke_images.py): a few minutes
+"""The smoke run's report (config/smoke.yaml; its images: smoke_images.py): a few minutes
 that tell a cluster user whether the set-up works before the paper's grid is launched.
 
 `report` reads every training job's metrics (jobinfo.py) and writes a short Markdown

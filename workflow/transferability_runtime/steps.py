@@ -56,9 +56,15 @@ def code_fingerprint(step: str) -> str:
     return CODE.code_fingerprint(step)
 
 
+DESCRIPTION = """`python -m transferability_runtime STEP ...`, the training rules' command:
+any step of the experiment, as `python -m transferability STEP ...` runs it (a training
+step in the shared warm process where there is one), and the workflow's own steps."""
+
+
 def parser():
-    return cli.parser(tuple(ALL.values()), PROG)
+    return cli.parser(tuple(ALL.values()), PROG, DESCRIPTION)
 
 
 def main(argv=None) -> int:
-    return cli.main(argv, tuple(ALL.values()), PROG)
+    args = parser().parse_args(argv)
+    return cli.run(args)
