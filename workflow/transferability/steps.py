@@ -12,28 +12,33 @@ happen inside each function, so each job pays only for what it uses.
 
 from __future__ import annotations
 
-import argparse
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+
+# The shared process's client reads this table and must start in milliseconds: no import it
+# can spare (not even typing's).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Callable
+    from typing import Any
 
 
-@dataclass(frozen=True)
 class Arg:
     """One `--NAME VALUE` argument of a step."""
 
-    name: str  # the flag without its dashes: "split-file" is --split-file, args.split_file
-    type: Callable[[str], Any] = str
-    required: bool = True
-    default: Any = None
-    nargs: str | None = None  # "+": one or more values
-    switch: bool = False  # a flag without a value (store_true)
-    help: str | None = None
-
-    @property
-    def dest(self) -> str:
-        return self.name.replace("-", "_")
+    def __init__(
+        self,
+        name: str,  # the flag without its dashes: "split-file" is --split-file, args.split_file
+        type: Callable[[str], Any] = str,
+        required: bool = True,
+        default: Any = None,
+        nargs: str | None = None,  # "+": one or more values
+        switch: bool = False,  # a flag without a value (store_true)
+        help: str | None = None,
+    ):
+        self.name, self.type, self.required, self.default = name, type, required, default
+        self.nargs, self.switch, self.help = nargs, switch, help
+        self.dest = name.replace("-", "_")
 
     def add_to(self, parser: argparse.ArgumentParser) -> None:
         options: dict[str, Any] = {"help": self.help} if self.help else {}
@@ -55,19 +60,24 @@ def optional(name: str, type: Callable[[str], Any] = str, default: Any = None, *
     return Arg(name, type, required=False, default=default, **kw)
 
 
-@dataclass(frozen=True)
 class Step:
     """A step of the workflow: one rule's command, `python -m transferability NAME ...`."""
 
-    name: str
-    run: Callable[[argparse.Namespace], int | None]  # its arguments in; exit status out
-    arguments: tuple[Arg, ...]
-    # The package modules `run` calls into, by their path in the package (`training.jobs`
-    # is training/jobs.py): what its code fingerprint covers, with all they import.
-    modules: tuple[str, ...]
-    # Run once per net (hundreds of short jobs, each mostly importing torch): where jobs
-    # run side by side, a warm process shared by them pays off.
-    per_net: bool = False
+    def __init__(
+        self,
+        name: str,
+        run: Callable[[argparse.Namespace], int | None],  # its arguments in; exit status out
+        arguments: tuple[Arg, ...],
+        # The package modules `run` calls into, by their path in the package
+        # (`training.jobs` is training/jobs.py): what its code fingerprint covers, with all
+        # they import.
+        modules: tuple[str, ...],
+        # Run once per net (hundreds of short jobs, each mostly importing torch): where
+        # jobs run side by side, a warm process shared by them pays off.
+        per_net: bool = False,
+    ):
+        self.name, self.run, self.arguments = name, run, arguments
+        self.modules, self.per_net = modules, per_net
 
     def argument(self, dest: str) -> Arg | None:
         return next((a for a in (SETTINGS, *self.arguments) if a.dest == dest), None)
