@@ -85,6 +85,18 @@ def make_fake_fashion_mnist(root: Path, train_per_class: int = 30, test_per_clas
     return root
 
 
+# The whole-workflow tests' grid: one random split (random0), both ends of n, one seed. The
+# cells' epochs are set on their own, so a change of the base recipe reaches the cells only
+# through the base nets.
+TINY_GRID = {
+    "subset": {"train_per_class": 30, "val_per_class": 10, "test_per_class": 20},
+    "splits": {"random": 1, "dissimilar": {"enabled": False}},
+    "layers": [1, 7],
+    "seeds": [0],
+    "training": {"base": {"epochs": 1}, "cell": {"epochs": 1}},
+}
+
+
 def tiny_config() -> dict:
     """The default config with a few images per class and one base epoch. A batch of a
     half's 100 images: the default's 128 is refused at start (larger than the training
