@@ -45,7 +45,7 @@ def spreads(summary: Path) -> dict[str, tuple[float, int]]:
     import pandas as pd
 
     from transferability.analysis.claims import BY_NAME, all_claims
-    from transferability.analysis.measures import HIGH_N_MIN
+    from transferability.analysis.layer_sets import HIGH_N_MIN
     from transferability.analysis.nets import pair_with_base
     from transferability.analysis.units import per_unit
 

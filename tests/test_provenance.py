@@ -24,6 +24,7 @@ def test_figures_cover_the_plots_and_not_the_training_code():
     modules = provenance.modules_of("figures")
     figures = {"analysis.figure2", "analysis.figure3", "analysis.training_curves"}
     assert figures | {"analysis.plotting", "analysis.results_table"} <= set(modules)
+    assert "analysis.claims" not in modules  # a claim's edit redraws no figure
     assert not {"training.solver", "training.jobs", "training.models"} & set(modules)
 
 

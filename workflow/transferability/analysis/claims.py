@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 
 from . import convergence, measures
+from .layer_sets import HIGH_N_MIN, RANDOM_N_MIN
 from .measured import NAN, NAN_CI, Interval, Measured, Measurement, ns_text
-from .measures import HIGH_N_MIN, RANDOM_N_MIN
 from .nets import excluded_nets
 from .units import SPLIT, unit_keys, unit_name
 

@@ -15,7 +15,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.axes import Axes
 
-from .measures import HIGH_N_MIN, MID_N
+from .layer_sets import HIGH_N_MIN, MID_N
 from .nets import excluded_nets, pair_with_base, usable_nets
 from .plotting import (
     EDGE_WIDTH,

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from ..layers import CHOP_LAYERS
+from .layer_sets import ALL_N, HIGH_END_N, HIGH_N, HIGH_N_MIN, LOW_END_N, MID_N, RANDOM_N_MIN
 from .measured import (
     NAN,
     Measured,
@@ -35,13 +35,6 @@ from .units import SOURCE_BASE, labels, per_unit
 if TYPE_CHECKING:
     from .claims import ClaimSpec
 
-LOW_END_N = (1, 2)
-MID_N = (3, 4, 5)
-HIGH_END_N = (6, 7)
-HIGH_N_MIN = 5  # "high n" for the specificity claims: the paper's fc layers and conv5
-ALL_N = CHOP_LAYERS
-HIGH_N = tuple(n for n in CHOP_LAYERS if n >= HIGH_N_MIN)
-RANDOM_N_MIN = 3  # the paper: random frozen layers are "near chance from n=3"
 # A base within 1 point of chance makes (top1 - chance) / (base - chance) explode, so such
 # units are dropped from the normalised-accuracy claim.
 MIN_BASE_ABOVE_CHANCE = 0.01

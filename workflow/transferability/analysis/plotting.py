@@ -19,7 +19,8 @@ from pathlib import Path
 
 import matplotlib
 
-# Figures are drawn on cluster nodes and in tests without a display.
+# Figures are drawn on cluster nodes and in tests without a display. Every figure module
+# imports this one, so the backend is set before anything is drawn.
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
