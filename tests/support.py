@@ -156,6 +156,13 @@ def run_script(name: str, *args: str, timeout: float = 300) -> dict[str, str]:
     return {m[1]: (m[2], m[3]) for m in map(RESULT.match, out.splitlines()) if m}
 
 
+def claim_rows(claims_md: str, section: str) -> list[str]:
+    """The claim named in each row of the table under `## <section>` of a claims.md, in
+    order (a row names its claim in backticks in its first cell)."""
+    body = claims_md.split(f"\n## {section}\n", 1)[1].split("\n## ", 1)[0]
+    return [line.split("`")[1] for line in body.splitlines() if line.startswith("| `")]
+
+
 # ------------------------------------------------------------------------------------
 # Small nets and data for the training tests
 

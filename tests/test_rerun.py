@@ -152,7 +152,7 @@ def test_a_plot_setting_reruns_only_the_figures(clone):
 
 @pytest.mark.invalidation
 def test_plotting_code_reruns_only_the_figures(clone):
-    with edited(clone / "workflow/transferability/analysis/figures.py", CODE_CHANGE):
+    with edited(clone / "workflow/transferability/analysis/plotting.py", CODE_CHANGE):
         assert planned_jobs(clone) == {("figures",)}
 
 
