@@ -18,17 +18,24 @@ Prints `RESULT convergence_<label>_<what> <value> <unit>`.
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import os
 import platform
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import yaml
-from recipe_sweep import REPO, _job, _net, make_inputs, overridden
+from recipe_sweep import (
+    REPO,
+    _job,
+    _net,
+    base_nets,
+    make_inputs,
+    overridden,
+    run_jobs,
+    sweep_options,
+)
 
 CELL_N = (6, 7)
 
@@ -86,13 +93,11 @@ def _job_with_time(job: dict) -> list[dict]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--recipes", nargs="+", default=["{}"], help="JSON overrides of training.base")
-    ap.add_argument("--splits", nargs="+", default=["random0", "random1"])
-    ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
-    ap.add_argument("--results", default=str(REPO / "results"))
-    ap.add_argument("--out", default="convergence_sweep.csv", help="the table, one row a recipe")
-    ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--quick", action="store_true", help="1 epoch, 2 base nets: checks it runs")
+    sweep_options(
+        ap, ["random0", "random1"], "convergence_sweep.csv",
+        quick="1 epoch, 2 base nets: checks it runs",
+    )  # fmt: skip
+    ap.set_defaults(seeds=[0, 1])
     args = ap.parse_args()
 
     import pandas as pd
@@ -112,22 +117,11 @@ def main() -> None:
         label = _label(recipe)
         config = overridden(default, recipe)
         bases, cells = [], []
-        for split, half, seed in itertools.product(args.splits, ("A", "B"), args.seeds):
-            name = f"{label}-{split}-{half}-{seed}"
-            model = f"{tmp}/{name}.pt"
-            common = dict(
-                recipe=text, tmp=tmp, cache=cache, split=split, target=half, seed=seed,
-                split_file=f"{args.results}/splits/{split}.json", model=model,
-            )  # fmt: skip
-            bases.append(_net(common, config, name, "base", 0))
-            cells += [_net(common, config, name, "selffer_ft", n, model) for n in CELL_N]
+        for name, common, base in base_nets(args, config, text, label, tmp, cache, ("A", "B")):
+            bases.append(base)
+            cells += [_net(common, config, name, "selffer_ft", n, common["model"]) for n in CELL_N]
         started = time.perf_counter()
-        rows = []
-        with ProcessPoolExecutor(args.workers) as pool:
-            for result in pool.map(_job_with_time, bases):
-                rows += result
-            for result in pool.map(_job_with_time, cells):
-                rows += result
+        rows = run_jobs(args.workers, _job_with_time, bases, cells)
         line = summarise(rows, label, time.perf_counter() - started)
         table.append(line)
         print(

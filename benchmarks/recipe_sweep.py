@@ -80,6 +80,39 @@ def _net(common: dict, config: dict, name: str, treatment: str, n: int, base=Non
     )
 
 
+def sweep_options(ap: argparse.ArgumentParser, splits: list[str], out: str, quick: str) -> None:
+    """The options every sweep of base recipes takes."""
+    ap.add_argument("--recipes", nargs="+", default=["{}"], help="JSON overrides of training.base")
+    ap.add_argument("--splits", nargs="+", default=splits)
+    ap.add_argument("--seeds", nargs="+", type=int, default=[0])
+    ap.add_argument("--results", default=str(REPO / "results"))
+    ap.add_argument("--out", default=out, help="the table")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--quick", action="store_true", help=quick)
+
+
+def base_nets(args, config: dict, text: str, label: str, tmp: str, cache: str, halves):
+    """(fields a net of this base shares, the base net's job) for each split, half and seed:
+    a sweep adds the cells it needs beside each base."""
+    for split, half, seed in itertools.product(args.splits, halves, args.seeds):
+        name = f"{label}-{split}-{half}-{seed}"
+        common = dict(
+            recipe=text, tmp=tmp, cache=cache, split=split, target=half, seed=seed,
+            split_file=f"{args.results}/splits/{split}.json", model=f"{tmp}/{name}.pt",
+        )  # fmt: skip
+        yield name, common, _net(common, config, name, "base", 0)
+
+
+def run_jobs(workers: int, job, *stages: list[dict]) -> list[dict]:
+    """Every job's rows, stage after stage (cells read the base nets of the stage before)."""
+    rows = []
+    with ProcessPoolExecutor(workers) as pool:
+        for stage in stages:
+            for result in pool.map(job, stage):
+                rows += result
+    return rows
+
+
 def overridden(config: dict, recipe: dict) -> dict:
     """The config with a recipe's overrides: {"lr": ...} for every net, or
     {"base": {...}, "cell": {...}} for base nets and cells apart."""
@@ -118,16 +151,13 @@ def summarise(table, out: str, random_n) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--recipes", nargs="+", default=["{}"], help="JSON overrides of training.base")
-    ap.add_argument("--splits", nargs="+", default=["random0", "random1", "random2", "dissimilar"])
+    sweep_options(
+        ap, ["random0", "random1", "random2", "dissimilar"], "recipe_sweep.csv",
+        quick="3 nets of 1 epoch: checks it runs",
+    )  # fmt: skip
     ap.add_argument("--halves", nargs="+", default=["A", "B"])
     ap.add_argument("--random-n", nargs="+", type=int, default=[5, 6, 7])
     ap.add_argument("--selffer-n", nargs="*", type=int, default=[1, 2], help="none: no base nets")
-    ap.add_argument("--seeds", nargs="+", type=int, default=[0])
-    ap.add_argument("--results", default=str(REPO / "results"))
-    ap.add_argument("--out", default="recipe_sweep.csv")
-    ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--quick", action="store_true", help="3 nets of 1 epoch: checks it runs")
     args = ap.parse_args()
 
     import pandas as pd
@@ -144,22 +174,15 @@ def main() -> None:
     for text in args.recipes:
         config = overridden(default, json.loads(text))
         jobs, bases = [], []
-        for split, half, seed in itertools.product(args.splits, args.halves, args.seeds):
-            name = f"{abs(hash(text))}-{split}-{half}-{seed}"
-            model = f"{tmp}/{name}.pt"
-            common = dict(
-                recipe=text, tmp=tmp, cache=cache, split=split, target=half, seed=seed,
-                split_file=f"{args.results}/splits/{split}.json", model=model,
-            )  # fmt: skip
-            bases.append(_net(common, config, name, "base", 0))
+        nets = base_nets(args, config, text, str(abs(hash(text))), tmp, cache, args.halves)
+        for name, common, base in nets:
+            bases.append(base)
             jobs += [_net(common, config, name, "random", n) for n in args.random_n]
-            jobs += [_net(common, config, name, "selffer", n, model) for n in args.selffer_n]
+            jobs += [
+                _net(common, config, name, "selffer", n, common["model"]) for n in args.selffer_n
+            ]
         os.environ.setdefault("TRANSFERABILITY_SHARED_PROCESS", "0")
-        with ProcessPoolExecutor(args.workers) as pool:
-            for result in pool.map(_job, bases if args.selffer_n else []):
-                rows += result
-            for result in pool.map(_job, jobs):
-                rows += result
+        rows += run_jobs(args.workers, _job, bases if args.selffer_n else [], jobs)
         summarise(pd.DataFrame(rows), args.out, args.random_n)
 
 

@@ -44,12 +44,14 @@ def spreads(summary: Path) -> dict[str, tuple[float, int]]:
     """Per claim: (sd of unit values on the gain scale, units in this run)."""
     import pandas as pd
 
-    from transferability.analysis import claims as C
+    from transferability.analysis.claims import BY_NAME, all_claims
+    from transferability.analysis.layer_sets import HIGH_N_MIN
     from transferability.analysis.nets import pair_with_base
+    from transferability.analysis.units import per_unit
 
     df = pd.read_csv(summary)
     out = {}
-    for claim in C.all_claims(df):
+    for claim in all_claims(df):
         k, lo, hi = claim.n_units, claim.gain_ci_low, claim.gain_ci_high
         if claim.name == "dissimilar_drops_more" or k < 3 or math.isnan(lo):
             continue
@@ -60,12 +62,12 @@ def spreads(summary: Path) -> dict[str, tuple[float, int]]:
         out[claim.name] = (max(widths) / 2 / half_width(1.0, k), k)
     # The dissimilar claim: the larger of its two sides' spreads.
     paired = pair_with_base(df)
-    cells = paired[(paired["treatment"] == "transfer") & (paired["n"] >= C.HIGH_N_MIN)]
+    cells = paired[(paired["treatment"] == "transfer") & (paired["n"] >= HIGH_N_MIN)]
     if len(cells):
         rel = (cells["top1"] - cells["base_top1"]) / (cells["base_top1"] - cells["chance"])
-        keys = C.SPECS["dissimilar_drops_more"].keys
+        keys = BY_NAME["dissimilar_drops_more"].keys
         sides = [
-            C._per_unit(rel[cells["split_kind"] == kind], cells[cells["split_kind"] == kind], keys)
+            per_unit(rel[cells["split_kind"] == kind], cells[cells["split_kind"] == kind], keys)
             for kind in ("dissimilar", "random")
         ]
         if all(len(side) >= 3 for side in sides):
@@ -87,23 +89,23 @@ def main() -> None:
 
     import numpy as np
 
-    from transferability.analysis.claims import MARGINS
+    from transferability.analysis.claims import BY_NAME
 
     seen: dict[str, list[float]] = {}
     for run in args.runs:
         for name, (sd, k) in spreads(Path(run) / "summary.csv").items():
             sides = 2 if name == "dissimilar_drops_more" else 1
-            need = units_for(sd, MARGINS[name].threshold, sides)
+            need = units_for(sd, BY_NAME[name].margin.threshold, sides)
             print(
                 f"{run}: {name}: sd {100 * sd:.2f}% of the gain over {k} units; margin "
-                f"{100 * MARGINS[name].threshold:+.2f}% -> {need} units"
+                f"{100 * BY_NAME[name].margin.threshold:+.2f}% -> {need} units"
                 + (" per side" if sides == 2 else "")
             )
             seen.setdefault(name, []).append(sd)
     for name, sds in seen.items():
         sd = max(sds) if args.worst else float(np.median(sds))
         sides = 2 if name == "dissimilar_drops_more" else 1
-        need = units_for(sd, MARGINS[name].threshold, sides)
+        need = units_for(sd, BY_NAME[name].margin.threshold, sides)
         print(f"RESULT units_needed_{name} {need} units")
 
 

@@ -85,6 +85,18 @@ def make_fake_fashion_mnist(root: Path, train_per_class: int = 30, test_per_clas
     return root
 
 
+# The whole-workflow tests' grid: one random split (random0), both ends of n, one seed. The
+# cells' epochs are set on their own, so a change of the base recipe reaches the cells only
+# through the base nets.
+TINY_GRID = {
+    "subset": {"train_per_class": 30, "val_per_class": 10, "test_per_class": 20},
+    "splits": {"random": 1, "dissimilar": {"enabled": False}},
+    "layers": [1, 7],
+    "seeds": [0],
+    "training": {"base": {"epochs": 1}, "cell": {"epochs": 1}},
+}
+
+
 def tiny_config() -> dict:
     """The default config with a few images per class and one base epoch. A batch of a
     half's 100 images: the default's 128 is refused at start (larger than the training
@@ -142,6 +154,13 @@ def run_script(name: str, *args: str, timeout: float = 300) -> dict[str, str]:
         timeout=timeout,
     ).stdout
     return {m[1]: (m[2], m[3]) for m in map(RESULT.match, out.splitlines()) if m}
+
+
+def claim_rows(claims_md: str, section: str) -> list[str]:
+    """The claim named in each row of the table under `## <section>` of a claims.md, in
+    order (a row names its claim in backticks in its first cell)."""
+    body = claims_md.split(f"\n## {section}\n", 1)[1].split("\n## ", 1)[0]
+    return [line.split("`")[1] for line in body.splitlines() if line.startswith("| `")]
 
 
 # ------------------------------------------------------------------------------------

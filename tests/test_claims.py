@@ -12,10 +12,11 @@ import pandas as pd
 import pytest
 
 from transferability.analysis import claims as C
-from transferability.analysis import claims_report, stats
-from transferability.analysis.nets import excluded_nets, normalise, usable_nets
+from transferability.analysis import claims_report, stats, units
+from transferability.analysis.nets import excluded_nets, normalise, pair_with_base, usable_nets
+from transferability.treatments import CELL_TREATMENTS
 
-from .support import REPO
+from .support import REPO, claim_rows
 from .synthetic import BASE, CHANCE, make_table, override, set_status
 
 pytestmark = pytest.mark.claims
@@ -55,26 +56,49 @@ CASES = {
         {"effect": override(random_paper=lambda n, k: BASE - 0.01)},
     ),
 }
-CLAIM_BY_NAME = {f.__name__.removeprefix("claim_"): f for f in C.CLAIM_FUNCTIONS}
 
 
-def test_every_claim_has_a_case_and_a_margin():
-    assert set(CASES) == set(CLAIM_BY_NAME) == set(C.MARGINS) == set(C.SPECS)
+def check(name: str, df: pd.DataFrame) -> C.Claim:
+    """One claim of the registry checked on `df` (not gated by the convergence check)."""
+    return C.evaluate(C.BY_NAME[name], df)
+
+
+def margin(name: str) -> float:
+    return C.BY_NAME[name].margin.threshold
+
+
+def test_every_claim_has_a_case():
+    assert set(CASES) == set(C.BY_NAME)
+
+
+def test_each_claim_is_one_registry_entry_and_one_row_of_each_table(table):
+    """Everything about a claim is in its entry: the report's rows follow the registry."""
+    names = [spec.name for spec in C.REGISTRY]
+    assert len(set(names)) == len(names) and list(C.BY_NAME) == names
+    for spec in C.REGISTRY:
+        assert spec.margin.reason and spec.label and spec.statement and spec.paper_value, spec
+        assert callable(spec.measure) and spec.how.startswith("Per unit, "), spec.name
+        assert spec.margin.side in ("above", "below", "within"), spec.name
+        assert spec.keys and set(spec.treatments) <= set(CELL_TREATMENTS), spec.name
+    labels = [spec.label for spec in C.REGISTRY]
+    assert len(set(labels)) == len(labels)
+    text = claims_report.render_markdown(table, C.all_claims(table))
+    assert claim_rows(text, "Claims") == claim_rows(text, "Margins") == names
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_claim_is_reproduced_where_the_effect_is_there(name):
     holds, _ = CASES[name]
-    claim = CLAIM_BY_NAME[name](make_table(**holds))
+    claim = check(name, make_table(**holds))
     assert claim.verdict == C.REPRODUCED, claim.detail
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_claim_is_not_reproduced_where_the_effect_is_absent(name):
     holds, fails = CASES[name]
-    claim = CLAIM_BY_NAME[name](make_table(**fails))
+    claim = check(name, make_table(**fails))
     assert claim.verdict == C.NOT_REPRODUCED, claim.detail
-    assert CLAIM_BY_NAME[name](make_table(**holds)).verdict != claim.verdict
+    assert check(name, make_table(**holds)).verdict != claim.verdict
 
 
 def test_a_dip_too_small_to_matter_is_not_reproduced_and_a_bump_neither():
@@ -82,34 +106,34 @@ def test_a_dip_too_small_to_matter_is_not_reproduced_and_a_bump_neither():
     small = override(selffer=lambda n, k: BASE - (0.002 if 3 <= n <= 5 else 0.0))
     bump = override(selffer=lambda n, k: BASE + (0.03 if 3 <= n <= 5 else 0.0))
     for effect in (small, bump):
-        assert C.claim_selffer_dip(make_table(effect, noise=0.0005)).verdict == C.NOT_REPRODUCED
+        assert check("selffer_dip", make_table(effect, noise=0.0005)).verdict == C.NOT_REPRODUCED
 
 
 def test_an_effect_at_the_margin_is_inconclusive():
     # The dip is exactly the margin: the interval straddles it, whatever the noise.
-    margin = C.MARGINS["selffer_dip"].threshold
-    at_margin = override(selffer=lambda n, k: BASE + (margin * GAIN if 3 <= n <= 5 else 0.0))
-    claim = C.claim_selffer_dip(make_table(at_margin, noise=0.003, base_noise=0.0))
-    assert claim.gain_ci_low < margin < claim.gain_ci_high and claim.verdict == C.INCONCLUSIVE
+    dip = margin("selffer_dip")
+    at_margin = override(selffer=lambda n, k: BASE + (dip * GAIN if 3 <= n <= 5 else 0.0))
+    claim = check("selffer_dip", make_table(at_margin, noise=0.003, base_noise=0.0))
+    assert claim.gain_ci_low < dip < claim.gain_ci_high and claim.verdict == C.INCONCLUSIVE
 
 
 def test_selffer_dip_inconclusive_without_high_end():
     # Without n=6,7 a monotone decline would look like a dip, so there must be no verdict.
-    claim = C.claim_selffer_dip(make_table(ns=range(1, 6)))
+    claim = check("selffer_dip", make_table(ns=range(1, 6)))
     assert claim.verdict == C.INCONCLUSIVE and claim.n_units == 0
 
 
 def test_transfer_decline_uses_random_splits_only(table):
     # Random splits lose 1 point per layer: n=5..7 vs n=1,2 is -4.5 points. The dissimilar
     # split declines three times as fast; it must not leak into this effect.
-    assert C.claim_transfer_declines_with_n(table).effect == pytest.approx(-0.045, abs=0.002)
+    assert check("transfer_declines_with_n", table).effect == pytest.approx(-0.045, abs=0.002)
 
 
 def test_random_is_judged_from_n3_not_at_n7_only():
     # Near chance at n=7 only: n=3..6 keep most of the signal, so the paper's
     # "near chance from n=3" does not hold.
     late = override(random=lambda n, k: CHANCE + 0.01 if n == 7 else BASE - 0.02)
-    assert C.claim_random_toward_chance(make_table(late)).verdict == C.NOT_REPRODUCED
+    assert check("random_toward_chance", make_table(late)).verdict == C.NOT_REPRODUCED
 
 
 # --- the boost and its control
@@ -118,23 +142,23 @@ def test_random_is_judged_from_n3_not_at_n7_only():
 @pytest.mark.parametrize("name", ["transfer_ft_boost", "transfer_ft_boost_high_n"])
 def test_boost_not_reproduced_when_bnb_plus_is_as_high_as_anb_plus(name):
     both_high = override(selffer_ft=lambda n, k: BASE + 0.02)
-    claim = CLAIM_BY_NAME[name](make_table(both_high))
-    assert claim.gain_ci_low > C.MARGINS[name].threshold  # AnB+ does beat the base ...
-    assert claim.control_gain_ci_high < C.MARGINS[name].threshold  # ... but not BnB+
+    claim = check(name, make_table(both_high))
+    assert claim.gain_ci_low > margin(name)  # AnB+ does beat the base ...
+    assert claim.control_gain_ci_high < margin(name)  # ... but not BnB+
     assert claim.verdict == C.NOT_REPRODUCED
 
 
 @pytest.mark.parametrize("name", ["transfer_ft_boost", "transfer_ft_boost_high_n"])
 def test_boost_inconclusive_when_the_control_straddles_the_margin(name):
-    margin = C.MARGINS[name].threshold
-    near = override(selffer_ft=lambda n, k: BASE + 0.02 - margin * GAIN)  # AnB+ - BnB+ = margin
-    claim = CLAIM_BY_NAME[name](make_table(near, noise=0.004))
-    assert claim.control_gain_ci_low < margin < claim.control_gain_ci_high
+    boost = margin(name)
+    near = override(selffer_ft=lambda n, k: BASE + 0.02 - boost * GAIN)  # AnB+ - BnB+ = margin
+    claim = check(name, make_table(near, noise=0.004))
+    assert claim.control_gain_ci_low < boost < claim.control_gain_ci_high
     assert claim.verdict == C.INCONCLUSIVE
 
 
 def test_boost_reports_both_measures(table):
-    claim = C.claim_transfer_ft_boost(table)
+    claim = check("transfer_ft_boost", table)
     assert claim.control == "AnB+ - BnB+"
     assert claim.effect == pytest.approx(0.02, abs=0.003)
     assert claim.control_effect == pytest.approx(0.02, abs=0.003)
@@ -161,10 +185,11 @@ def _disjoint(groups, reference: bool = True) -> bool:
     return all(not (a & b) for a, b in itertools.combinations(touched, 2))
 
 
-@pytest.mark.parametrize("name", sorted(C.CLAIM_TREATMENTS))
+@pytest.mark.parametrize("name", sorted(C.BY_NAME))
 def test_units_of_every_claim_never_share_a_base_net(table, name):
-    groups = C.units(table, C.CLAIM_TREATMENTS[name], C.CLAIM_UNITS[name])
-    cancels = C.CLAIM_UNITS[name] == C.SOURCE_BASE
+    spec = C.BY_NAME[name]
+    groups = units.groups(table, spec.treatments, spec.keys)
+    cancels = spec.keys == units.SOURCE_BASE
     assert len(groups) >= 3 and _disjoint(groups.values(), reference=not cancels)
 
 
@@ -172,10 +197,10 @@ def test_the_decline_does_not_depend_on_the_targets_own_base():
     """AnB cells of one target all compare with the same own base: in points, shifting a
     target's base moves no unit (the target's own base cancels in high n minus low n)."""
     table = make_table(splits=RANDOM3)
-    claim = C.claim_transfer_declines_with_n(table)
+    claim = check("transfer_declines_with_n", table)
     shifted = table.copy()
     shifted.loc[shifted["treatment"] == "base", "top1"] += 0.05
-    again = C.claim_transfer_declines_with_n(shifted)
+    again = check("transfer_declines_with_n", shifted)
     assert again.effect == pytest.approx(claim.effect)
     assert (again.ci_low, again.ci_high) == pytest.approx((claim.ci_low, claim.ci_high))
     assert claim.n_units == 3  # 3 random splits, each averaging 2 source halves x 3 seeds
@@ -190,9 +215,9 @@ def test_grouping_transfer_cells_by_base_net_would_share_bases(table):
 
 
 def test_a_claims_unit_follows_from_its_treatments(table):
-    units = {c.name: c.unit for c in C.all_claims(table)}
+    unit_of = {c.name: c.unit for c in C.all_claims(table)}
     transfer = {"transfer_ft_boost", "transfer_ft_boost_high_n", "dissimilar_drops_more"}
-    for name, unit in units.items():
+    for name, unit in unit_of.items():
         if name == "transfer_declines_with_n":
             assert unit == "split"
             continue
@@ -212,10 +237,10 @@ def test_units_not_nets_are_resampled():
     bases = df["treatment"] == "base"
     unit = df["split"].map({"random0": 0, "random1": 3}) + df["seed"]
     df.loc[bases, "top1"] += np.where(unit[bases] % 2, 0.02, -0.02)
-    claim = C.claim_transfer_ft_boost(df)
+    claim = check("transfer_ft_boost", df)
     assert claim.n_units == 6 and claim.verdict == C.INCONCLUSIVE
-    assert claim.ci_low < C.MARGINS["transfer_ft_boost"].threshold
-    nets = C.pair_with_base(df)
+    assert claim.ci_low < margin("transfer_ft_boost")
+    nets = pair_with_base(df)
     nets = nets[nets["treatment"] == "transfer_ft"]
     assert stats.t_interval((nets["top1"] - nets["base_top1"]).to_numpy())[0] > 0.005
 
@@ -230,7 +255,7 @@ def test_units_not_nets_are_resampled():
     ],
 )
 def test_fewer_than_three_units_give_no_interval(name, kwargs):
-    claim = CLAIM_BY_NAME[name](make_table(**kwargs))
+    claim = check(name, make_table(**kwargs))
     assert np.isnan(claim.ci_low) and np.isnan(claim.ci_high)
     assert claim.verdict == C.INCONCLUSIVE
     assert re.search(r"2 (dissimilar and \d+ random )?unit", claim.detail), claim.detail
@@ -257,7 +282,7 @@ def test_failed_and_diverged_nets_are_excluded_and_listed(table):
     assert "| random0 | B | random | 5 | 1 | failed | final loss 1.609 = ln 5" in text
     assert "| random0 | B | transfer_ft | 2 | 1 | diverged | loss NaN at epoch 3 |" in text
     assert "(1 trained" not in text and "2 diverged" not in text
-    assert "1 failed" in C.claim_random_toward_chance(df).detail
+    assert "1 failed" in check("random_toward_chance", df).detail
 
 
 def test_a_failed_base_takes_its_cells_out_of_base_comparisons(table):
@@ -268,7 +293,7 @@ def test_a_failed_base_takes_its_cells_out_of_base_comparisons(table):
         & (table["seed"] == 0)
     )
     df = set_status(table, base, "failed", "best validation top-1 at chance")
-    assert C.claim_selffer_low_n_matches_base(df).n_units == 17
+    assert check("selffer_low_n_matches_base", df).n_units == 17
 
 
 def test_old_tables_get_a_status_from_diverged(table):

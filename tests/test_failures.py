@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from transferability import grid
-from transferability.analysis import figures
+from transferability.analysis import figure3
 from transferability.analysis.claims import all_claims
 from transferability.analysis.claims_report import render_markdown
 from transferability.analysis.nets import excluded_nets, pair_with_base, usable_nets
@@ -111,7 +111,7 @@ def test_a_collapse_forced_by_a_huge_learning_rate_is_failed_and_not_counted(
     matplotlib.use("Agg")
     fig, ax = matplotlib.pyplot.subplots()
     paired = pair_with_base(combined)
-    figures._figure3_random(ax, usable_nets(combined), excluded_nets(combined), paired)
+    figure3._panel_random(ax, usable_nets(combined), excluded_nets(combined), paired)
     markers = [c for c in ax.collections if c.get_label().startswith("diverged or failed")]
     assert len(markers) == 1 and len(markers[0].get_offsets()) == 1
 

@@ -350,7 +350,7 @@ def test_replicates_multiply_the_nets_and_each_cell_copies_from_its_own_seed():
 def test_mean_lines_get_95_percent_interval_bars_only_from_three_units():
     import matplotlib.pyplot as plt
 
-    from transferability.analysis import figures
+    from transferability.analysis import plotting
     from transferability.analysis.nets import pair_with_base
 
     from .synthetic import make_table
@@ -358,7 +358,7 @@ def test_mean_lines_get_95_percent_interval_bars_only_from_three_units():
     table = make_table(splits=["random0"], seeds=range(3), ns=[1, 2])  # 3 (split, seed) units
     anb = pair_with_base(table).query("treatment == 'transfer'")
     fig, ax = plt.subplots()
-    figures._interval_bars(ax, anb, "red")
+    plotting.interval_bars(ax, anb, "red")
     assert len(ax.lines) == 2  # one bar per n
     low, high = ax.lines[0].get_ydata()
     assert low <= anb[anb["n"] == 1]["top1"].mean() <= high
@@ -366,7 +366,7 @@ def test_mean_lines_get_95_percent_interval_bars_only_from_three_units():
     diffs = (anb["top1"] - anb["base_top1"])[anb["n"] == 1].groupby(anb["seed"]).mean()
     assert high - low == pytest.approx(np.diff(t_interval(diffs.to_numpy()))[0])
     ax.clear()
-    figures._interval_bars(ax, anb[anb["seed"] < 2], "red")  # 2 units: no interval
+    plotting.interval_bars(ax, anb[anb["seed"] < 2], "red")  # 2 units: no interval
     assert len(ax.lines) == 0
     plt.close(fig)
 

@@ -6,7 +6,7 @@ import re
 import yaml
 
 from transferability import layers
-from transferability.analysis import claims, figures
+from transferability.analysis import layer_sets, plotting
 from transferability.training import models
 
 from .support import REPO
@@ -38,6 +38,6 @@ def test_the_wildcard_of_n_matches_exactly_the_chop_layers():
 
 
 def test_the_claims_and_figures_take_their_layers_from_the_model():
-    assert claims.ALL_N == layers.CHOP_LAYERS
-    assert claims.HIGH_N[-1] == layers.CHOP_LAYERS[-1]
-    assert list(figures.N_TICKS) == list(range(layers.NUM_LAYERS))
+    assert layer_sets.ALL_N == layers.CHOP_LAYERS
+    assert layer_sets.HIGH_N[-1] == layers.CHOP_LAYERS[-1]
+    assert list(plotting.N_TICKS) == list(range(layers.NUM_LAYERS))

@@ -6,12 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from transferability.analysis import figures
+from transferability.analysis.figure2 import figure2
+from transferability.analysis.figure3 import figure3
 
 from .synthetic import make_table
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-FIGURES = {"figure2": figures.figure2, "figure3": figures.figure3}
+FIGURES = {"figure2": figure2, "figure3": figure3}
 
 
 def is_png(path: Path) -> bool:
@@ -46,14 +47,14 @@ def test_diverged_nets_still_give_a_png(figure, tmp_path):
 
 
 def test_parent_directories_are_created(tmp_path):
-    assert is_png(figures.figure2(make_table(ns=[1]), tmp_path / "a" / "b" / "fig.png"))
+    assert is_png(figure2(make_table(ns=[1]), tmp_path / "a" / "b" / "fig.png"))
 
 
 def test_pdf_suffix_writes_a_pdf(tmp_path):
-    path = figures.figure3(make_table(ns=[1]), tmp_path / "fig.pdf")
+    path = figure3(make_table(ns=[1]), tmp_path / "fig.pdf")
     assert path.read_bytes()[:5] == b"%PDF-"
 
 
 def test_no_temporary_file_is_left_behind(tmp_path):
-    figures.figure2(make_table(ns=[1]), tmp_path / "fig.png")
+    figure2(make_table(ns=[1]), tmp_path / "fig.png")
     assert [p.name for p in tmp_path.iterdir()] == ["fig.png"]

@@ -17,18 +17,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from .support import FASHION_MNIST_ROOT, copy_repository, snakemake
+from .support import FASHION_MNIST_ROOT, TINY_GRID, copy_repository, snakemake
 from .support import REPO as REPO_ROOT
 
-# One random split (random0), both ends of n, one seed. The cells' epochs are set on
-# their own, so a change of the base recipe reaches the cells only through the base nets.
-TINY = {
-    "subset": {"train_per_class": 30, "val_per_class": 10, "test_per_class": 20},
-    "splits": {"random": 1, "dissimilar": {"enabled": False}},
-    "layers": [1, 7],
-    "seeds": [0],
-    "training": {"base": {"epochs": 1}, "cell": {"epochs": 1}},
-}
+TINY = TINY_GRID
 TARGETS = ("A", "B")
 # The default's treatments (TINY leaves them as config/config.yaml has them).
 TREATMENTS = yaml.safe_load((REPO_ROOT / "config/config.yaml").read_text())["treatments"]
@@ -160,7 +152,7 @@ def test_a_plot_setting_reruns_only_the_figures(clone):
 
 @pytest.mark.invalidation
 def test_plotting_code_reruns_only_the_figures(clone):
-    with edited(clone / "workflow/transferability/analysis/figures.py", CODE_CHANGE):
+    with edited(clone / "workflow/transferability/analysis/plotting.py", CODE_CHANGE):
         assert planned_jobs(clone) == {("figures",)}
 
 

@@ -17,17 +17,18 @@ import pandas as pd
 import pytest
 import yaml
 
-from .support import FASHION_MNIST_ROOT, copy_repository, snakemake, tiny_config, train_base_argv
+from .support import (
+    FASHION_MNIST_ROOT,
+    TINY_GRID,
+    copy_repository,
+    snakemake,
+    tiny_config,
+    train_base_argv,
+)
 
 pytestmark = pytest.mark.provenance
 
-TINY = {
-    "subset": {"train_per_class": 30, "val_per_class": 10, "test_per_class": 20},
-    "splits": {"random": 1, "dissimilar": {"enabled": False}},
-    "layers": [1, 7],
-    "seeds": [0],
-    "training": {"base": {"epochs": 1}, "cell": {"epochs": 1}},
-}
+TINY = TINY_GRID
 BASE_EPOCHS_2 = {"training": {"base": {"epochs": 2}}}
 # A base-recipe change: the 2 base nets and the 16 cells that copy from them (not the 4
 # frozen-random cells), then the 4 table jobs.

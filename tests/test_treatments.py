@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from transferability import grid, treatments
-from transferability.analysis import claims, figures, nets
+from transferability.analysis import nets, plotting, units
 from transferability.errors import ConfigError
 
 from .support import REPO
@@ -64,10 +64,10 @@ def test_config_readme_names_each_treatment_with_its_label():
 def test_everything_else_derives_from_the_registry():
     assert tuple(CELLS) == grid.TREATMENTS
     assert grid.FINE_TUNED == ("selffer_ft", "transfer_ft")
-    assert {"transfer", "transfer_ft"} == claims.CROSS_HALF
+    assert {"transfer", "transfer_ft"} == units.CROSS_HALF
     assert tuple(t.name for t in treatments.REGISTRY) == nets.TREATMENT_ORDER
-    assert list(figures.STYLES) == list(nets.TREATMENT_ORDER)
-    assert {k: s.label for k, s in figures.STYLES.items()} == nets.DISPLAY_NAMES
+    assert list(plotting.STYLES) == list(nets.TREATMENT_ORDER)
+    assert {k: s.label for k, s in plotting.STYLES.items()} == nets.DISPLAY_NAMES
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,14 @@ import yaml
 
 from transferability import grid
 
-from .support import FASHION_MNIST_ROOT, TINY, copy_repository, expected_nets, resolved
+from .support import (
+    FASHION_MNIST_ROOT,
+    TINY,
+    claim_rows,
+    copy_repository,
+    expected_nets,
+    resolved,
+)
 
 pytestmark = pytest.mark.workflow
 
@@ -74,11 +81,12 @@ def test_figures_and_claims_exist(tiny_run):
         data = (tiny_run / "results/figures" / figure).read_bytes()
         assert data.startswith(b"\x89PNG")
     claims = (tiny_run / "results/claims.md").read_text()
-    from transferability.analysis.claims import SPECS
+    from transferability.analysis.claims import REGISTRY
 
-    # Each claim has its own row, named in backticks: no name passes as part of another.
-    rows = [line for line in claims.splitlines() if line.startswith("| `")]
-    assert [row.split("`")[1] for row in rows[: len(SPECS)]] == list(SPECS)
+    # Exactly one row per registry entry, in its order, in both tables: a claim left out,
+    # repeated or named only as part of another's name fails.
+    names = [spec.name for spec in REGISTRY]
+    assert claim_rows(claims, "Claims") == claim_rows(claims, "Margins") == names
 
 
 def test_every_job_left_a_log_and_a_benchmark(tiny_run):

@@ -3,7 +3,7 @@
 `code_fingerprint(step)` hashes the source of the package modules one workflow step
 runs: the step's entry modules and every package module they import, transitively.
 The Snakefile puts it in each rule's params, so Snakemake's params trigger reruns a
-step exactly when its code changes (a training job does not rerun when only analysis/figures.py
+step exactly when its code changes (a training job does not rerun when only analysis/plotting.py
 changes; the figures do). The job records the same fingerprint in its metrics.
 
 The hash is of each module's syntax tree, not its text: comments and formatting do

@@ -192,15 +192,17 @@ def aggregate(args) -> None:
 
 
 def figures(args) -> None:
-    from .analysis import figures
+    from .analysis.figure2 import figure2
+    from .analysis.figure3 import figure3
     from .analysis.results_table import read_history, read_summary
+    from .analysis.training_curves import training_curves
 
     table = read_summary(args.table)
     dpi = args.settings.get("dpi", 150)
-    figures.figure2(table, args.figure2, dpi)
-    figures.figure3(table, args.figure3, dpi)
+    figure2(table, args.figure2, dpi)
+    figure3(table, args.figure3, dpi)
     if args.curves:
-        figures.training_curves(read_history(args.history), args.curves, dpi)
+        training_curves(read_history(args.history), args.curves, dpi)
 
 
 def claims(args) -> None:
@@ -305,7 +307,12 @@ STEPS: tuple[Step, ...] = (
             optional("history"),
             optional("curves"),
         ),
-        ("analysis.figures", "analysis.results_table"),
+        (
+            "analysis.figure2",
+            "analysis.figure3",
+            "analysis.training_curves",
+            "analysis.results_table",
+        ),
     ),
     Step(
         "claims",

@@ -38,27 +38,17 @@ def render(out: str | Path) -> None:
     into out/ (also what the test redraws)."""
     import pandas as pd
 
-    from transferability.analysis import claims, claims_report, figures
+    from transferability.analysis import claims, claims_report
+    from transferability.analysis.figure2 import figure2
+    from transferability.analysis.figure3 import figure3
+    from transferability.analysis.training_curves import training_curves
 
     out = Path(out)
     table = pd.read_csv(out / TABLE)
-    figures.figure2(table, out / FIGURES[0])
-    figures.figure3(table, out / FIGURES[1])
-    figures.training_curves(pd.read_csv(out / HISTORY), out / FIGURES[2])
+    figure2(table, out / FIGURES[0])
+    figure3(table, out / FIGURES[1])
+    training_curves(pd.read_csv(out / HISTORY), out / FIGURES[2])
     write_text(out / CLAIMS, claims_report.render_markdown(table, claims.all_claims(table)))
-
-
-# The claims in a few words, for README's verdict table.
-SHORT = {
-    "selffer_low_n_matches_base": "BnB ≈ base at n = 1, 2",
-    "selffer_dip": "BnB dips at n = 3–5 (co-adaptation)",
-    "transfer_declines_with_n": "AnB falls with n (n 5–7 vs 1–2)",
-    "transfer_ft_boost": "AnB+ beats base and BnB+, n 1–7",
-    "transfer_ft_boost_high_n": "AnB+ beats base and BnB+, n 5–7",
-    "dissimilar_drops_more": "dissimilar split drops more (n 5–7)",
-    "random_toward_chance": "random (He) layers near chance, n ≥ 3 (share kept)",
-    "random_paper_init_toward_chance": "random (paper init) layers near chance, n ≥ 3 (share kept)",
-}
 
 
 def verdict_table(runs: dict[str, str | Path]) -> str:
@@ -66,26 +56,27 @@ def verdict_table(runs: dict[str, str | Path]) -> str:
     on the gain scale with the 95% interval, and the verdict), from the runs' tables."""
     import pandas as pd
 
-    from transferability.analysis import claims as C
+    from transferability.analysis.claims import BY_NAME, all_claims
+    from transferability.analysis.measured import pct, signed_pct
 
-    per_run = {name: C.all_claims(pd.read_csv(Path(d) / TABLE)) for name, d in runs.items()}
+    per_run = {name: all_claims(pd.read_csv(Path(d) / TABLE)) for name, d in runs.items()}
     first = next(iter(per_run.values()))
     header = ["claim", "paper", *(f"{name}: effect [95% CI]" for name in per_run), "verdicts"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for i, claim in enumerate(first):
-        row = [SHORT.get(claim.name, claim.name)]
-        row.append(C.signed_pct(claim.paper_gain_effect).replace("n/a", "not reported"))
+        row = [BY_NAME[claim.name].label]
+        row.append(signed_pct(claim.paper_gain_effect).replace("n/a", "not reported"))
         verdicts = []
         for claims in per_run.values():
             c = claims[i]
-            share = C.pct if C.MARGINS[c.name].scale.endswith("kept") else C.signed_pct
+            share = pct if BY_NAME[c.name].margin.scale.endswith("kept") else signed_pct
             ci = "" if pd.isna(c.gain_ci_low) else f" [{share(c.gain_ci_low)}, "
             ci += "" if pd.isna(c.gain_ci_low) else f"{share(c.gain_ci_high)}]"
             if c.control:
                 ci += (
-                    f"; {c.control} {C.signed_pct(c.control_gain_effect)} "
-                    f"[{C.signed_pct(c.control_gain_ci_low)}, "
-                    f"{C.signed_pct(c.control_gain_ci_high)}]"
+                    f"; {c.control} {signed_pct(c.control_gain_effect)} "
+                    f"[{signed_pct(c.control_gain_ci_low)}, "
+                    f"{signed_pct(c.control_gain_ci_high)}]"
                 )
             row.append(f"{share(c.gain_effect)}{ci}")
             verdicts.append(c.verdict)

@@ -6,22 +6,13 @@ from collections.abc import Iterable, Sequence
 
 import pandas as pd
 
+from ..training.status import STATUSES, TRAINED
 from . import convergence
-from .claims import (
-    MARGINS,
-    NOT_JUDGED,
-    PAPER_GAIN,
-    SPECS,
-    Claim,
-    pct,
-    points,
-    signed_pct,
-)
+from .claims import NOT_JUDGED, PAPER_GAIN, REGISTRY, Claim
+from .measured import pct, points, signed_pct
 from .nets import (
     DISPLAY_NAMES,
     NET_KEYS,
-    STATUSES,
-    TRAINED,
     TREATMENT_ORDER,
     excluded_nets,
     normalise,
@@ -65,8 +56,8 @@ def _md_table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
 def margins_markdown() -> str:
     """The margins table: rendered into every claims.md and pasted into docs/claims.md."""
     rows = [
-        [f"`{name}`", margin.text(), " × ".join(SPECS[name].keys), margin.reason]
-        for name, margin in MARGINS.items()
+        [f"`{spec.name}`", spec.margin.text(), " × ".join(spec.keys), spec.margin.reason]
+        for spec in REGISTRY
     ]
     return _md_table(["claim", "margin", "unit", "why this margin"], rows)
 

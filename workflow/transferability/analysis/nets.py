@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..training.status import DIVERGED, FAILED, STATUSES, TRAINED  # noqa: F401  (re-exported)
+from ..training.status import DIVERGED, FAILED, TRAINED
 from ..treatments import REGISTRY
 
-# The paper's names, in the registry's order (treatments.py); figures.py imports them.
+# The paper's names, in the registry's order (treatments.py), for claims.md's tables.
 DISPLAY_NAMES: dict[str, str] = {t.name: t.label for t in REGISTRY}
 TREATMENT_ORDER: tuple[str, ...] = tuple(DISPLAY_NAMES)
 

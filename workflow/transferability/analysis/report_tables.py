@@ -4,7 +4,7 @@
 nets of random splits), `figure3` and `claims` (every trained net; a diverged or failed
 net feeds nothing), with its status and the reason, next to the
 metrics file it came from and the fingerprint of the code that trained it. The selection
-is the one figures.py and claims.py make (claims.usable_nets; random splits for Figure 2).
+is the one the figures and the claims make (nets.usable_nets; random splits for Figure 2).
 """
 
 from __future__ import annotations
