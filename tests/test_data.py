@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from transferability.data.fashion_mnist import build_cache, load_cache, read_idx
+from transferability.data.cache import load_cache
+from transferability.data.fashion_mnist import build_cache, read_idx
 from transferability.errors import DataError
 
 from .support import FASHION_MNIST_ROOT, write_idx
