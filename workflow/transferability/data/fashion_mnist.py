@@ -1,4 +1,4 @@
-"""Datasets the pipeline knows: class names, raw-file readers and the tensor cache.
+"""Fashion-MNIST: its class names, the IDX file reader and the tensor cache built from them.
 
 Importing this module is cheap (no torch): the Snakefile uses the class names to
 validate the config before any job starts. Torch is imported only by the
