@@ -22,7 +22,7 @@ def _prepare_data(args) -> None:
 
 
 def _store_images(args) -> None:
-    from .data.fashion_mnist import load_cache
+    from .data.cache import load_cache
     from .data.store import write_store
 
     index = load_cache(args.index)
@@ -55,7 +55,7 @@ def _make_images(args) -> None:
 
 def _make_split(args) -> None:
     from .data import splits
-    from .data.fashion_mnist import load_cache
+    from .data.cache import load_cache
     from .data.sources import expand_groups
 
     s = args.settings

@@ -32,9 +32,9 @@ PACKAGE_NAME = PACKAGE.name
 STEP_MODULES = {
     "make-images": ("data.smoke_images",),
     "prepare-data": ("data.sources",),
-    "store-images": ("data.store", "data.fashion_mnist"),
+    "store-images": ("data.store", "data.cache"),
     "prepare-ilsvrc-val": ("data.ilsvrc_val",),
-    "make-split": ("data.splits", "data.fashion_mnist", "data.sources"),
+    "make-split": ("data.splits", "data.cache", "data.sources"),
     "train-base": ("training.jobs",),
     "train-cell": ("training.jobs",),
     "aggregate": ("analysis.results_table",),
