@@ -46,9 +46,11 @@ sys.path.insert(0, str(REPO / "workflow"))
 from transferability import grid  # noqa: E402
 from transferability.data import splits, store, store_loader  # noqa: E402
 from transferability.data.fashion_mnist import build_cache, class_names, find_idx_files  # noqa: E402
+from transferability.data.halves import load_half  # noqa: E402
 from transferability.training import models  # noqa: E402
 from transferability.training.device import DEVICE_ENV  # noqa: E402
-from transferability.training.solver import Recipe, derived_seed, load_half, train  # noqa: E402
+from transferability.training.sgd import Recipe  # noqa: E402
+from transferability.training.solver import derived_seed, train  # noqa: E402
 
 FROZEN_N = 5
 

@@ -80,7 +80,7 @@ def store_paths(descriptor_path: Path, n: int):
     import torch
 
     from transferability.data import store_loader
-    from transferability.data.fashion_mnist import load_cache
+    from transferability.data.cache import load_cache
 
     descriptor = load_cache(descriptor_path)
     half = {"train_idx": list(range(n)), "val_idx": [], "test_idx": [0]}
@@ -114,7 +114,7 @@ def main(argv=None) -> None:
     import torch
 
     from transferability.data import imagefolder, store
-    from transferability.data.fashion_mnist import load_cache
+    from transferability.data.cache import load_cache
 
     torch.set_num_threads(1)
     print(

@@ -41,9 +41,12 @@ sys.path.insert(0, str(REPO / "workflow"))
 
 from transferability import grid  # noqa: E402
 from transferability.data import splits  # noqa: E402
-from transferability.data.fashion_mnist import build_cache, class_names, load_cache  # noqa: E402
+from transferability.data.cache import load_cache  # noqa: E402
+from transferability.data.fashion_mnist import build_cache, class_names  # noqa: E402
+from transferability.data.halves import load_half  # noqa: E402
 from transferability.training import models  # noqa: E402
-from transferability.training.solver import Recipe, derived_seed, load_half, train  # noqa: E402
+from transferability.training.sgd import Recipe  # noqa: E402
+from transferability.training.solver import derived_seed, train  # noqa: E402
 
 
 def result(name: str, value: float, unit: str, fmt: str = ".4g") -> None:

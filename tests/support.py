@@ -192,7 +192,7 @@ def __getattr__(name: str):
     module does not import torch."""
     if name != "RECIPE":
         raise AttributeError(name)
-    from transferability.training.solver import Recipe
+    from transferability.training.sgd import Recipe
 
     return Recipe(
         epochs=2,

@@ -1,4 +1,5 @@
-"""The data cache: built once from IDX files; bad raw files fail with the file named."""
+"""The data cache: built once from IDX files; bad raw files fail with the file named. The
+datasets: each declared once (data/sources.py's REGISTRY), the config schema agreeing."""
 
 import gzip
 import shutil
@@ -6,11 +7,14 @@ import shutil
 import numpy as np
 import pytest
 import torch
+import yaml
 
-from transferability.data.fashion_mnist import build_cache, load_cache, read_idx
-from transferability.errors import DataError
+from transferability.data import sources
+from transferability.data.cache import load_cache
+from transferability.data.fashion_mnist import build_cache, read_idx
+from transferability.errors import ConfigError, DataError
 
-from .support import FASHION_MNIST_ROOT, write_idx
+from .support import FASHION_MNIST_ROOT, REPO, write_idx
 
 
 def test_cache_holds_uint8_images_labels_and_class_names(fake_cache):
@@ -96,3 +100,55 @@ def test_where_the_files_are_absent_the_download_fallback_is_used(tmp_path, monk
     out = tmp_path / "cache.pt"
     build_cache("fashion_mnist", tmp_path / "absent", True, tmp_path / "downloads", out)
     assert load_cache(out)["train_x"].shape == (300, 28, 28)
+
+
+# ------------------------------------------------------------------------------------
+# The dataset registry
+
+
+def test_the_schema_enum_is_the_registrys_datasets():
+    schema = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
+    name = schema["properties"]["dataset"]["properties"]["name"]
+    assert name["enum"] == list(sources.NAMES)
+    assert name["default"] in sources.NAMES
+
+
+def test_the_registry_names_each_dataset_once_and_streams_the_imagefolders():
+    assert sources.NAMES == ("fashion_mnist", "cifar100", "imagefolder", "imagenet")
+    assert sources.STREAMED == ("imagefolder", "imagenet")
+
+
+def test_every_config_names_a_registered_dataset():
+    for path in sorted((REPO / "config").glob("*.yaml")):
+        dataset = (yaml.safe_load(path.read_text()) or {}).get("dataset") or {}
+        assert dataset.get("name", "fashion_mnist") in sources.NAMES, path.name
+
+
+def test_an_unknown_dataset_names_the_key_and_the_known_ones():
+    with pytest.raises(ConfigError, match=r"dataset\.name: unknown dataset 'mnist'.*imagefolder"):
+        sources.class_names({"name": "mnist", "root": "x"})
+
+
+def test_each_dataset_has_its_own_groups():
+    cifar = {"name": "cifar100", "root": "x"}
+    names = sources.class_names(cifar)
+    groups = sources.expand_groups(cifar, names, {"A": ["people"], "B": ["rest"]})
+    assert groups["A"] == ["baby", "boy", "girl", "man", "woman"] and len(groups["B"]) == 95
+    with pytest.raises(ConfigError, match=r"wordnet:n00021939.*dataset\.name imagenet"):
+        sources.expand_groups(cifar, names, {"A": ["wordnet:n00021939"], "B": ["rest"]})
+    folder = {"name": "imagefolder", "root": "x"}
+    assert sources.expand_groups(folder, ["a", "b", "c"], {"A": ["a"], "B": ["rest"]}) == {
+        "A": ["a"],
+        "B": ["b", "c"],
+    }
+
+
+def test_an_imagefolder_reads_its_classes_from_its_folders(tmp_path):
+    for name in ("cat", "dog"):
+        (tmp_path / "train" / name).mkdir(parents=True)
+    for name in ("imagefolder", "imagenet"):
+        dataset = {"name": name, "root": str(tmp_path)}
+        assert sources.class_names(dataset) == ("cat", "dog")
+        assert sources.data_problem(dataset) is None and sources.raw_fingerprint(dataset) == ""
+    problem = sources.data_problem({"name": "imagefolder", "root": str(tmp_path / "none")})
+    assert "dataset.root" in problem

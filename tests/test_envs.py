@@ -150,7 +150,7 @@ def third_party_imports(step: str) -> set[str]:
                 if source not in package_modules():  # from . import models: its top level
                     for alias in node.names:
                         reach(f"{source}.{alias.name}", None)
-                else:  # from ..data.fashion_mnist import load_cache
+                else:  # from ..data.cache import load_cache
                     reach(source, None)
                     for alias in node.names:
                         reach(source, alias.name)

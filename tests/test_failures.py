@@ -17,7 +17,8 @@ from transferability.analysis.claims_report import render_markdown
 from transferability.analysis.nets import excluded_nets, pair_with_base, usable_nets
 from transferability.analysis.results_table import history_from_metrics, read_metrics
 from transferability.training import jobs, status
-from transferability.training.solver import Recipe, train
+from transferability.training.sgd import Recipe
+from transferability.training.solver import train
 
 from .support import tiny_config
 from .synthetic import make_table

@@ -76,23 +76,23 @@ def test_random_layers_come_from_no_base_net():
 
 @pytest.mark.parametrize("n", range(1, 8))
 def test_cached_prefix_then_top_equals_the_whole_net_in_eval_mode(n):
-    from transferability.training.solver import _run
+    from transferability.training.evaluation import run_stages
 
     m = net(4).eval()
     x = torch.randn(8, 1, 28, 28)
     depth = models.deterministic_depth(n)
-    cached = _run(m, x, 0, depth)
+    cached = run_stages(m, x, 0, depth)
     torch.testing.assert_close(m(cached, start=depth), m(x), rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("n", range(1, 8))
 def test_random_frozen_layers_are_not_dead(n):
     """He init keeps ReLU outputs alive at every depth (no erratic chance-level cells)."""
-    from transferability.training.solver import _run, dead_fraction
+    from transferability.training.evaluation import dead_fraction, run_stages
 
     m = net(5, widths=(16, 32, 48, 48, 32, 128, 128)).eval()
     x = torch.randn(256, 1, 28, 28)
-    features = _run(m, x, 0, models.deterministic_depth(n))
+    features = run_stages(m, x, 0, models.deterministic_depth(n))
     assert dead_fraction(features) < 0.2
     assert float(features.std()) > 1e-2
 

@@ -17,12 +17,13 @@ import yaml
 from PIL import Image
 
 from transferability.data import ilsvrc_val, store, store_loader
-from transferability.data.fashion_mnist import load_cache
+from transferability.data.cache import load_cache
 from transferability.data.imagefolder import build_index
 from transferability.errors import DataError
 from transferability.training import cpus, models
 from transferability.training import device as devices
-from transferability.training.solver import Recipe, train
+from transferability.training.sgd import Recipe
+from transferability.training.solver import train
 from transferability_runtime.smoke_images import write_images
 
 from .support import REPO, run_script, snakemake
@@ -304,7 +305,7 @@ def test_the_smoke_config_trains_a_base_net_through_the_store(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "rule store_images" in result.stdout + result.stderr
     data = tmp_path / "results/smoke/data"
-    assert load_cache(data / "imagenet.pt")["kind"] == store.KIND
-    assert (data / "imagenet.pixels").stat().st_size == 400 * SIDE * SIDE * 3  # 10 x (30 + 10)
+    assert load_cache(data / "imagefolder.pt")["kind"] == store.KIND
+    assert (data / "imagefolder.pixels").stat().st_size == 400 * SIDE * SIDE * 3  # 10 x (30 + 10)
     metrics = json.loads((tmp_path / target).read_text())
     assert metrics["epochs"] == 2 and metrics["train_images"] == 120

@@ -9,7 +9,9 @@ import pytest
 import torch
 
 from transferability.training import models
-from transferability.training.solver import Recipe, derived_seed, top1, train
+from transferability.training.evaluation import top1
+from transferability.training.sgd import Recipe
+from transferability.training.solver import derived_seed, train
 
 from .support import RECIPE, REPO, net, tiny_data
 
@@ -107,7 +109,7 @@ def test_fine_tuning_trains_all_layers_and_frozen_cells_fewer():
 
 
 def test_momentum_sgd_matches_torch_optim_sgd():
-    from transferability.training.solver import MomentumSGD
+    from transferability.training.sgd import MomentumSGD
 
     torch.manual_seed(0)
     ours = [torch.randn(5, 3, requires_grad=True), torch.randn(3, requires_grad=True)]
@@ -129,7 +131,7 @@ def test_momentum_sgd_matches_torch_optim_sgd():
 
 
 def test_momentum_sgd_clips_as_clip_grad_norm_does():
-    from transferability.training.solver import MomentumSGD
+    from transferability.training.sgd import MomentumSGD
 
     torch.manual_seed(0)
     ours = [torch.randn(5, 3, requires_grad=True), torch.randn(3, requires_grad=True)]

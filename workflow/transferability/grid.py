@@ -132,8 +132,8 @@ def validate(config: dict, cache_exists: bool = False) -> None:
         raise ConfigError(problem)
     if dataset.get("generate") and dataset["name"] not in sources.STREAMED:
         raise ConfigError(
-            f"dataset.generate: generated images are an ImageFolder; set dataset.name to one "
-            f"of {list(sources.STREAMED)} or remove dataset.generate"
+            "dataset.generate: generated images are an ImageFolder; set dataset.name: "
+            f"imagefolder (or another of {list(sources.STREAMED)}) or remove dataset.generate"
         )
     if not split_names(config):
         raise ConfigError(

@@ -98,7 +98,7 @@ def prepare_data(args) -> None:
 
 
 def store_images(args) -> None:
-    from .data.fashion_mnist import load_cache
+    from .data.cache import load_cache
     from .data.store import write_store
 
     index = load_cache(args.index)
@@ -116,7 +116,7 @@ def prepare_ilsvrc_val(args) -> None:
 
 def make_split(args) -> None:
     from .data import splits
-    from .data.fashion_mnist import load_cache
+    from .data.cache import load_cache
     from .data.sources import expand_groups
 
     s = args.settings
@@ -244,7 +244,7 @@ STEPS: tuple[Step, ...] = (
         "store-images",
         store_images,
         (Arg("index"), THREADS, OUT),
-        ("data.store", "data.fashion_mnist"),
+        ("data.store", "data.cache"),
     ),
     Step(
         "prepare-ilsvrc-val",
@@ -261,7 +261,7 @@ STEPS: tuple[Step, ...] = (
         "make-split",
         make_split,
         (Arg("cache"), Arg("split"), OUT),
-        ("data.splits", "data.fashion_mnist", "data.sources"),
+        ("data.splits", "data.cache", "data.sources"),
     ),
     Step(
         "train-base",

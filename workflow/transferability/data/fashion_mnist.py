@@ -1,4 +1,4 @@
-"""Datasets the pipeline knows: class names, raw-file readers and the tensor cache.
+"""Fashion-MNIST: its class names, the IDX file reader and the tensor cache built from them.
 
 Importing this module is cheap (no torch): the Snakefile uses the class names to
 validate the config before any job starts. Torch is imported only by the
@@ -14,7 +14,7 @@ import zlib
 from pathlib import Path
 
 from ..atomic import torch_save
-from ..errors import ConfigError, DataError, load_failure
+from ..errors import ConfigError, DataError
 
 FASHION_MNIST_CLASSES = (
     "T-shirt/top",
@@ -165,15 +165,3 @@ def build_cache(
     pixels = arrays["train_x"].float().div_(255)
     arrays["mean"], arrays["std"] = float(pixels.mean()), float(pixels.std())
     torch_save(arrays, out)
-
-
-def load_cache(path: str | Path) -> dict:
-    import torch
-
-    try:
-        return torch.load(path, weights_only=True)
-    except Exception as e:  # torch raises many types for a bad pickle/zip
-        raise DataError(
-            f"{path}: cannot load the data cache ({load_failure(e)}); "
-            "delete it and rerun prepare_data"
-        ) from e

@@ -1,2 +1,3 @@
-"""Training one net: the model and transplant, the solver and its recipe, the training loop,
-resume state, device choice and the net's status; jobs.py is what a base-net or cell job runs."""
+"""Training one net: the model and transplant, the solver and its recipe, the training loop
+and its evaluation, resume state, device choice and the net's status; jobs.py is what a
+base-net or cell job runs."""

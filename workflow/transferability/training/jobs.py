@@ -13,6 +13,7 @@ import torch
 
 from .. import jobinfo, jobsettings, provenance
 from ..atomic import torch_save, write_text
+from ..data.halves import load_half
 from ..data.splits import read_split
 from ..errors import ConfigError, DataError, load_failure
 from ..treatments import CAFFE, COPIED, is_random, source_half
@@ -20,7 +21,8 @@ from ..treatments import get as get_treatment
 from . import device as devices
 from . import models
 from .resume_state import ResumeState
-from .solver import Recipe, derived_seed, load_half, train
+from .sgd import Recipe
+from .solver import derived_seed, train
 from .status import classify
 
 
@@ -52,6 +54,17 @@ def check_fits(settings: dict, data: dict, cache) -> None:
         f"holds images of shape {actual}; set model.in_channels: {actual[0]} and a "
         f"model.layout for {actual[-1]}-px images ({fitting or 'none known'})"
     )
+
+
+def _data(settings: dict, cache, split_path, split: str, half: str) -> tuple[dict, dict]:
+    """The split file and the half's images, checked against each other and against the net
+    before anything trains."""
+    split_record = read_split(split_path)
+    data = load_half(
+        cache, split_record["halves"][half], record=split_record, split_path=split_path, split=split
+    )
+    check_fits(settings, data, cache)
+    return split_record, data
 
 
 def _environment(threads: int, step: str, device: str) -> dict:
@@ -191,11 +204,7 @@ def train_base(
     made_of = provenance_record(provenance, settings, net_id)
     devices.pick()  # a job given a GPU that torch cannot use stops here, before any work
     torch.set_num_threads(threads)
-    split_record = read_split(split_path)
-    data = load_half(
-        cache, split_record["halves"][half], record=split_record, split_path=split_path, split=split
-    )
-    check_fits(settings, data, cache)
+    split_record, data = _data(settings, cache, split_path, split, half)
     num_classes = len(split_record["halves"][half]["class_indices"])
     net_seed = derived_seed(split, half, "base", seed)
     torch.manual_seed(net_seed)
@@ -247,15 +256,7 @@ def train_cell(
     torch.set_num_threads(threads)
     spec = get_treatment(treatment)  # what it copies and freezes: treatments.REGISTRY
     source = source_half(treatment, target)
-    split_record = read_split(split_path)
-    data = load_half(
-        cache,
-        split_record["halves"][target],
-        record=split_record,
-        split_path=split_path,
-        split=split,
-    )
-    check_fits(settings, data, cache)
+    split_record, data = _data(settings, cache, split_path, split, target)
     num_classes = len(split_record["halves"][target]["class_indices"])
     net_seed = derived_seed(split, target, treatment, n, seed)
     torch.manual_seed(net_seed)
