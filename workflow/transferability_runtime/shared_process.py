@@ -29,13 +29,11 @@ must start in milliseconds.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import fcntl
 import hashlib
 import importlib.util
 import json
 import os
-import resource
 import selectors
 import signal
 import socket
@@ -48,6 +46,8 @@ import traceback
 from pathlib import Path
 
 from transferability import steps
+
+from . import process_identity as identity
 
 ENABLE_ENV = "TRANSFERABILITY_SHARED_PROCESS"
 STEPS = tuple(step.name for step in steps.STEPS if step.per_net)
@@ -67,18 +67,6 @@ MAX_SOCKET_PATH = 107  # bytes: sun_path's limit on Linux
 # is passed by: the job runs in its own process.
 HANDOFF_SECONDS = 5.0
 POLL_SECONDS = 1.0  # how often a waiting client looks whether its job ended unreported
-# What the job's process must share with its caller, compared (or, where a process can,
-# set) in the fork before the job starts. Resource limits: all of them. A fork can lower a
-# hard limit, never raise it; and the memory limits (ulimit -v/-d/-s) differ in kind: a
-# fork of a process that has imported torch is not the process the job would have had,
-# so where they differ from the server's the job runs in its own process.
-RLIMITS = {
-    name: getattr(resource, name)
-    for name in sorted(dir(resource))
-    if name.startswith("RLIMIT_") and name != "RLIMIT_NLIMITS"
-}
-MEMORY_RLIMITS = ("RLIMIT_AS", "RLIMIT_DATA", "RLIMIT_STACK")
-NAMESPACES = ("cgroup", "ipc", "mnt", "net", "pid", "user", "uts")
 
 
 def enabled(argv: list[str]) -> bool:
@@ -148,7 +136,7 @@ def run(argv: list[str]) -> int | None:
         umask = os.umask(0o022)
         os.umask(umask)
         request = {"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ), "umask": umask}
-        request["process"] = process_attributes()
+        request["process"] = identity.process_attributes()
         try:
             conn.settimeout(HANDOFF_SECONDS)
             socket.send_fds(conn, [json.dumps(request).encode()], [0, 1, 2])
@@ -171,25 +159,6 @@ def _say(text: str) -> None:
     print(f"[{text}]", file=sys.stderr, flush=True)
 
 
-def process_attributes() -> dict:
-    """What makes this process's job behave as it does besides argv, folder, environment
-    and streams: niceness, scheduling policy, CPU set, resource limits, groups, cgroup and
-    namespaces (Linux)."""
-    here = {
-        "nice": os.getpriority(os.PRIO_PROCESS, 0),
-        "policy": os.sched_getscheduler(0),
-        "affinity": sorted(os.sched_getaffinity(0)),
-        "rlimits": {name: resource.getrlimit(number) for name, number in RLIMITS.items()},
-        "groups": [os.getgid(), os.getegid(), *sorted(os.getgroups())],
-        "cgroup": Path("/proc/self/cgroup").read_text(),
-        "namespaces": {},
-    }
-    for ns in NAMESPACES:
-        with contextlib.suppress(OSError):
-            here["namespaces"][ns] = os.readlink(f"/proc/self/ns/{ns}")
-    return here
-
-
 def _wait(conn: socket.socket, pid: int) -> int:
     def forward(signum, _frame):
         with contextlib.suppress(OSError):
@@ -206,11 +175,11 @@ def _wait(conn: socket.socket, pid: int) -> int:
             # A stopped server reports no job's end: its ended job waits as a zombie,
             # whose exit status /proc shows.
             if (status := _ended(pid)) is not None:
-                return _exit_as(status)
+                return identity.exit_as(status)
     if not reply:
         print("error: the shared training process stopped mid-job", file=sys.stderr)
         return 1
-    return _exit_as(json.loads(reply)["status"])
+    return identity.exit_as(json.loads(reply)["status"])
 
 
 def _ended(pid: int) -> int | None:
@@ -222,38 +191,6 @@ def _ended(pid: int) -> int | None:
     if fields[0] != "Z" or len(fields) < 50:
         return None
     return os.waitstatus_to_exitcode(int(fields[49]))
-
-
-def _exit_as(status: int) -> int:
-    """End the client as the job ended. A job killed by a signal kills the client with the
-    same signal, so the caller reads 128 + signal as it would have without the shared
-    process, after one line in the job's log saying so."""
-    if status >= 0:
-        return status
-    signum = -status
-    print(killed_message(signum), file=sys.stderr, flush=True)
-    # SIGKILL and SIGSTOP take no handler (setting one raises EINVAL): their default
-    # action is the only one.
-    if signum not in (signal.SIGKILL, signal.SIGSTOP):
-        signal.signal(signum, signal.SIG_DFL)
-    os.kill(os.getpid(), signum)
-    return 128 + signum  # not reached, but for a signal whose default is to go on
-
-
-def killed_message(signum: int) -> str:
-    """One line for the job's log: which signal ended the job, and what it likely means."""
-    try:
-        name = signal.Signals(signum).name
-    except ValueError:
-        name = f"signal {signum}"
-    text = f"error: the job was killed by {name} (exit status {128 + signum})"
-    if signum == signal.SIGKILL:
-        text += (
-            ", likely by the out-of-memory killer: give the rule more memory "
-            "(config resources.train.mem_mb) or run fewer jobs at once, then rerun "
-            "with --rerun-incomplete"
-        )
-    return text
 
 
 def _connect(path: Path) -> socket.socket | None:
@@ -402,43 +339,14 @@ def _gone(conn: socket.socket) -> bool:
         return True
 
 
-def _become(caller: dict) -> str | None:
-    """In the fork: take on the caller's niceness, scheduling policy, CPU set and resource
-    limits; why it cannot (the job then runs in its own process), or None."""
-    here = process_attributes()
-    for key, what in (("groups", "groups"), ("cgroup", "cgroup"), ("namespaces", "namespaces")):
-        if caller[key] != here[key]:
-            # Joining another cgroup or namespace, or changing groups, takes privileges.
-            return f"the caller's {what} are not the shared training process's"
-    for name, limits in caller["rlimits"].items():
-        if name not in RLIMITS or tuple(limits) == here["rlimits"][name]:
-            continue
-        if name in MEMORY_RLIMITS:
-            return f"the caller's {name} {tuple(limits)} is not the shared process's"
-        try:
-            resource.setrlimit(RLIMITS[name], tuple(limits))
-        except (OSError, ValueError) as e:
-            return f"cannot set {name} to the caller's {tuple(limits)} ({e})"
-    try:
-        if caller["policy"] != here["policy"]:
-            os.sched_setscheduler(0, caller["policy"], os.sched_param(0))
-        if caller["affinity"] != here["affinity"]:
-            os.sched_setaffinity(0, caller["affinity"])
-        if caller["nice"] != here["nice"]:
-            os.setpriority(os.PRIO_PROCESS, 0, caller["nice"])
-    except OSError as e:
-        return f"cannot take the caller's niceness, scheduling policy or CPU set ({e})"
-    return None
-
-
 def _run_job(request: dict, fds: list[int], inherited: list, ready: int) -> None:
     """In the fork: become the client's process (process attributes, streams, folder,
     environment, argv), run the step, exit with its code. Never returns."""
     code = 1
     try:
         os.setpgid(0, 0)  # one group: the server can signal the job and anything it starts
-        _die_with_parent()
-        refused = _become(request["process"])
+        identity.die_with_parent()
+        refused = identity.become(request["process"])
         os.write(ready, (refused or "ok").encode())
         os.close(ready)
         if refused:
@@ -478,12 +386,6 @@ def _run_job(request: dict, fds: list[int], inherited: list, ready: int) -> None
         traceback.print_exc()
     _flush()
     os._exit(code)
-
-
-def _die_with_parent() -> None:
-    """A job outlives no server (PR_SET_PDEATHSIG)."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(1, signal.SIGKILL, 0, 0, 0)
 
 
 def _flush() -> None:
