@@ -1,6 +1,7 @@
 """The committed runs (results/reference/: the default; results/replicates/: other splits
 and seeds; results/reference-threads2/: the default on two threads per job; results/study/:
-converged nets and enough units for every claim): their figures
+converged nets and enough units for every claim; results/study-replicate/: its independent
+replicate): their figures
 and claims are exactly what the current code draws from their committed tables, and `make
 reference`'s copy step records what it says it does."""
 
@@ -20,7 +21,11 @@ from transferability_runtime import reference
 from .support import REPO
 
 COMMITTED = REPO / "results/reference"
-RUNS = ("reference", "replicates", "reference-threads2", "study")
+RUNS = ("reference", "replicates", "reference-threads2", "study", "study-replicate")
+VERDICT_RUNS = {
+    "study": REPO / "results/study",
+    "study-replicate": REPO / "results/study-replicate",
+}
 
 
 @pytest.fixture(scope="module", params=RUNS)
@@ -57,8 +62,8 @@ def test_committed_figures_are_those_of_the_committed_table(run, figure):
     assert np.array_equal(ours, theirs), f"{figure}: redraw differs; run `make reference`"
 
 
-def test_readme_verdict_table_is_the_committed_studys():
-    table = reference.verdict_table({"study": REPO / "results/study"})
+def test_readme_verdict_table_is_the_committed_study_and_its_replicate():
+    table = reference.verdict_table(VERDICT_RUNS)
     assert table in (REPO / "README.md").read_text(), "paste reference.verdict_table(...)"
 
 
