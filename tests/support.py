@@ -242,6 +242,16 @@ def job_env(runtime: Path, shared: bool, **extra: str) -> dict:
     }
 
 
+def server_socket(environment: dict) -> str:
+    """Where a job run in `environment` looks for its shared training process."""
+    where = (
+        "from transferability_runtime import shared_process; print(shared_process.socket_path())"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", where], env=environment, capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
 def start_job(argv: list[str], environment: dict, log: Path) -> subprocess.Popen:
     """`python -m transferability_runtime ARGV` (the rules' command: a training step goes to
     the shared process where there is one) in the background, its output into `log`."""

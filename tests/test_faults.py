@@ -29,6 +29,7 @@ from .support import (
     children,
     job_env,
     run_job,
+    server_socket,
     snakemake,
     start_job,
     start_snakemake,
@@ -384,12 +385,7 @@ def test_a_stopped_server_does_not_hang_jobs(tmp_path, private_runtime, fake_cac
 
 def test_a_folder_at_the_socket_path(tmp_path, private_runtime, fake_cache, split_file):
     environment = job_env(private_runtime, True)
-    where = (
-        "from transferability_runtime import shared_process; print(shared_process.socket_path())"
-    )
-    path = subprocess.run(
-        [sys.executable, "-c", where], env=environment, capture_output=True, text=True, check=True
-    ).stdout.strip()
+    path = server_socket(environment)
     Path(path).mkdir()
     log = tmp_path / "job.log"
     assert run_job(train_base_argv(fake_cache, split_file, tmp_path / "out"), environment, log) == 0

@@ -25,6 +25,7 @@ from .support import (
     children,
     job_env,
     run_job,
+    server_socket,
     start_job,
     tiny_config,
     train_base_argv,
@@ -193,12 +194,7 @@ def test_a_server_shutting_down_keeps_no_job_waiting(tmp_path, runtime, fake_cac
     """A job that arrives while an idle server exits (holding the lock a new server
     needs) is served by the next server as soon as the lock is free."""
     environment = job_env(runtime, True)
-    where = (
-        "from transferability_runtime import shared_process; print(shared_process.socket_path())"
-    )
-    path = subprocess.run(
-        [sys.executable, "-c", where], env=environment, capture_output=True, text=True, check=True
-    ).stdout.strip()
+    path = server_socket(environment)
     log = tmp_path / "job.log"
     with open(f"{path}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
