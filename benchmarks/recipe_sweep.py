@@ -39,7 +39,7 @@ def _job(job: dict) -> list[dict]:
     out = Path(job["tmp"]) / f"{job['name']}.json"
     common = dict(
         cache=job["cache"],
-        split_path=job["split_file"],
+        split_file=job["split_file"],
         split=job["split"],
         seed=job["seed"],
         settings=job["settings"],

@@ -76,7 +76,7 @@ def _train_random_cell(fake_cache, split_file, out_dir, n=5, target="A", **recip
     out = out_dir / "metrics.json"
     jobs.train_cell(
         cache=fake_cache,
-        split_path=split_file,
+        split_file=split_file,
         split="random0",
         target=target,
         treatment="random",

@@ -153,9 +153,9 @@ def test_a_resume_state_saved_by_other_code_is_not_resumed(
     argv = train_base_argv(fake_cache, split_file, tmp_path / "out", epochs=3)
     settings = json.loads(argv[argv.index("--settings") + 1])
     kwargs = dict(
-        cache=fake_cache, split_path=split_file, split="random0", half="A", seed=0,
+        cache=fake_cache, split_file=split_file, split="random0", half="A", seed=0,
         settings=settings, threads=1, out_model=tmp_path / "out/model.pt",
-        out_metrics=tmp_path / "out/metrics.json", resume=tmp_path / "resume.pt",
+        out_metrics=tmp_path / "out/metrics.json", resume_state=tmp_path / "resume.pt",
     )  # fmt: skip
 
     def kill_then_rerun(fingerprint: str) -> dict:
@@ -186,7 +186,7 @@ def test_a_cell_refuses_a_base_trained_with_other_settings(fake_cache, split_fil
     base_args = train_base_argv(fake_cache, split_file, tmp_path / "base")
     base_settings = json.loads(base_args[base_args.index("--settings") + 1])
     jobs.train_base(
-        cache=fake_cache, split_path=split_file, split="random0", half="A", seed=0,
+        cache=fake_cache, split_file=split_file, split="random0", half="A", seed=0,
         settings=base_settings, threads=1, out_model=tmp_path / "base/model.pt",
         out_metrics=tmp_path / "base/metrics.json",
     )  # fmt: skip
@@ -194,7 +194,7 @@ def test_a_cell_refuses_a_base_trained_with_other_settings(fake_cache, split_fil
     (tmp_path / "cell.json").write_text(jobsettings.text(content))
     with pytest.raises(DataError, match="trained with other settings or code") as caught:
         jobs.train_cell(
-            cache=fake_cache, split_path=split_file, split="random0", target="A",
+            cache=fake_cache, split_file=split_file, split="random0", target="A",
             treatment="selffer", n=3, seed=0, base=tmp_path / "base/model.pt",
             settings=grid.train_settings(config, "selffer"), threads=1,
             out_metrics=tmp_path / "cell/metrics.json", provenance=tmp_path / "cell.json",

@@ -139,43 +139,24 @@ def make_split(args) -> None:
 # ------------------------------------------------------------------------ training
 
 
+def declared(args, name: str) -> dict:
+    """Step NAME's arguments by their names, as its job function takes them: the names in
+    the table are the function's keywords, so neither is written twice."""
+    step = next(s for s in STEPS if s.name == name)
+    return {a.dest: getattr(args, a.dest) for a in (SETTINGS, *step.arguments)}
+
+
 def train_base(args) -> None:
     from .training.jobs import train_base
 
-    r = train_base(
-        cache=args.cache,
-        split_path=args.split_file,
-        split=args.split,
-        half=args.half,
-        seed=args.seed,
-        settings=args.settings,
-        threads=args.threads,
-        out_model=args.out_model,
-        out_metrics=args.out_metrics,
-        resume=args.resume_state,
-        provenance=args.provenance,
-    )
+    r = train_base(**declared(args, "train-base"))
     print(f"base {args.split}/{args.half} seed {args.seed}: top1 {r['top1']:.4f}")
 
 
 def train_cell(args) -> None:
     from .training.jobs import train_cell
 
-    r = train_cell(
-        cache=args.cache,
-        split_path=args.split_file,
-        split=args.split,
-        target=args.target,
-        treatment=args.treatment,
-        n=args.n,
-        seed=args.seed,
-        base=args.base,
-        settings=args.settings,
-        threads=args.threads,
-        out_metrics=args.out_metrics,
-        resume=args.resume_state,
-        provenance=args.provenance,
-    )
+    r = train_cell(**declared(args, "train-cell"))
     print(f"{args.treatment} {args.split}/{args.target} n={args.n}: top1 {r['top1']:.4f}")
 
 

@@ -189,7 +189,7 @@ def _resume(path, settings: dict, n_frozen: int, inputs: list, step: str) -> Res
 def train_base(
     *,
     cache,
-    split_path,
+    split_file,
     split,
     half,
     seed,
@@ -197,21 +197,21 @@ def train_base(
     threads,
     out_model,
     out_metrics,
-    resume=None,
+    resume_state=None,
     provenance=None,
 ):
     net_id = {"split": split, "target": half, "treatment": "base", "n": 0, "seed": seed}
     made_of = provenance_record(provenance, settings, net_id)
     devices.pick()  # a job given a GPU that torch cannot use stops here, before any work
     torch.set_num_threads(threads)
-    split_record, data = _data(settings, cache, split_path, split, half)
+    split_record, data = _data(settings, cache, split_file, split, half)
     num_classes = len(split_record["halves"][half]["class_indices"])
     net_seed = derived_seed(split, half, "base", seed)
     torch.manual_seed(net_seed)
     net = _net(settings, num_classes).to(memory_format=torch.channels_last)
-    resume_state = _resume(resume, settings, 0, [cache, split_path], "train-base")
+    state = _resume(resume_state, settings, 0, [cache, split_file], "train-base")
     recipe = Recipe.from_config(settings["recipe"])
-    outcome, diagnostics = train(net, data, recipe, 0, net_seed, resume=resume_state)
+    outcome, diagnostics = train(net, data, recipe, 0, net_seed, resume=state)
     record = _record(
         split_record,
         split=split,
@@ -228,15 +228,15 @@ def train_base(
     checkpoint = {"identity": identity(split, half, seed, settings, key)}
     torch_save(checkpoint | {"state_dict": net.to("cpu").state_dict()}, out_model)
     write_metrics(record | diagnostics | made_of, out_metrics)
-    if resume_state:
-        resume_state.clear()
+    if state:
+        state.clear()
     return record
 
 
 def train_cell(
     *,
     cache,
-    split_path,
+    split_file,
     split,
     target,
     treatment,
@@ -246,7 +246,7 @@ def train_cell(
     settings,
     threads,
     out_metrics,
-    resume=None,
+    resume_state=None,
     provenance=None,
 ):
     """BnB/AnB (frozen), BnB+/AnB+ (fine-tuned) or random-frozen, chopped at layer n."""
@@ -256,7 +256,7 @@ def train_cell(
     torch.set_num_threads(threads)
     spec = get_treatment(treatment)  # what it copies and freezes: treatments.REGISTRY
     source = source_half(treatment, target)
-    split_record, data = _data(settings, cache, split_path, split, target)
+    split_record, data = _data(settings, cache, split_file, split, target)
     num_classes = len(split_record["halves"][target]["class_indices"])
     net_seed = derived_seed(split, target, treatment, n, seed)
     torch.manual_seed(net_seed)
@@ -270,9 +270,9 @@ def train_cell(
         models.init_caffe(net, n)
     net = net.to(memory_format=torch.channels_last)
     frozen = spec.frozen_layers(n)
-    resume_state = _resume(resume, settings, frozen, [cache, split_path, base], "train-cell")
+    state = _resume(resume_state, settings, frozen, [cache, split_file, base], "train-cell")
     recipe = Recipe.from_config(settings["recipe"])
-    outcome, diagnostics = train(net, data, recipe, frozen, net_seed, resume=resume_state)
+    outcome, diagnostics = train(net, data, recipe, frozen, net_seed, resume=state)
     record = _record(
         split_record,
         split=split,
@@ -286,6 +286,6 @@ def train_cell(
         threads=threads,
     )
     write_metrics(record | diagnostics | made_of, out_metrics)
-    if resume_state:
-        resume_state.clear()
+    if state:
+        state.clear()
     return record
