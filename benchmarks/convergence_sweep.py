@@ -9,8 +9,10 @@ over base nets, and the range), and the CPU minutes one base net takes.
 
     .venv/bin/python benchmarks/convergence_sweep.py --recipes '{}' '{"epochs": 32}'
 
-Each recipe is a JSON object of overrides of config/config.yaml's training.base. Uses the
-default's data cache and split files under --results (made first where missing). --quick:
+Each recipe is a JSON object of overrides of the config's training.base (config/config.yaml,
+with any --configfile merged over it as snakemake merges them: `--configfile config/study.yaml
+config/study-replicate.yaml` sweeps on the replicate's training subset and splits, from the
+study's recipe). Uses that run's data cache and split files (made first where missing). --quick:
 one recipe of one epoch on 2 base nets, in a scratch folder: checks the script runs.
 Prints `RESULT convergence_<label>_<what> <value> <unit>`.
 """
@@ -25,14 +27,13 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
 from recipe_sweep import (
-    REPO,
     _job,
     _net,
     base_nets,
-    make_inputs,
+    inputs,
     overridden,
+    run_config,
     run_jobs,
     sweep_options,
 )
@@ -102,13 +103,12 @@ def main() -> None:
 
     import pandas as pd
 
-    default = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    default = run_config(args.configfile)
     tmp = tempfile.mkdtemp(prefix="convergence-sweep-")
     if args.quick:
         args.recipes, args.splits, args.seeds = ['{"epochs": 1}'], ["random0"], [0]
         args.results, args.out = f"{tmp}/results", f"{tmp}/convergence_sweep.csv"
-    cache = f"{args.results}/data/{default['dataset']['name']}.pt"
-    make_inputs(Path(args.results), cache, args.splits)
+    cache = inputs(args, default)
     os.environ.setdefault("TRANSFERABILITY_SHARED_PROCESS", "0")
     print(f"CPU: {_cpu()}; {args.workers} worker processes, 1 torch thread each", flush=True)
     table = []

@@ -10,8 +10,9 @@ mean base top-1 and BnB(n=1,2) - base. Per-epoch rows go to a CSV for the README
 
 Each recipe is a JSON object of overrides of config/config.yaml's training.base, or
 {"base": {...}, "cell": {...}} to override base nets and cells apart.
-Uses the default's data cache and split files under --results, and makes those missing
-first (snakemake results/splits/...). --quick: one recipe of one epoch, three nets, in a
+Uses the data cache and split files of the run folder (--results, or the `results` of
+config/config.yaml and any --configfile given), and makes those missing first (snakemake
+<results>/splits/...). --quick: one recipe of one epoch, three nets, in a
 scratch folder: checks the script runs.
 """
 
@@ -57,17 +58,48 @@ def _job(job: dict) -> list[dict]:
     return [row | h for h in record["history"]]
 
 
-def make_inputs(results: Path, cache: str, splits: list[str]) -> None:
+def run_config(configfiles: list[str]) -> dict:
+    """config/config.yaml with each config file merged over it, key by key, as snakemake's
+    --configfile merges them."""
+    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    for path in configfiles:
+        _merge(config, yaml.safe_load(Path(path).read_text()) or {})
+    return config
+
+
+def _merge(into: dict, new: dict) -> None:
+    for key, value in new.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        else:
+            into[key] = value
+
+
+def make_inputs(results: Path, cache: str, splits: list[str], config: dict, configfiles) -> None:
     """The data cache and split files the sweep reads, made by the workflow where missing
-    (a fresh clone has none)."""
+    (a fresh clone has none), with the same config files as the sweep."""
     from _snakemake_run import snakemake
 
-    targets = [f"results/splits/{s}.json" for s in splits]
-    if Path(cache).exists() and all((results.parent / t).exists() for t in targets):
+    targets = [results / "splits" / f"{s}.json" for s in splits]
+    if Path(cache).exists() and all(t.exists() for t in targets):
         return
-    if results.name != "results":
+    # The folder the workflow runs in: the one where the config's `results` is `results`.
+    relative = Path(config.get("results", "results"))
+    if relative.is_absolute() or results.parts[-len(relative.parts) :] != relative.parts:
         sys.exit(f"--results {results}: missing {cache} or split files; make them first")
-    snakemake(results.parent, "--cores", "2", *targets, check=True, timeout=3600)
+    workdir = Path(*results.parts[: -len(relative.parts)])
+    configs = [arg for path in configfiles for arg in ("--configfile", str(Path(path).resolve()))]
+    targets = [str(t.relative_to(workdir)) for t in targets]
+    snakemake(workdir, "--cores", "2", *configs, *targets, check=True, timeout=3600)
+
+
+def inputs(args, config: dict) -> str:
+    """The data cache a sweep reads (args.results: the run folder), made where missing."""
+    results = Path(args.results or REPO / config.get("results", "results")).resolve()
+    args.results = str(results)
+    cache = f"{results}/data/{config['dataset']['name']}.pt"
+    make_inputs(results, cache, args.splits, config, args.configfile)
+    return cache
 
 
 def _net(common: dict, config: dict, name: str, treatment: str, n: int, base=None) -> dict:
@@ -85,7 +117,16 @@ def sweep_options(ap: argparse.ArgumentParser, splits: list[str], out: str, quic
     ap.add_argument("--recipes", nargs="+", default=["{}"], help="JSON overrides of training.base")
     ap.add_argument("--splits", nargs="+", default=splits)
     ap.add_argument("--seeds", nargs="+", type=int, default=[0])
-    ap.add_argument("--results", default=str(REPO / "results"))
+    ap.add_argument(
+        "--configfile", nargs="+", default=[], metavar="FILE",
+        help="config files merged over config/config.yaml, as snakemake takes them: the data "
+        "subset, split seeds and starting recipe (e.g. config/study.yaml "
+        "config/study-replicate.yaml); recipes override its training.base",
+    )  # fmt: skip
+    ap.add_argument(
+        "--results", help="the run folder whose data cache and split files are read or made "
+        "(default: the config's `results`)",
+    )  # fmt: skip
     ap.add_argument("--out", default=out, help="the table")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--quick", action="store_true", help=quick)
@@ -162,14 +203,13 @@ def main() -> None:
 
     import pandas as pd
 
-    default = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    default = run_config(args.configfile)
     tmp = tempfile.mkdtemp(prefix="recipe-sweep-")
     if args.quick:
         args.recipes, args.splits, args.halves = ['{"epochs": 1}'], ["random0"], ["A"]
         args.random_n, args.selffer_n, args.results = [7], [1], f"{tmp}/results"
         args.out = f"{tmp}/recipe_sweep.csv"
-    cache = f"{args.results}/data/{default['dataset']['name']}.pt"
-    make_inputs(Path(args.results), cache, args.splits)
+    cache = inputs(args, default)
     rows = []
     for text in args.recipes:
         config = overridden(default, json.loads(text))

@@ -1,5 +1,6 @@
 """The benchmark scripts README.md and docs/ quote run, and print RESULT lines."""
 
+import argparse
 import re
 import shutil
 import subprocess
@@ -152,6 +153,35 @@ def test_recipe_sweep_counts_nets_that_did_not_train(fake_cache, split_file, tmp
     out = run_script("recipe_sweep.py", *args, "--recipes", *recipes, timeout=600)
     assert out["recipe0_nets_not_trained"] == ("0", "nets")
     assert int(out["recipe1_nets_not_trained"][0]) >= 1
+
+
+def test_a_sweep_reads_the_run_its_config_files_make(tmp_path, monkeypatch):
+    """--configfile config/study.yaml config/study-replicate.yaml: the study's recipe on the
+    replicate's training subset, read from (or made in) that run's folder by the workflow
+    with the same config files; a folder that is not that run's is refused by name."""
+    import _snakemake_run
+    import recipe_sweep
+
+    files = [str(REPO / "config/study.yaml"), str(REPO / "config/study-replicate.yaml")]
+    config = recipe_sweep.run_config(files)
+    default = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    study = yaml.safe_load((REPO / "config/study.yaml").read_text())
+    assert config["subset"]["seed"] == 1 != default["subset"]["seed"]
+    assert config["training"]["base"] == default["training"]["base"] | study["training"]["base"]
+    assert config["splits"]["dissimilar"]["A"] == default["splits"]["dissimilar"]["A"]
+
+    calls = []
+    monkeypatch.setattr(_snakemake_run, "snakemake", lambda *a, **k: calls.append(a))
+    run = tmp_path / "clone/results/study-replicate-run"
+    args = argparse.Namespace(results=str(run), splits=["random0"], configfile=files)
+    assert recipe_sweep.inputs(args, config) == f"{run}/data/fashion_mnist.pt"
+    target = "results/study-replicate-run/splits/random0.json"
+    configs = ["--configfile", files[0], "--configfile", files[1]]
+    assert calls == [(tmp_path / "clone", "--cores", "2", *configs, target)]
+
+    args.results = str(tmp_path / "elsewhere")
+    with pytest.raises(SystemExit, match="elsewhere: missing .* make them first"):
+        recipe_sweep.inputs(args, config)
 
 
 @pytest.mark.timeout(3600)  # eleven scripts one after another: minutes on a shared machine
