@@ -188,6 +188,9 @@ def _units(config: dict) -> dict[str, int]:
     return {
         "random splits": rnd["split"].nunique(),
         "groups": len(rnd[["split", "seed"]].drop_duplicates()),
+        "fine-tuned groups": len(
+            rnd[rnd["treatment"] == "transfer_ft"][["split", "seed"]].drop_duplicates()
+        ),
         "base nets": int(bases["split"].str.startswith("random").sum()),
         "dissimilar seeds": len(grid.seeds(config, "dissimilar")),
         "random arm base nets": len(
@@ -206,14 +209,16 @@ def test_the_study_config_validates_and_has_the_units_its_docs_state():
     assert units == {
         "random splits": 6,
         "groups": 6,
+        "fine-tuned groups": 4,
         "base nets": 12,
         "dissimilar seeds": 6,
         "random arm base nets": 6,
-        "nets": 528,
+        "nets": 472,
     }
     docs = (REPO / "docs/claims.md").read_text()
     section = docs[docs.index("## The study") :]
-    for phrase in ("6 random splits", "6 (split, seed) groups", "12 base nets", "528 nets"):
+    phrases = ("6 random splits", "4 (split, seed) groups", "12 base nets", "472 nets")
+    for phrase in phrases:
         assert phrase in section, phrase
     assert re.search(r"6 seeds of the dissimilar split", section)
 
