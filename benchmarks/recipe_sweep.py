@@ -59,20 +59,14 @@ def _job(job: dict) -> list[dict]:
 
 
 def run_config(configfiles: list[str]) -> dict:
-    """config/config.yaml with each config file merged over it, key by key, as snakemake's
-    --configfile merges them."""
+    """config/config.yaml with each config file merged over it by snakemake's own merge
+    (what `--configfile` does)."""
+    from snakemake.utils import update_config
+
     config = yaml.safe_load((REPO / "config/config.yaml").read_text())
     for path in configfiles:
-        _merge(config, yaml.safe_load(Path(path).read_text()) or {})
+        update_config(config, yaml.safe_load(Path(path).read_text()) or {})
     return config
-
-
-def _merge(into: dict, new: dict) -> None:
-    for key, value in new.items():
-        if isinstance(value, dict) and isinstance(into.get(key), dict):
-            _merge(into[key], value)
-        else:
-            into[key] = value
 
 
 def make_inputs(results: Path, cache: str, splits: list[str], config: dict, configfiles) -> None:
