@@ -33,6 +33,7 @@ PAPER_SCALE = {
     # Every treatment and seed on the dissimilar split too (merged over the default's keys).
     "splits": {
         "random": 9,
+        "treatment_splits": {"selffer_ft": 9, "transfer_ft": 9},  # all: not the default's 1
         "dissimilar": {"enabled": True, "seeds": [0, 1, 2], "treatments": TREATMENTS},
     },
     "seeds": [0, 1, 2],

@@ -28,10 +28,10 @@ import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-import yaml
-
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow"))
+
+from transferability_runtime.reference import run_config  # noqa: E402
 
 
 def _job(job: dict) -> list[dict]:
@@ -56,17 +56,6 @@ def _job(job: dict) -> list[dict]:
     keys = ("split", "target", "treatment", "n", "seed", "top1", "status", "status_reason")
     row = {k: record.get(k) for k in keys} | {"recipe": job["recipe"]}
     return [row | h for h in record["history"]]
-
-
-def run_config(configfiles: list[str]) -> dict:
-    """config/config.yaml with each config file merged over it by snakemake's own merge
-    (what `--configfile` does)."""
-    from snakemake.utils import update_config
-
-    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
-    for path in configfiles:
-        update_config(config, yaml.safe_load(Path(path).read_text()) or {})
-    return config
 
 
 def make_inputs(results: Path, cache: str, splits: list[str], config: dict, configfiles) -> None:

@@ -155,6 +155,30 @@ def test_recipe_sweep_counts_nets_that_did_not_train(fake_cache, split_file, tmp
     assert int(out["recipe1_nets_not_trained"][0]) >= 1
 
 
+def test_random_prefix_signal_measures_both_inits_and_trains_paper_init_cells(
+    fake_cache, split_file, tmp_path
+):
+    """The measurement docs/training.md quotes for the paper-init arm, on the fake data: the
+    paper's init shrinks the prefix's between-image spread by orders of magnitude where He's
+    keeps it; the trained cells report top-1 and whether a layer died."""
+    results = tmp_path / "results"
+    (results / "data").mkdir(parents=True)
+    (results / "splits").mkdir()
+    shutil.copy2(fake_cache, results / "data/fashion_mnist.pt")
+    shutil.copy2(split_file, results / "splits/random0.json")
+    args = ["--results", str(results), "--quick", "--train-lr", "0.005", "--train-n", "5"]
+    out = {k: float(v) for k, (v, _unit) in run_script("random_prefix_signal.py", *args).items()}
+    for init in ("he", "caffe"):
+        for measure in ("distinct", "spread", "probe"):
+            assert {f"{init}_{p}_n{n}_{measure}" for p in ("bf16", "fp32") for n in (1, 5)} <= set(
+                out
+            )
+    assert out["caffe_fp32_n5_spread"] < 1e-2 * out["he_fp32_n5_spread"]
+    assert out["caffe_fp32_n1_spread"] > 0.1 * out["he_fp32_n1_spread"]  # one layer: no shrink
+    assert 0 <= out["caffe_fp32_lr0.005_n5_top1"] <= 1
+    assert out["caffe_bf16_lr0.005_n5_dead_layer"] in (0, 1)
+
+
 def test_a_sweep_reads_the_run_its_config_files_make(tmp_path, monkeypatch):
     """--configfile config/study.yaml config/study-replicate.yaml: the study's recipe on the
     replicate's training subset, read from (or made in) that run's folder by the workflow

@@ -22,6 +22,14 @@ from .support import REPO
 
 COMMITTED = REPO / "results/reference"
 RUNS = ("reference", "replicates", "reference-threads2", "study", "study-replicate")
+# The config files each committed run was made with (merged over config/config.yaml).
+CONFIG_FILES = {
+    "reference": [],
+    "replicates": ["config/replicates.yaml"],
+    "reference-threads2": ["config/threads2.yaml"],
+    "study": ["config/study.yaml"],
+    "study-replicate": ["config/study.yaml", "config/study-replicate.yaml"],
+}
 VERDICT_RUNS = {
     "study": REPO / "results/study",
     "study-replicate": REPO / "results/study-replicate",
@@ -46,6 +54,23 @@ def test_the_committed_runs_are_complete(run):
         assert (committed / name).is_file(), name
     record = json.loads((committed / "run.json").read_text())
     assert record["make_demo_seconds"] > 0 and record["cores"] >= 1
+
+
+@pytest.mark.parametrize("name", RUNS)
+def test_every_committed_net_comes_from_the_current_config_and_code(name):
+    """Each net's recorded settings key is the one the config files and code of this
+    commit give it: a change to either that would retrain a net fails here until the run
+    is made again."""
+    committed = REPO / "results" / name
+    command = json.loads((committed / "run.json").read_text())["command"]
+    assert all(f in command for f in CONFIG_FILES[name]), command
+    assert reference.stale_nets(committed, CONFIG_FILES[name]) == [], f"make {name} again"
+
+
+def test_a_net_made_with_other_settings_is_stale():
+    stale = reference.stale_nets(REPO / "results/study", [])  # the default's recipe
+    assert len(stale) == len(pd.read_csv(REPO / "results/study" / reference.TABLE))
+    assert "recorded" in stale[0] and "current" in stale[0]
 
 
 def test_committed_claims_are_those_of_the_committed_table(run):

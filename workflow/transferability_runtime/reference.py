@@ -85,6 +85,45 @@ def verdict_table(runs: dict[str, str | Path]) -> str:
     return "\n".join(lines)
 
 
+def run_config(configfiles: list[str | Path]) -> dict:
+    """The config a run with `--configfile FILES` sees: config/config.yaml with each file
+    merged over it by Snakemake's own merge, the schema's defaults filled in as the
+    Snakefile's `validate` does."""
+    import yaml
+    from snakemake.utils import update_config, validate
+
+    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    for path in configfiles:
+        update_config(config, yaml.safe_load((REPO / path).read_text()) or {})
+    validate(config, str(REPO / "workflow/schemas/config.schema.yaml"))
+    return config
+
+
+def stale_nets(out: str | Path, configfiles: list[str | Path]) -> list[str]:
+    """The nets of a committed table whose recorded settings key (`provenance_key`: the
+    resolved settings, the code fingerprint, the identity of data, split and base net) is
+    not the one the current config files and code give them, each with its key and the
+    current one. Empty: every number of the run comes from the current config and code."""
+    import pandas as pd
+
+    from transferability import jobsettings, provenance
+
+    nets = jobsettings.NetSettings(run_config(configfiles), provenance.code_fingerprint)
+    table = pd.read_csv(Path(out) / TABLE)
+    if "provenance_key" not in table:
+        return [f"{out}/{TABLE} has no provenance_key column: made before nets recorded one"]
+    stale = []
+    for r in table.itertuples():
+        if r.treatment == "base":
+            key = nets.base(r.split, r.target, r.seed)["key"]
+        else:
+            key = nets.cell(r.split, r.target, r.treatment, r.n, r.seed)["key"]
+        if key != r.provenance_key:
+            name = f"{r.split}/{r.target}/{r.treatment}/n{r.n}/seed{r.seed}"
+            stale.append(f"{name}: recorded {r.provenance_key}, current {key}")
+    return stale
+
+
 def snakemake_elapsed(workdir: Path) -> float | None:
     """Seconds of 'Elapsed time' in the newest Snakemake log, if it has one."""
     logs = sorted((workdir / ".snakemake/log").glob("*.snakemake.log"), key=os.path.getmtime)
