@@ -7,7 +7,7 @@ values on the gain scale the verdicts use, recovered from the claim's t interval
 t(k-1) · sd / √k is below the claim's margin. For the dissimilar-vs-random difference
 (a Welch interval) the same is done per side with k units on each side.
 
-    .venv/bin/python benchmarks/units_needed.py results/reference results/replicates
+    .venv/bin/python benchmarks/units_needed.py --worst results/study results/study-replicate
 
 Prints `RESULT units_needed_<claim> <k> units` for the median spread over the runs given
 (`--worst`: the largest).
@@ -82,10 +82,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("runs", nargs="*", help="folders with a summary.csv")
     ap.add_argument("--worst", action="store_true", help="size for the largest spread seen")
-    ap.add_argument("--quick", action="store_true", help="the committed reference run only")
+    ap.add_argument("--quick", action="store_true", help="the committed study only")
     args = ap.parse_args()
     if args.quick or not args.runs:
-        args.runs = [str(REPO / "results/reference")]
+        # The study: the default has its fine-tuned cells on one split, no interval to size.
+        args.runs = [str(REPO / "results/study")]
 
     import numpy as np
 

@@ -135,7 +135,9 @@ def test_a_new_seed_trains_only_the_new_nets(clone):
 @pytest.mark.invalidation
 def test_a_new_split_trains_only_the_new_nets(clone):
     jobs = planned_jobs(clone, {"splits": {"random": 2}})
-    new = {("make_split", "random1")} | bases("random1") | cells(split="random1")
+    # The default runs its fine-tuned cells on the first split only (treatment_splits).
+    frozen = ("selffer", "transfer", "random")
+    new = {("make_split", "random1")} | bases("random1") | cells(frozen, split="random1")
     assert jobs == new | DOWNSTREAM
 
 
