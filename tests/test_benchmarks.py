@@ -1,6 +1,7 @@
 """The benchmark scripts README.md and docs/ quote run, and print RESULT lines."""
 
 import argparse
+import itertools
 import re
 import shutil
 import subprocess
@@ -168,11 +169,9 @@ def test_random_prefix_signal_measures_both_inits_and_trains_paper_init_cells(
     shutil.copy2(split_file, results / "splits/random0.json")
     args = ["--results", str(results), "--quick", "--train-lr", "0.005", "--train-n", "5"]
     out = {k: float(v) for k, (v, _unit) in run_script("random_prefix_signal.py", *args).items()}
-    for init in ("he", "caffe"):
-        for measure in ("distinct", "spread", "probe"):
-            assert {f"{init}_{p}_n{n}_{measure}" for p in ("bf16", "fp32") for n in (1, 5)} <= set(
-                out
-            )
+    names = itertools.product(("he", "caffe"), ("bf16", "fp32"), (1, 5), ("distinct", "spread"))
+    assert {f"{init}_{p}_n{n}_{m}" for init, p, n, m in names} <= set(out)
+    assert {"he_fp32_n5_probe", "caffe_bf16_n5_probe"} <= set(out)
     assert out["caffe_fp32_n5_spread"] < 1e-2 * out["he_fp32_n5_spread"]
     assert out["caffe_fp32_n1_spread"] > 0.1 * out["he_fp32_n1_spread"]  # one layer: no shrink
     assert 0 <= out["caffe_fp32_lr0.005_n5_top1"] <= 1
