@@ -51,15 +51,16 @@ INITS = {"he": "random", "caffe": "random_paper"}
 
 def prefix_features(config, data, treatment: str, split, half, n, seed, bf16: bool):
     """The n-layer random prefix's output for each part's images, as training caches it."""
-    from transferability.training import models
+    from transferability import grid
+    from transferability.training import jobs, models
     from transferability.training.evaluation import run_stages
     from transferability.training.solver import derived_seed
     from transferability.treatments import CAFFE
     from transferability.treatments import get as get_treatment
 
     torch.manual_seed(derived_seed(split, half, treatment, n, seed))
-    model = config["model"]
-    net = models.TransferNet(model["layout"], 5, model.get("in_channels", 1), model.get("widths"))
+    classes = int(data["train"][1].max()) + 1
+    net = jobs._net(grid.train_settings(config, treatment), classes)
     if get_treatment(treatment).init == CAFFE:
         models.init_caffe(net, n)
     net = net.to(memory_format=torch.channels_last).eval()
@@ -107,6 +108,7 @@ def train_cells(args, config: dict, cache: str, precisions) -> None:
 
     from transferability import grid
     from transferability.training import jobs
+    from transferability.training.status import MAX_DEAD
 
     split_file = Path(args.results) / "splits" / f"{args.split}.json"
     for precision in precisions:
@@ -121,8 +123,8 @@ def train_cells(args, config: dict, cache: str, precisions) -> None:
                         settings=grid.train_settings(run, INITS["caffe"]), threads=1,
                         out_metrics=Path(tmp) / "metrics.json",
                     )  # fmt: skip
-                # status.py's reason for a dead trainable layer
-                dead = "units of trainable layer" in record["status_reason"]
+                last = record["history"][-1]
+                dead = any(v >= MAX_DEAD for k, v in last.items() if k.startswith("dead_"))
                 name = f"caffe_{precision}_lr{lr:g}_n{n}"
                 print(f"{name}: {record['status']} {record['status_reason']}")
                 print(f"RESULT {name}_top1 {record['top1']:.4f} fraction")

@@ -64,7 +64,7 @@ def test_every_committed_net_comes_from_the_current_config_and_code(name):
     committed = REPO / "results" / name
     command = json.loads((committed / "run.json").read_text())["command"]
     assert all(f in command for f in CONFIG_FILES[name]), command
-    stale = reference.stale_nets(committed, CONFIG_FILES[name])
+    stale = reference.stale_nets(committed, [REPO / f for f in CONFIG_FILES[name]])
     assert not stale, (
         f"results/{name}: {len(stale)} nets made with other settings or code than this "
         f"commit's, e.g. {stale[:2]}; remake the run ({command}) and copy it with "

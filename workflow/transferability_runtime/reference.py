@@ -88,13 +88,13 @@ def verdict_table(runs: dict[str, str | Path]) -> str:
 def run_config(configfiles: list[str | Path]) -> dict:
     """The config a run with `--configfile FILES` sees: config/config.yaml with each file
     merged over it by Snakemake's own merge, the schema's defaults filled in as the
-    Snakefile's `validate` does."""
+    Snakefile's `validate` does. Paths as `--configfile` takes them: from the working folder."""
     import yaml
     from snakemake.utils import update_config, validate
 
     config = yaml.safe_load((REPO / "config/config.yaml").read_text())
     for path in configfiles:
-        update_config(config, yaml.safe_load((REPO / path).read_text()) or {})
+        update_config(config, yaml.safe_load(Path(path).read_text()) or {})
     validate(config, str(REPO / "workflow/schemas/config.schema.yaml"))
     return config
 
