@@ -6,6 +6,7 @@ import pytest
 import yaml
 
 from transferability import grid
+from transferability.errors import ConfigError
 
 from .support import REPO
 
@@ -62,6 +63,24 @@ def test_fine_tune_settings_reach_only_the_fine_tuned_cells(config):
     assert grid.recipe(config, "selffer_ft")["lr"] == base_lr / 7
     assert grid.recipe(config, "transfer")["lr"] == base_lr
     assert grid.recipe(config, "base")["lr"] == base_lr
+
+
+def test_a_treatments_own_settings_reach_only_its_cells(config):
+    base_lr = config["training"]["base"]["lr"]
+    config["training"]["finetune"] = {"lr": base_lr / 7}
+    config["training"]["by_treatment"] = {"random_paper": {"lr": base_lr / 4}, "selffer_ft": {"epochs": 2}}
+    assert grid.recipe(config, "random_paper")["lr"] == base_lr / 4
+    assert grid.recipe(config, "random")["lr"] == base_lr
+    assert grid.recipe(config, "base")["lr"] == base_lr
+    # Applied last: over training.finetune for a fine-tuned treatment.
+    assert grid.recipe(config, "selffer_ft") == {**grid.recipe(config, "transfer_ft"), "epochs": 2}
+    assert grid.recipe(config, "selffer_ft")["lr"] == base_lr / 7
+
+
+def test_a_treatments_bad_lr_steps_name_its_key(config):
+    config["training"]["by_treatment"] = {"random": {"lr_steps": [0.9, 0.5]}}
+    with pytest.raises(ConfigError, match=r"training\.by_treatment\.random\.lr_steps"):
+        grid.validate(config)
 
 
 def test_cell_settings_do_not_reach_the_base_nets(config):

@@ -35,6 +35,8 @@ def test_the_schema_enums_are_the_registrys_cell_treatments():
     dissimilar = properties["splits"]["properties"]["dissimilar"]["properties"]["treatments"]
     assert top["items"]["enum"] == CELLS
     assert dissimilar["items"]["enum"] == CELLS
+    by_treatment = properties["training"]["properties"]["by_treatment"]
+    assert by_treatment["propertyNames"]["enum"] == CELLS
     assert sorted(top["default"]) == sorted(CELLS)
 
 

@@ -109,14 +109,22 @@ def model_settings(config: dict) -> dict:
 
 
 def recipe(config: dict, treatment: str) -> dict:
-    """The base recipe, overridden by `training.cell` for cells and `training.finetune` for *_ft."""
+    """The base recipe, overridden by `training.cell` for cells, `training.finetune` for *_ft
+    and last by `training.by_treatment[treatment]` for that treatment's cells."""
     training = config["training"]
     merged = dict(training["base"])
     if treatment != "base":
         merged |= training.get("cell", {})
     if treatment in FINE_TUNED:
         merged |= training.get("finetune", {})
+    merged |= training.get("by_treatment", {}).get(treatment, {})
     return dict(sorted(merged.items()))
+
+
+def recipe_keys(config: dict) -> list[tuple[str, str]]:
+    """Each recipe a config can give, as (its config key, a treatment that gets it)."""
+    keys = [("base", "base"), ("cell", "cell"), ("finetune", FINE_TUNED[0])]
+    return keys + [(f"by_treatment.{t}", t) for t in config["training"].get("by_treatment", {})]
 
 
 def train_settings(config: dict, treatment: str) -> dict:
@@ -150,10 +158,10 @@ def validate(config: dict, cache_exists: bool = False) -> None:
         if dataset["name"] not in sources.STREAMED or sources.data_problem(dataset) is None:
             names = sources.class_names(dataset)
             resolve_groups(names, sources.expand_groups(dataset, names, dissimilar))
-    for kind in ("base", "cell", "finetune"):
-        steps = recipe(config, "transfer_ft" if kind == "finetune" else kind)["lr_steps"]
+    for key, treatment in recipe_keys(config):
+        steps = recipe(config, treatment)["lr_steps"]
         if list(steps) != sorted(steps):
-            raise ConfigError(f"training.{kind}.lr_steps: must be increasing, got {steps}")
+            raise ConfigError(f"training.{key}.lr_steps: must be increasing, got {steps}")
     check_batch_size(config)
 
 
@@ -178,11 +186,11 @@ def check_batch_size(config: dict) -> None:
     if per_class is None or not (classes := _smallest_half(config)):
         return  # all images of a class: checked by the job, which knows how many
     images = per_class * classes
-    for kind in ("base", "cell", "finetune"):
-        batch = recipe(config, "transfer_ft" if kind == "finetune" else kind)["batch_size"]
+    for key, treatment in recipe_keys(config):
+        batch = recipe(config, treatment)["batch_size"]
         if batch > images:
             raise ConfigError(
-                f"training.{kind}.batch_size: {batch} is larger than the training set of the "
+                f"training.{key}.batch_size: {batch} is larger than the training set of the "
                 f"smallest half ({classes} classes x subset.train_per_class {per_class} = "
                 f"{images} images), so each epoch would be one step and no net would learn; "
                 f"set batch_size to at most {images} or raise subset.train_per_class"
