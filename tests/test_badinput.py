@@ -59,6 +59,11 @@ def test_unknown_treatment(tmp_path):
     assert "treatments.1: 'AnB' is not one of" in out
 
 
+def test_unknown_treatment_of_a_recipe_override(tmp_path):
+    out = fails_at_start(tmp_path, {"training": {"by_treatment": {"random_papr": {"lr": 0.001}}}})
+    assert "training.by_treatment: 'random_papr' is not one of" in out and "'random_paper'" in out
+
+
 def test_overlapping_groups(tmp_path):
     config = {"splits": {"dissimilar": {"A": [*UPPER, "Bag"], "B": OTHER}}}
     out = fails_at_start(tmp_path, config)

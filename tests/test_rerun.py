@@ -113,6 +113,12 @@ def test_a_fine_tuning_setting_reruns_only_the_fine_tuned_cells(clone):
 
 
 @pytest.mark.invalidation
+def test_a_treatments_own_setting_reruns_only_its_cells(clone):
+    jobs = planned_jobs(clone, {"training": {"by_treatment": {"random": {"lr": 0.001}}}})
+    assert jobs == cells(("random",)) | DOWNSTREAM
+
+
+@pytest.mark.invalidation
 def test_the_target_epochs_rerun_the_cells_not_the_base_nets(clone):
     jobs = planned_jobs(clone, {"training": {"cell": {"epochs": 2}}})
     assert jobs == cells() | DOWNSTREAM
