@@ -68,7 +68,10 @@ def test_fine_tune_settings_reach_only_the_fine_tuned_cells(config):
 def test_a_treatments_own_settings_reach_only_its_cells(config):
     base_lr = config["training"]["base"]["lr"]
     config["training"]["finetune"] = {"lr": base_lr / 7}
-    config["training"]["by_treatment"] = {"random_paper": {"lr": base_lr / 4}, "selffer_ft": {"epochs": 2}}
+    config["training"]["by_treatment"] = {
+        "random_paper": {"lr": base_lr / 4},
+        "selffer_ft": {"epochs": 2},
+    }
     assert grid.recipe(config, "random_paper")["lr"] == base_lr / 4
     assert grid.recipe(config, "random")["lr"] == base_lr
     assert grid.recipe(config, "base")["lr"] == base_lr
