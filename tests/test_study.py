@@ -160,6 +160,15 @@ def test_a_chance_level_random_net_with_live_layers_counts_and_a_dead_one_fails(
     assert dead[0] == status.FAILED and "fc7" in dead[1]
     off_optimum = status.classify(_history(2.5, dead=0.4), False, 0.2, True)
     assert off_optimum[0] == status.FAILED  # one class, and not even the prior's loss
+    # Validation top-1 that jumps for an epoch while the training loss stays at ln 5 is the
+    # argmax of an almost uniform output wobbling (the replicate's paper-init cells at n = 2),
+    # not learning lost: it counts. A net whose loss fell first and came back collapsed.
+    wobble = _history(ln5, dead=0.0, share=0.5)
+    wobble[0] |= {"val_top1": 0.52}
+    assert status.classify(wobble, False, 0.2, True) == (status.TRAINED, "")
+    fell_back = [dict(wobble[0], loss=0.9), wobble[1]]
+    got = status.classify(fell_back, False, 0.2, True)
+    assert got[0] == status.FAILED and "fell from 0.520" in got[1]
     # The same chance-level history on copied layers is a net that did not learn.
     assert status.classify(_history(ln5, dead=0.4), False, 0.2, False)[0] == status.FAILED
 
