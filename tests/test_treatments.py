@@ -29,15 +29,30 @@ def test_the_registry_holds_the_papers_six_treatments_and_two_random_arms():
     assert [t.name for t in treatments.REGISTRY if not t.is_cell] == ["base"]
 
 
-def test_the_schema_enums_are_the_registrys_cell_treatments():
+def test_the_schema_names_the_registrys_cell_treatments_once():
+    # Every key whose values are treatments refers to one definition, so a treatment
+    # added to the registry is added to the schema in one place.
+    assert SCHEMA["definitions"]["treatment"]["enum"] == CELLS
+    ref = {"$ref": "#/definitions/treatment"}
     properties = SCHEMA["properties"]
-    top = properties["treatments"]
-    dissimilar = properties["splits"]["properties"]["dissimilar"]["properties"]["treatments"]
-    assert top["items"]["enum"] == CELLS
-    assert dissimilar["items"]["enum"] == CELLS
-    by_treatment = properties["training"]["properties"]["by_treatment"]
-    assert by_treatment["propertyNames"]["enum"] == CELLS
-    assert sorted(top["default"]) == sorted(CELLS)
+    splits = properties["splits"]["properties"]
+    assert properties["treatments"]["items"] == ref
+    assert splits["dissimilar"]["properties"]["treatments"]["items"] == ref
+    assert splits["treatment_splits"]["propertyNames"] == ref
+    assert properties["training"]["properties"]["by_treatment"]["propertyNames"] == ref
+    assert [e for e in _enums(SCHEMA) if "selffer" in e] == [CELLS]
+    assert sorted(properties["treatments"]["default"]) == sorted(CELLS)
+
+
+def _enums(node):
+    """Every `enum` list in a schema, at any depth."""
+    if isinstance(node, dict):
+        yield from ([node["enum"]] if "enum" in node else [])
+        for value in node.values():
+            yield from _enums(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _enums(value)
 
 
 def test_the_wildcard_constraint_is_the_registrys_cell_treatments():
