@@ -1,9 +1,8 @@
 rule aggregate:
     """Every net's metrics into one tidy table (parquet, and CSV beside it)."""
     input:
+        stale=stale(SUMMARY, SUMMARY_CSV, HISTORY),
         metrics=base_metrics() + cell_metrics(),
-        expected=settings_input(NETS_SETTINGS),
-        jobsettings=settings_input(step_settings("aggregate")),
     output:
         table=SUMMARY,
         csv=SUMMARY_CSV,
@@ -19,25 +18,24 @@ rule aggregate:
         mem_mb=res("aggregate", "mem_mb"),
         runtime=res("aggregate", "runtime"),
     params:
-        code=code("aggregate"),
-        expected=settings_option("expected", "--expected"),
+        provenance=provenance,
     shell:
         step_command(
             "aggregate",
+            provenance="{params.provenance}",
             metrics="{input.metrics:q}",
             out_table="{output.table:q}",
             out_csv="{output.csv:q}",
             out_history="{output.history:q}",
-            expected=flagged("{params.expected}"),
         )
 
 
 rule figures:
     """The paper's Figures 2 and 3 from the table, and every net's training curves."""
     input:
+        stale=stale(*FIGURES, CURVES),
         table=SUMMARY,
         history=HISTORY,
-        jobsettings=settings_input(step_settings("figures")),
     output:
         figure2=report(FIGURES[0], caption="../report/figure2.rst", category="Figures"),
         figure3=report(FIGURES[1], caption="../report/figure3.rst", category="Figures"),
@@ -55,11 +53,12 @@ rule figures:
         mem_mb=res("aggregate", "mem_mb"),
         runtime=res("aggregate", "runtime"),
     params:
+        provenance=provenance,
         settings=lambda wc: settings_json(config["plots"]),
-        code=code("figures"),
     shell:
         step_command(
             "figures",
+            provenance="{params.provenance}",
             table="{input.table:q}",
             settings="{params.settings:q}",
             figure2="{output.figure2:q}",
@@ -72,8 +71,8 @@ rule figures:
 rule claims:
     """A verdict on each of the paper's claims, with effect sizes and intervals."""
     input:
+        stale=stale(CLAIMS),
         table=SUMMARY,
-        jobsettings=settings_input(step_settings("claims")),
     output:
         report(CLAIMS, caption="../report/claims.rst", category="Claims"),
     log:
@@ -87,6 +86,11 @@ rule claims:
         mem_mb=res("aggregate", "mem_mb"),
         runtime=res("aggregate", "runtime"),
     params:
-        code=code("claims"),
+        provenance=provenance,
     shell:
-        step_command("claims", table="{input.table:q}", out="{output:q}")
+        step_command(
+            "claims",
+            provenance="{params.provenance}",
+            table="{input.table:q}",
+            out="{output:q}",
+        )

@@ -7,10 +7,10 @@ import shlex
 import sys
 import time
 
-from transferability import grid, layers
+from transferability import grid, layers, records
 from transferability.data import sources
 from transferability.errors import PipelineError
-from transferability_runtime import profiles, runcheck, runlock, steps
+from transferability_runtime import plan, runcheck, steps
 
 # "results" unless the config says otherwise; `./results` or an absolute path to the same
 # folder is written as "results", so Snakemake's metadata is found under either spelling.
@@ -61,17 +61,6 @@ shell.prefix(
 if config["device"] != "auto":
     os.environ.setdefault("TRANSFERABILITY_DEVICE", config["device"])
 
-# A user's profile setting a top-level key the workflow profile sets too would lose it
-# whole, silently (Snakemake merges profiles key by key): stop and say so instead.
-if dropped := profiles.dropped_settings(
-    sys.argv[1:],
-    os.environ,
-    Path.cwd(),
-    Path.home(),
-    Path(workflow.basedir) / "profiles/default",
-):
-    raise WorkflowError("profiles: " + "\n  ".join(dropped))
-
 # What a training job asks a cluster for: one GPU. A resource of the rules themselves,
 # so it holds under any profile (and `gres` a string, not `gpu: 1`: Snakemake adds numbers
 # up over the cells of a group job, and a group of cells shares one GPU). Which
@@ -83,36 +72,11 @@ try:
 except PipelineError as e:
     raise WorkflowError(f"config: {e}") from None
 
-# The raw files prepare_data reads, by size and modification time: replaced raw data
-# remakes the cache (see sources.raw_fingerprint).
-RAW_FINGERPRINT = sources.raw_fingerprint(config["dataset"])
-
-
-# Whether this call runs jobs (not -n, --lint, --unlock, ...): only such a call takes the
-# results folder's lock and writes the settings files (settings.smk).
-RUNS_JOBS = workflow.is_main_process and runcheck.runs_jobs(
-    sys.argv, getattr(workflow, "dryrun", False)
-)
-
 if workflow.is_main_process:
-    problems = list(
-        runcheck.start_problems(
-            sys.argv, workflow.basedir, os.getcwd(), getattr(workflow, "dryrun", False)
-        )
-    )
+    problems = list(runcheck.start_problems(workflow.basedir))
     problems += filter(None, [runcheck.results_problem(RESULTS)])
-    executor = profiles.executor(sys.argv, os.environ, Path.cwd(), Path.home())
-    if RUNS_JOBS and executor == "slurm" and not problems:
-        problems += filter(None, [runcheck.slurm_problem()])
-    if "--unlock" in sys.argv and not problems:
-        problems += filter(None, [runlock.unlock(RESULTS)])
     if problems:
         raise WorkflowError("\n".join(problems))
-    if RUNS_JOBS:
-        try:
-            runlock.acquire(RESULTS)
-        except runlock.Locked as e:
-            raise WorkflowError(str(e)) from None
 
 
 wildcard_constraints:
@@ -122,6 +86,8 @@ wildcard_constraints:
     treatment="|".join(grid.TREATMENTS),
     n="|".join(map(str, layers.CHOP_LAYERS)),
     seed=r"\d+",
+    key=r"[0-9a-f]{16}",
+    i=r"\d+",
 
 
 RUN_STARTED = time.time()
@@ -186,6 +152,127 @@ def step_command(step, **arguments):
         flag = declared.argument(dest).name
         words.append(value if isinstance(value, flagged) else f"--{flag} {value}")
     return " ".join(words) + " > {log:q} 2>&1"
+
+
+# An ImageFolder dataset is decoded once (dataset.store, the default): prepare_data writes
+# the index of its files, store_images the pixels and the descriptor that training jobs read
+# as their cache (DATA_CACHE), so the training rules are the same for every dataset.
+STORED = config["dataset"]["name"] in sources.STREAMED and config["dataset"].get(
+    "store", True
+)
+DATA_INDEX = DATA_CACHE.removesuffix(".pt") + ".index.pt" if STORED else DATA_CACHE
+# Without a store, store_images gets outputs nothing asks for, so it never runs (a rule
+# defined under `if` would hide it from the tests that read every rule's block).
+STORE = (
+    DATA_CACHE if STORED else f"{RESULTS}/data/no-store/{config['dataset']['name']}.pt"
+)
+STORE_PIXELS = STORE.removesuffix(".pt") + ".pixels"
+
+
+# ---------------------------------------------------------------------------- provenance
+# Every job's key (transferability_runtime/plan.py) and, at the start of the run, every
+# existing output whose record does not match it: such a job gets one more input, a marker
+# that rule mark_stale makes (a temp file), so Snakemake reruns it and what is made from
+# it. File times and Snakemake's metadata decide nothing here: the same holds after
+# `rm -rf .snakemake`, and a dry run shows exactly what a run would remake.
+# The cache of the sources' digests sits beside the data (results/data/).
+SOURCE_DIGESTS = f"{RESULTS}/data/{config['dataset']['name']}.sources.json"
+PLAN = plan.Plan(
+    config,
+    {
+        "index": DATA_INDEX,
+        "cache": DATA_CACHE,
+        "pixels": STORE_PIXELS,
+        "stored": STORED,
+        "generated": GENERATED_ROOT if GENERATED_IMAGES else None,
+        "split": SPLIT_FILE,
+        "base": BASE_DIR,
+        "cell": CELL_DIR,
+        "aggregate": [SUMMARY, SUMMARY_CSV, HISTORY],
+        "figures": [*FIGURES, CURVES],
+        "claims": [CLAIMS],
+        "tables": REPORT_TABLES,
+    },
+    code,
+    (
+        sources.source_digest(
+            config["dataset"],
+            (
+                Path(SOURCE_DIGESTS)
+                if workflow.is_main_process and not GENERATED_IMAGES
+                else None
+            ),
+        )
+        if not GENERATED_IMAGES
+        else "generated"
+    ),
+)
+EXPECTED = PLAN.expected()
+# Only the main process decides (a cluster job reads the Snakefile again to run one job).
+STALE = plan.stale(EXPECTED) if workflow.is_main_process else {}
+STALE_DIR = f"{RESULTS}/.stale"
+if STALE:
+    first, why = next(iter(STALE.items()))
+    print(
+        f"provenance: {len(STALE)} existing outputs are not what the config and code make "
+        f"now and are remade (with what is made from them), e.g. {first}: {why}",
+        file=sys.stderr,
+    )
+
+
+def new_marker(key):
+    """A marker file that does not exist yet (`<key>.<i>`): a missing input is what makes
+    Snakemake rerun a job, whatever the times and its metadata say."""
+    i = 1
+    while Path(f"{STALE_DIR}/{key}.{i}").exists():
+        i += 1
+    return f"{STALE_DIR}/{key}.{i}"
+
+
+# One marker per stale job, inputs of `all` too: Snakemake makes a missing file only where
+# a job that runs needs it, so the markers are targets of their own.
+STALE_MARKERS = {EXPECTED[path]: new_marker(EXPECTED[path]) for path in STALE}
+
+
+def stale(*patterns):
+    """An input function: the marker (rule mark_stale) of a job whose existing output is
+    stale, so Snakemake reruns it and what is made from it; nothing otherwise."""
+
+    def marker(wildcards):
+        for pattern in patterns:
+            path = pattern.format(**wildcards)
+            if path in STALE:
+                return STALE_MARKERS[EXPECTED[path]]
+        return []
+
+    return marker
+
+
+def provenance(wildcards, input, output):
+    """A job's --provenance: its key, the key each input must have, its outputs. The
+    metrics files of a whole grid (the aggregate's input `metrics`) go as one digest."""
+    own = EXPECTED.get(output[0])
+    if own is None:  # a net outside the config's grid, asked for by its path
+        own = net_key(wildcards)
+    given = {"key": own, "outputs": list(output)}
+    if "metrics" in input.keys():
+        given["inputs_from"] = "metrics"
+        given["inputs_digest"] = records.keys_digest(
+            {p: EXPECTED.get(p) for p in input.metrics}
+        )
+    else:
+        given["inputs"] = {
+            p: EXPECTED.get(p) for p in input if not p.startswith(STALE_DIR)
+        }
+    return shlex.quote(json.dumps(given, sort_keys=True))
+
+
+def net_key(wc):
+    if "treatment" in wc.keys():
+        return PLAN.cell(wc.split, wc.target, wc.treatment, int(wc.n), int(wc.seed))
+    if "half" in wc.keys():
+        return PLAN.base(wc.split, wc.half, int(wc.seed))
+    return PLAN.split(wc.split)
 
 
 # Resolved once per treatment, not once per job: a paper-scale DAG has thousands of cells.

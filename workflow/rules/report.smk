@@ -1,8 +1,8 @@
 rule tables:
     """The claims and summary tables as HTML for `snakemake --report`, and which nets each figure and claim used."""
     input:
+        stale=stale(*REPORT_TABLES),
         table=SUMMARY,
-        jobsettings=settings_input(step_settings("tables")),
     output:
         claims=report(
             f"{RESULTS}/report/claims.html",
@@ -26,10 +26,11 @@ rule tables:
         mem_mb=res("aggregate", "mem_mb"),
         runtime=res("aggregate", "runtime"),
     params:
-        code=code("tables"),
+        provenance=provenance,
     shell:
         step_command(
             "tables",
+            provenance="{params.provenance}",
             table="{input.table:q}",
             claims_html="{output.claims:q}",
             summary_html="{output.summary:q}",

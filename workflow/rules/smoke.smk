@@ -26,7 +26,6 @@ rule smoke_report:
     """Where each training job ran (node, device, torch, CUDA, bf16, images/s); fails if a job given a GPU trained on the CPU."""
     input:
         metrics=base_metrics() + cell_metrics(),
-        jobsettings=settings_input(step_settings("smoke_report")),
     output:
         SMOKE_REPORT,
     log:
@@ -40,6 +39,11 @@ rule smoke_report:
         mem_mb=res("aggregate", "mem_mb"),
         runtime=res("aggregate", "runtime"),
     params:
-        code=code("smoke-report"),
+        provenance=provenance,
     shell:
-        step_command("smoke-report", metrics="{input.metrics:q}", out="{output:q}")
+        step_command(
+            "smoke-report",
+            provenance="{params.provenance}",
+            metrics="{input.metrics:q}",
+            out="{output:q}",
+        )

@@ -1,9 +1,9 @@
 rule train_base:
     """A base net: all eight layers trained on one half (the n = 0 points)."""
     input:
+        stale=stale(f"{BASE_DIR}/model.pt", f"{BASE_DIR}/metrics.json"),
         cache=DATA_CACHE,
         split=SPLIT_FILE,
-        jobsettings=settings_input(BASE_SETTINGS, base_content),
     output:
         model=f"{BASE_DIR}/model.pt",
         metrics=f"{BASE_DIR}/metrics.json",
@@ -19,13 +19,13 @@ rule train_base:
         runtime=res("train", "runtime"),
         gres=GPU_GRES,
     params:
+        provenance=provenance,
         settings=lambda wc: TRAIN_SETTINGS["base"],
-        code=code("train-base"),
         resume=f"{RESUME}/base/{{split}}/{{half}}/seed{{seed}}.pt",
-        provenance=settings_option("jobsettings", "--provenance"),
     shell:
         step_command(
             "train-base",
+            provenance="{params.provenance}",
             cache="{input.cache:q}",
             split_file="{input.split:q}",
             split="{wildcards.split}",
@@ -36,17 +36,16 @@ rule train_base:
             out_model="{output.model:q}",
             out_metrics="{output.metrics:q}",
             resume_state="{params.resume:q}",
-            provenance=flagged("{params.provenance}"),
         )
 
 
 rule train_cell:
     """One transfer cell: layers 1..n from a base net (or random), chopped and retrained."""
     input:
+        stale=stale(f"{CELL_DIR}/metrics.json"),
         cache=DATA_CACHE,
         split=SPLIT_FILE,
         base=cell_base,
-        jobsettings=settings_input(CELL_SETTINGS, cell_content),
     output:
         metrics=f"{CELL_DIR}/metrics.json",
     log:
@@ -63,14 +62,14 @@ rule train_cell:
         runtime=res("train", "runtime"),
         gres=GPU_GRES,
     params:
+        provenance=provenance,
         settings=lambda wc: TRAIN_SETTINGS[wc.treatment],
         resume=f"{RESUME}/cells/{{split}}/{{target}}/{{treatment}}/n{{n}}/seed{{seed}}.pt",
         base=lambda wc, input: f"--base {shlex.quote(input.base)}" if input.base else "",
-        code=code("train-cell"),
-        provenance=settings_option("jobsettings", "--provenance"),
     shell:
         step_command(
             "train-cell",
+            provenance="{params.provenance}",
             cache="{input.cache:q}",
             split_file="{input.split:q}",
             split="{wildcards.split}",
@@ -83,5 +82,4 @@ rule train_cell:
             settings="{params.settings:q}",
             out_metrics="{output.metrics:q}",
             resume_state="{params.resume:q}",
-            provenance=flagged("{params.provenance}"),
         )

@@ -12,8 +12,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from . import records
 from .errors import PipelineError
-from .steps import SETTINGS, STEPS, Step
+from .steps import COMMON, STEPS, Step
 
 PROG = "python -m transferability"
 
@@ -26,7 +27,7 @@ def parser(
     for step in steps:
         sp = sub.add_parser(step.name)
         sp.set_defaults(func=step.run)
-        for argument in (SETTINGS, *step.arguments):
+        for argument in (*COMMON, *step.arguments):
             argument.add_to(sp)
     return p
 
@@ -36,9 +37,16 @@ def main(argv=None) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the step the parsed arguments name: its exit status."""
+    """Run the step the parsed arguments name: its exit status. With `--provenance`, its
+    inputs' records are checked first and its outputs recorded after it succeeded."""
     try:
-        return args.func(args) or 0
+        args.provenance = job = records.job(args.step, args.provenance)
+        if job:
+            job.check_inputs(args)
+        status = args.func(args) or 0
+        if job and status == 0:
+            job.record()
+        return status
     except PipelineError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -80,11 +80,15 @@ class Step:
         self.modules, self.per_net = modules, per_net
 
     def argument(self, dest: str) -> Arg | None:
-        return next((a for a in (SETTINGS, *self.arguments) if a.dest == dest), None)
+        return next((a for a in (*COMMON, *self.arguments) if a.dest == dest), None)
 
 
-# Every step takes its settings, what its outputs depend on, as one JSON object.
+# Every step takes its settings, what its outputs depend on, as one JSON object, and its
+# provenance (records.py): its key, the keys its inputs must have and its outputs, which
+# the command line checks before the step runs and records after it succeeded.
 SETTINGS = optional("settings", json.loads, default={}, help="JSON object")
+PROVENANCE = optional("provenance", help='JSON object {"key", "inputs", "outputs"}')
+COMMON = (SETTINGS, PROVENANCE)
 
 
 # ------------------------------------------------------------------------ data
@@ -143,7 +147,7 @@ def declared(args, name: str) -> dict:
     """Step NAME's arguments by their names, as its job function takes them: the names in
     the table are the function's keywords, so neither is written twice."""
     step = next(s for s in STEPS if s.name == name)
-    return {a.dest: getattr(args, a.dest) for a in (SETTINGS, *step.arguments)}
+    return {a.dest: getattr(args, a.dest) for a in (*COMMON, *step.arguments)}
 
 
 def train_base(args) -> None:
@@ -166,9 +170,9 @@ def train_cell(args) -> None:
 def aggregate(args) -> None:
     from .analysis.results_table import write_summary
 
-    table = write_summary(
-        args.metrics, args.out_table, args.out_csv, args.out_history, args.expected
-    )
+    job = args.provenance
+    keys = {path: entry["key"] for path, entry in job.read.items()} if job else {}
+    table = write_summary(args.metrics, args.out_table, args.out_csv, args.out_history, keys)
     print(f"wrote {args.out_table}: {len(table)} nets")
 
 
@@ -215,8 +219,6 @@ TRAINING = (
     THREADS,
     # Per-epoch training state for resuming after a kill (not an output of the rule).
     optional("resume-state"),
-    # The net's settings file (jobsettings.py): its key goes into the metrics.
-    optional("provenance"),
 )
 
 STEPS: tuple[Step, ...] = (
@@ -273,8 +275,6 @@ STEPS: tuple[Step, ...] = (
             Arg("out-table"),
             Arg("out-csv"),
             optional("out-history"),
-            # What the current config and code make of each net (jobsettings.py).
-            optional("expected"),
         ),
         ("analysis.results_table",),
     ),

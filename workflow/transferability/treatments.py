@@ -63,6 +63,11 @@ class Treatment:
         return 0 if self.fine_tunes else n
 
 
+# The registry is data, not code, to the code fingerprint (provenance.py): a net's key holds
+# its own treatment's entry (`training_entry`), so adding a treatment or restyling one
+# retrains no other net.
+PROVENANCE_DATA = ("REGISTRY",)
+
 # In the order of the figures' legends and the report's tables. The colours are the paper's
 # Figure 2 palette: blues for selffers, reds for transfers, darker when frozen.
 REGISTRY: tuple[Treatment, ...] = (
@@ -96,6 +101,13 @@ def get(name: str) -> Treatment:
     if treatment is None or not treatment.is_cell:
         raise ConfigError(f"treatments: unknown treatment {name!r}; known: {list(CELL_TREATMENTS)}")
     return treatment
+
+
+def training_entry(name: str) -> dict:
+    """What of a treatment's entry its nets are trained by (not its label or style): part of
+    each of its nets' keys."""
+    t = BY_NAME[name]
+    return {"copies_from": t.copies_from, "fine_tunes": t.fine_tunes, "init": t.init}
 
 
 def is_random(name: str) -> bool:

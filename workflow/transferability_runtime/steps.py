@@ -46,7 +46,11 @@ STEPS: tuple[Step, ...] = (
 )
 # Every step a rule can run, by name.
 ALL: dict[str, Step] = {step.name: step for step in (*EXPERIMENT_STEPS, *STEPS)}
-CODE = provenance.Code(Path(__file__).resolve().parent, {s.name: s.modules for s in STEPS})
+CODE = provenance.Code(
+    Path(__file__).resolve().parent,
+    {s.name: s.modules for s in STEPS},
+    {s.name: s.run.__name__ for s in STEPS},
+)
 
 
 def code_fingerprint(step: str) -> str:

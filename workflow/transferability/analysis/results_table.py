@@ -11,8 +11,8 @@ import pandas as pd
 
 from ..atomic import write_atomic
 from ..errors import DataError
-from ..training.status import STATUSES
-from . import freshness
+from ..training.status import STATUSES, classify
+from ..treatments import is_random
 
 # Columns first in the table, in this order; the rest (provenance) follow sorted.
 KEY_COLUMNS = [
@@ -115,8 +115,20 @@ def _type_problem(record: dict) -> str | None:
     return None
 
 
+def judged(record: dict) -> dict:
+    """The record with its status: judged here, from what training measured, so a change
+    to the rule (training/status.py) reruns this step, not the nets."""
+    status, reason = classify(
+        record.get("history") or [],
+        bool(record.get("diverged")),
+        record["chance"],
+        near_chance_is_a_result=is_random(record["treatment"]),
+    )
+    return record | {"status": status, "status_reason": reason}
+
+
 def load_records(paths) -> list[tuple[str, dict]]:
-    """Every metrics file read and checked once: (path, record)."""
+    """Every metrics file read, checked and judged once: (path, record)."""
     records = []
     for path in paths:
         try:
@@ -126,7 +138,7 @@ def load_records(paths) -> list[tuple[str, dict]]:
                 f"{path}: not a readable metrics file ({e}); delete it so its net is retrained"
             ) from e
         check_metrics(record, path)
-        records.append((str(path), record))
+        records.append((str(path), judged(record) if "chance" in record else record))
     return records
 
 
@@ -178,15 +190,13 @@ def _write_parquet(table: pd.DataFrame, path) -> None:
     write_atomic(path, lambda tmp: table.to_parquet(tmp, engine="pyarrow", index=False))
 
 
-def write_summary(
-    metrics_paths, out_table, out_csv, out_history=None, expected=None
-) -> pd.DataFrame:
+def write_summary(metrics_paths, out_table, out_csv, out_history=None, keys=None) -> pd.DataFrame:
     """The results table (parquet and CSV) and the history table, from one read of the
-    metrics files; none of them where a net is not what the current config and code make
-    (`expected`: the nets' settings the run resolved, see analysis/freshness.py)."""
+    metrics files. `keys`: each metrics file's job key as its record gave it (records.py),
+    kept in the table's `key` column, so a committed table says which nets made it."""
     records = load_records(metrics_paths)
-    if expected is not None:
-        freshness.check(records, expected, Path(out_table).parent / "stale_nets.txt")
+    if keys:
+        records = [(path, record | {"key": keys.get(path)}) for path, record in records]
     table = _net_table(records)
     _write_parquet(table, out_table)
     write_atomic(out_csv, lambda tmp: table.to_csv(tmp, index=False))

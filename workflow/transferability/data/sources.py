@@ -17,6 +17,7 @@ calls. To add a dataset see docs/extending.md.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -206,17 +207,30 @@ def data_problem(dataset: dict) -> str | None:
     return get(dataset["name"]).problem(dataset)
 
 
-def raw_fingerprint(dataset: dict) -> str:
-    """Size and modification time of each raw file prepare_data reads, a params value of
-    prepare_data: raw data replaced after the cache was made (another copy, a re-download)
-    remakes the cache, and so everything trained on it. Empty for a streamed dataset (its
-    images are read by each job) and where no raw files are found (downloaded by the job)."""
+def source_files(dataset: dict) -> tuple[Path, list[Path]]:
+    """(root, files) of what prepare_data reads: the raw files, or every file under an
+    ImageFolder's root (a new class folder or a replaced image is new content). No files
+    where there are none yet (downloaded by the job)."""
     source = get(dataset["name"])
+    if source.streamed:
+        root = Path(dataset["root"])
+        files = [p for p in root.rglob("*") if p.is_file()] if root.is_dir() else []
+        return root, files
     try:
-        stats = [(p.name, p.stat()) for p in source.raw_files(dataset)]
+        files = list(source.raw_files(dataset))
     except (OSError, PipelineError):  # the check at start says what is wrong
-        return ""
-    return " ".join(f"{n}:{st.st_size}:{st.st_mtime_ns}" for n, st in stats)
+        return Path("."), []
+    root = Path(os.path.commonpath([str(p.parent) for p in files])) if files else Path(".")
+    return root, [p for p in files if p.exists()]
+
+
+def source_digest(dataset: dict, cache: Path | None = None) -> str:
+    """The content digest of the dataset's sources (records.files_digest): part of the key
+    of prepare_data, and so of everything made from the data."""
+    from ..records import files_digest
+
+    root, files = source_files(dataset)
+    return files_digest(files, root, cache)
 
 
 def expand_groups(

@@ -11,19 +11,18 @@ from pathlib import Path
 
 import torch
 
-from .. import jobinfo, jobsettings, provenance
+from .. import jobinfo, provenance, records
 from ..atomic import torch_save, write_text
 from ..data.halves import load_half
 from ..data.splits import read_split
 from ..errors import ConfigError, DataError, load_failure
-from ..treatments import CAFFE, COPIED, is_random, source_half
+from ..treatments import CAFFE, COPIED, source_half
 from ..treatments import get as get_treatment
 from . import device as devices
 from . import models
 from .resume_state import ResumeState
 from .sgd import Recipe
 from .solver import derived_seed, train
-from .status import classify
 
 
 def _net(settings: dict, num_classes: int) -> models.TransferNet:
@@ -75,23 +74,22 @@ def write_metrics(record: dict, path: str | Path) -> None:
     write_text(path, json.dumps(record, indent=1, sort_keys=True))
 
 
-def identity(split: str, half: str, seed: int, settings: dict, key: str | None) -> dict:
+def identity(split: str, half: str, seed: int, settings: dict) -> dict:
     """What a base checkpoint says it is: a file copied over another net's is caught by
-    the cells that load it, and one trained with other settings by its settings key."""
+    the cells that load it (its record, records.py, says whether it is current)."""
     return {
         "split": split,
         "half": half,
         "seed": seed,
         "treatment": "base",
         "n": 0,
-        "settings": jobsettings.digest(settings),
-        "key": key,
+        "settings": records.digest(settings),
     }
 
 
-def load_checkpoint(path: str | Path, split: str, half: str, seed: int, key=None) -> dict:
+def load_checkpoint(path: str | Path, split: str, half: str, seed: int) -> dict:
     """The weights of base net split/half/seed from `path`, refused if the file is another
-    net's (or, given its settings key, was trained with other settings or code)."""
+    net's."""
     try:
         checkpoint = torch.load(path, weights_only=True, map_location="cpu")
     except Exception as e:  # a truncated zip, a foreign pickle, ...: all mean "remake it"
@@ -112,37 +110,13 @@ def load_checkpoint(path: str | Path, split: str, half: str, seed: int, key=None
             f"{path}: this checkpoint is base net {found}, not {wanted} as its path says "
             "(copied or moved there); delete it so it is retrained"
         )
-    if key is not None and said.get("key") != key:
-        raise DataError(
-            f"{path}: base net {wanted} was trained with other settings or code than the "
-            f"config and code give now (settings key {said.get('key')}, now {key}); "
-            "delete it so it is retrained"
-        )
     return checkpoint["state_dict"]
 
 
-def provenance_record(path, settings: dict, net: dict) -> dict:
-    """What a net's metrics record of its settings file (jobsettings.py): its key, which
-    the aggregate step and the next run compare with the current one."""
-    if path is None:
-        return {}
-    content = jobsettings.read(path)
-    if content.get("settings") != settings or content.get("net") != net:
-        raise DataError(
-            f"{path}: the settings file is not this job's net and settings; delete it, the "
-            "next `snakemake` run writes it again"
-        )
-    return {"provenance_key": content["key"], "inputs": content.get("inputs")}
-
-
 def _record(split_record, *, split, target, source, treatment, n, seed, outcome, settings, threads):
+    # What was measured, not what it means: a net's status is judged at aggregation
+    # (analysis/results_table.py), where changing the rule costs seconds.
     chance = 1.0 / len(split_record["halves"][target]["class_indices"])
-    status, reason = classify(
-        outcome.history,
-        outcome.diverged,
-        chance,
-        near_chance_is_a_result=is_random(treatment),
-    )
     return {
         "split": split,
         "split_kind": split_record["kind"],
@@ -156,8 +130,6 @@ def _record(split_record, *, split, target, source, treatment, n, seed, outcome,
         "best_epoch": outcome.best_epoch,
         "epochs": outcome.epochs_run,
         "diverged": outcome.diverged,
-        "status": status,
-        "status_reason": reason,
         "final_loss": outcome.final_loss,
         "train_seconds": outcome.train_seconds,
         "chance": chance,
@@ -174,15 +146,20 @@ def _record(split_record, *, split, target, source, treatment, n, seed, outcome,
     }
 
 
-def _resume(path, settings: dict, n_frozen: int, inputs: list, step: str) -> ResumeState | None:
-    """The per-epoch state file, keyed by everything the run depends on: settings, frozen
-    layers, the code of the step (epochs saved by other code are not this code's epochs)
-    and the inputs by size and mtime (a remade input means starting over)."""
+def _resume(path, settings, n_frozen: int, inputs: list, step: str, job) -> ResumeState | None:
+    """The per-epoch state file, keyed by everything the run depends on: the net's job key
+    (its identity, settings, code and inputs' keys) and its inputs' content as checked, so
+    another net's state, or one saved before an input was remade, is never resumed. Run by
+    hand (no provenance): settings, frozen layers, code and the inputs' content."""
     if path is None:
         return None
-    stats = [(str(p), Path(p).stat().st_size, Path(p).stat().st_mtime_ns) for p in inputs if p]
-    code = provenance.code_fingerprint(step)
-    key = json.dumps([settings, n_frozen, stats, code], sort_keys=True)
+    if job is not None:
+        contents = [job.input_digest(p) for p in inputs if p]
+        key = json.dumps([job.key, contents], sort_keys=True)
+    else:
+        contents = [records.content_digest(p) for p in inputs if p]
+        code = provenance.code_fingerprint(step)
+        key = json.dumps([settings, n_frozen, contents, code], sort_keys=True)
     return ResumeState(path, key)
 
 
@@ -200,8 +177,6 @@ def train_base(
     resume_state=None,
     provenance=None,
 ):
-    net_id = {"split": split, "target": half, "treatment": "base", "n": 0, "seed": seed}
-    made_of = provenance_record(provenance, settings, net_id)
     devices.pick()  # a job given a GPU that torch cannot use stops here, before any work
     torch.set_num_threads(threads)
     split_record, data = _data(settings, cache, split_file, split, half)
@@ -209,7 +184,7 @@ def train_base(
     net_seed = derived_seed(split, half, "base", seed)
     torch.manual_seed(net_seed)
     net = _net(settings, num_classes).to(memory_format=torch.channels_last)
-    state = _resume(resume_state, settings, 0, [cache, split_file], "train-base")
+    state = _resume(resume_state, settings, 0, [cache, split_file], "train-base", provenance)
     recipe = Recipe.from_config(settings["recipe"])
     outcome, diagnostics = train(net, data, recipe, 0, net_seed, resume=state)
     record = _record(
@@ -224,10 +199,9 @@ def train_base(
         settings=settings,
         threads=threads,
     )
-    key = made_of.get("provenance_key")
-    checkpoint = {"identity": identity(split, half, seed, settings, key)}
+    checkpoint = {"identity": identity(split, half, seed, settings)}
     torch_save(checkpoint | {"state_dict": net.to("cpu").state_dict()}, out_model)
-    write_metrics(record | diagnostics | made_of, out_metrics)
+    write_metrics(record | diagnostics, out_metrics)
     if state:
         state.clear()
     return record
@@ -250,8 +224,6 @@ def train_cell(
     provenance=None,
 ):
     """BnB/AnB (frozen), BnB+/AnB+ (fine-tuned) or random-frozen, chopped at layer n."""
-    net_id = {"split": split, "target": target, "treatment": treatment, "n": n, "seed": seed}
-    made_of = provenance_record(provenance, settings, net_id)
     devices.pick()
     torch.set_num_threads(threads)
     spec = get_treatment(treatment)  # what it copies and freezes: treatments.REGISTRY
@@ -262,15 +234,16 @@ def train_cell(
     torch.manual_seed(net_seed)
     net = _net(settings, num_classes)
     if spec.prefix == COPIED:
-        base_key = (made_of.get("inputs") or {}).get("base")
-        state = load_checkpoint(base, split, source, seed, base_key)
+        state = load_checkpoint(base, split, source, seed)
         models.check_compatible(net, state, n, str(base))
         models.transplant(net, state, n)
     elif spec.init == CAFFE:
         models.init_caffe(net, n)
     net = net.to(memory_format=torch.channels_last)
     frozen = spec.frozen_layers(n)
-    state = _resume(resume_state, settings, frozen, [cache, split_file, base], "train-cell")
+    state = _resume(
+        resume_state, settings, frozen, [cache, split_file, base], "train-cell", provenance
+    )
     recipe = Recipe.from_config(settings["recipe"])
     outcome, diagnostics = train(net, data, recipe, frozen, net_seed, resume=state)
     record = _record(
@@ -285,7 +258,7 @@ def train_cell(
         settings=settings,
         threads=threads,
     )
-    write_metrics(record | diagnostics | made_of, out_metrics)
+    write_metrics(record | diagnostics, out_metrics)
     if state:
         state.clear()
     return record

@@ -1,0 +1,14 @@
+rule mark_stale:
+    """Marks a job whose existing output is not what the config and code make now (common.smk:
+    STALE); the job takes the marker as an input, so it reruns. The marker says why."""
+    output:
+        f"{STALE_DIR}/{{key}}.{{i}}",
+    log:
+        f"{LOGS}/mark_stale/{{key}}.{{i}}.log",
+    localrule: True
+    params:
+        why=lambda wc: "; ".join(
+            f"{path}: {why}" for path, why in STALE.items() if EXPECTED[path] == wc.key
+        ),
+    shell:
+        "rm -f {STALE_DIR:q}/{wildcards.key}.*; echo {params.why:q} | tee {output:q} > {log:q}"
