@@ -123,16 +123,6 @@ def test_a_clone_under_a_folder_with_braces(tmp_path):
     assert "has braces in its path" in out and "NameError" not in out
 
 
-def test_start_checks_unit():
-    from transferability_runtime.runcheck import start_problems
-
-    argv = ["/venv/bin/snakemake", "--configfile", "a.yaml", "--configfile=b.yaml"]
-    assert len(list(start_problems(argv, "/repo", "/nowhere", dryrun=True))) == 1
-    argv = ["/venv/bin/snakemake", "--configfile", "a.yaml", "b.yaml"]
-    assert list(start_problems(argv, "/repo", "/nowhere", dryrun=False)) == []
-    assert len(list(start_problems(argv, "/x{w}", "/nowhere", dryrun=False))) == 1
-
-
 # ---------------------------------------------------------------------------------------
 # Bad files, through the command each rule runs (`python -m transferability STEP`): the
 # step exits 1 with one line naming the file and the fix (no traceback), and leaves no

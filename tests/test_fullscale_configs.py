@@ -210,27 +210,6 @@ def test_cifar100_config_dry_run_plans_the_whole_grid(tmp_path):
 
 
 @pytest.mark.workflow
-def test_the_replicates_config_plans_the_default_grid_with_other_seeds(tmp_path):
-    config = merged("config/replicates.yaml", {})
-    counts = dry_run_jobs(tmp_path / "run", config)
-    # 3 random splits x 2 halves x (base + 3 treatments x 7 n), fine-tuned cells (2 x 7 n)
-    # on the first split's 2 halves; dissimilar: 3 seeds x 2 halves x (base + AnB x 7 n):
-    # the default's grid.
-    assert expected_jobs(config) == {"make_split": 4, "train_base": 12, "train_cell": 196}
-    assert counts | expected_jobs(config) == counts
-    assert config["seeds"] == [1] and config["splits"]["dissimilar"]["seeds"] == [3, 4, 5]
-
-
-@pytest.mark.workflow
-def test_the_threads2_config_plans_the_default_grid_on_two_threads(tmp_path):
-    config = merged("config/threads2.yaml", {})
-    counts = dry_run_jobs(tmp_path / "run", config)
-    assert counts | expected_jobs(config) == counts
-    assert expected_jobs(config) == expected_jobs({})
-    assert merged("config/config.yaml", config)["resources"]["train"]["threads"] == 2
-
-
-@pytest.mark.workflow
 def test_cifar100_config_trains_one_tiny_cell(tmp_path):
     config = cifar_config(write_cifar100(tmp_path / "cifar"))
     target = "results/cells/dissimilar/A/transfer/n1/seed0/metrics.json"

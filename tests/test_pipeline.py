@@ -214,33 +214,6 @@ def test_profile_runtime_fits_common_partitions_and_requeues():
         assert all(spec["runtime"] <= 24 * 60 for spec in resources.values()), name
 
 
-def test_job_arrays_that_could_hang_the_run_are_refused(tmp_path):
-    """snakemake-executor-plugin-slurm issue #473: arrays with fewer `jobs` slots than ready
-    jobs leak slots and hang; the Snakefile stops such a run before any job starts."""
-    from transferability_runtime import profiles
-
-    folder = tmp_path / "mycluster"
-    folder.mkdir()
-    config = folder / "config.yaml"
-    argv = ["--profile", str(folder)]
-
-    def stall(*extra):
-        return profiles.array_stall([*argv, *extra], {}, tmp_path, tmp_path, 336)
-
-    config.write_text("executor: slurm\njobs: 100\nslurm-array-jobs: train_base,train_cell\n")
-    message = stall()
-    assert "jobs: 100, fewer than the 336 training jobs" in message and "#473" in message
-    assert stall("--jobs", "400") is None  # the command line wins
-    config.write_text("executor: slurm\njobs: 400\nslurm-array-jobs: all\n")
-    assert stall() is None
-    config.write_text("executor: slurm\njobs: 100\n")  # no arrays, as shipped
-    assert stall() is None
-    shipped = REPO / "slurm/config.yaml"
-    assert profiles.array_stall(["--profile", str(shipped.parent)], {}, REPO, tmp_path, 336) is None
-
-
-# A MATLAB v5 meta.mat with a `synsets` struct array, written the way MATLAB writes one
-# (compressed, the field-name length as a small element), for the devkit fixture.
 def _element(kind: int, payload: bytes) -> bytes:
     return struct.pack("<II", kind, len(payload)) + payload + b"\0" * (-len(payload) % 8)
 

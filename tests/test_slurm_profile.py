@@ -4,12 +4,9 @@ the submitting node, and how many jobs grouping saves (Snakemake's dry run)."""
 
 import re
 
-import pytest
 import yaml
 
-from transferability_runtime import profiles
-
-from .support import REPO, rules, run_script, snakemake, tiny_config
+from .support import REPO, rules, run_script
 
 WORKFLOW_PROFILE = REPO / "profiles/default/config.yaml"
 
@@ -43,33 +40,6 @@ def test_the_two_profiles_share_no_key_so_the_merge_drops_nothing():
     lines = text.split("# default-resources:\n")[1].splitlines()
     defaults = [line for line in lines[: next(i for i, x in enumerate(lines) if x[:4] != "#   ")]]
     assert defaults and not [line for line in defaults if "slurm_partition" in line]
-
-
-def test_a_profile_key_the_workflow_profile_also_sets_is_named(tmp_path):
-    (tmp_path / "mine").mkdir()
-    (tmp_path / "mine/config.yaml").write_text("set-resources:\n  train_base:\n    x: 1\n")
-    (tmp_path / "wf").mkdir()
-    (tmp_path / "wf/config.yaml").write_text("set-resources:\n  a:\n    b: 1\njobs: 3\n")
-    home = tmp_path / "home"
-    found = profiles.dropped_settings(["--profile", "mine"], {}, tmp_path, home, tmp_path / "wf")
-    assert len(found) == 1 and "sets `set-resources:`" in found[0] and "drop yours" in found[0]
-    env = {"SNAKEMAKE_PROFILE": "mine"}  # the profile from the environment counts too
-    assert profiles.dropped_settings([], env, tmp_path, home, tmp_path / "wf") == found
-    off = ["--profile=mine", "--workflow-profile", "none"]
-    assert profiles.dropped_settings(off, {}, tmp_path, home, tmp_path / "wf") == []
-    repo = ["--profile", "slurm"]
-    assert profiles.dropped_settings(repo, {}, REPO, home, WORKFLOW_PROFILE.parent) == []
-
-
-@pytest.mark.badinput
-def test_a_run_whose_profile_would_lose_a_setting_stops_at_start(tmp_path, fake_fashion_mnist):
-    profile = tmp_path / "myprofile"
-    profile.mkdir()
-    (profile / "config.yaml").write_text("group-components:\n  - cells=2\ncores: 1\n")
-    config = tiny_config() | {"dataset": {"name": "fashion_mnist", "root": str(fake_fashion_mnist)}}
-    result = snakemake(tmp_path, "-n", "--profile", str(profile), config=config, timeout=300)
-    out = result.stdout + result.stderr
-    assert result.returncode != 0 and "sets `group-components:`" in out, out[-3000:]
 
 
 def test_seconds_long_rules_run_on_the_submitting_node():

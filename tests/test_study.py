@@ -117,7 +117,6 @@ def test_a_split_file_records_its_redraw_and_too_many_splits_are_refused():
     ("replicate", "of"),
     [
         (("config/study.yaml", "config/study-replicate.yaml"), ("config/study.yaml",)),
-        (("config/replicates.yaml",), ()),
     ],
 )
 def test_a_replicate_draws_other_splits_seeds_and_training_images(replicate, of):

@@ -2,7 +2,7 @@ rule aggregate:
     """Every net's metrics into one tidy table (parquet, and CSV beside it)."""
     input:
         stale=stale(SUMMARY, SUMMARY_CSV, HISTORY),
-        metrics=base_metrics() + cell_metrics(),
+        metrics=ancient(base_metrics() + cell_metrics()),
     output:
         table=SUMMARY,
         csv=SUMMARY_CSV,
@@ -34,8 +34,8 @@ rule figures:
     """The paper's Figures 2 and 3 from the table, and every net's training curves."""
     input:
         stale=stale(*FIGURES, CURVES),
-        table=SUMMARY,
-        history=HISTORY,
+        table=ancient(SUMMARY),
+        history=ancient(HISTORY),
     output:
         figure2=report(FIGURES[0], caption="../report/figure2.rst", category="Figures"),
         figure3=report(FIGURES[1], caption="../report/figure3.rst", category="Figures"),
@@ -72,7 +72,7 @@ rule claims:
     """A verdict on each of the paper's claims, with effect sizes and intervals."""
     input:
         stale=stale(CLAIMS),
-        table=SUMMARY,
+        table=ancient(SUMMARY),
     output:
         report(CLAIMS, caption="../report/claims.rst", category="Claims"),
     log:

@@ -29,7 +29,7 @@ rule make_smoke_images:
 rule prepare_data:
     """Read the raw IDX files once into a tensor cache every training job loads."""
     input:
-        GENERATED_IMAGES,
+        ancient(GENERATED_IMAGES),
         stale=stale(DATA_INDEX),
     output:
         DATA_INDEX,
@@ -61,7 +61,7 @@ rule store_images:
     """Every image decoded once, 256 x 256 uint8 in one memory-mapped file (data/store.py)."""
     input:
         stale=stale(STORE),
-        index=DATA_INDEX,
+        index=ancient(DATA_INDEX),
     output:
         cache=STORE,
         pixels=STORE_PIXELS,
@@ -93,7 +93,7 @@ rule make_split:
     """Classes into halves A/B and the train/val/test images of each half."""
     input:
         stale=stale(SPLIT_FILE),
-        cache=DATA_CACHE,
+        cache=ancient(DATA_CACHE),
     output:
         SPLIT_FILE,
     log:

@@ -2,7 +2,7 @@ rule tables:
     """The claims and summary tables as HTML for `snakemake --report`, and which nets each figure and claim used."""
     input:
         stale=stale(*REPORT_TABLES),
-        table=SUMMARY,
+        table=ancient(SUMMARY),
     output:
         claims=report(
             f"{RESULTS}/report/claims.html",

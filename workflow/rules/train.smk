@@ -2,8 +2,8 @@ rule train_base:
     """A base net: all eight layers trained on one half (the n = 0 points)."""
     input:
         stale=stale(f"{BASE_DIR}/model.pt", f"{BASE_DIR}/metrics.json"),
-        cache=DATA_CACHE,
-        split=SPLIT_FILE,
+        cache=ancient(DATA_CACHE),
+        split=ancient(SPLIT_FILE),
     output:
         model=f"{BASE_DIR}/model.pt",
         metrics=f"{BASE_DIR}/metrics.json",
@@ -43,9 +43,9 @@ rule train_cell:
     """One transfer cell: layers 1..n from a base net (or random), chopped and retrained."""
     input:
         stale=stale(f"{CELL_DIR}/metrics.json"),
-        cache=DATA_CACHE,
-        split=SPLIT_FILE,
-        base=cell_base,
+        cache=ancient(DATA_CACHE),
+        split=ancient(SPLIT_FILE),
+        base=ancient(cell_base),
     output:
         metrics=f"{CELL_DIR}/metrics.json",
     log:

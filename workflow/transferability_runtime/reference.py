@@ -1,6 +1,8 @@
-"""Keep a finished run of the default as the committed reference (results/reference/).
+"""Keep a finished run of the default as the committed reference (results/reference/),
+and say which committed runs are stale against today's code.
 
     PYTHONPATH=workflow python -m transferability_runtime.reference --started EPOCH_SECONDS
+    PYTHONPATH=workflow python -m transferability_runtime.reference status [RUN ...]
 
 `make reference` runs `make demo` from a clean results/ and then calls this, which copies
 the table (summary.csv), the config used and a record of the run (wall time, cores,
@@ -99,29 +101,76 @@ def run_config(configfiles: list[str | Path]) -> dict:
     return config
 
 
+def run_plan(config: dict):
+    """The keys today's code and data give the nets of `config` (plan.py)."""
+    from transferability.data import sources
+
+    from . import plan, steps
+
+    dataset = config["dataset"]
+    paths = {
+        "stored": dataset["name"] in sources.STREAMED and dataset.get("store", True),
+        "generated": bool(dataset.get("generate")),
+    }
+    source = "generated" if paths["generated"] else sources.source_digest(dataset)
+    return plan.Plan(config, paths, steps.code_fingerprint, source)
+
+
 def stale_nets(out: str | Path, configfiles: list[str | Path]) -> list[str]:
-    """The nets of a committed table whose recorded settings key (`provenance_key`: the
-    resolved settings, the code fingerprint, the identity of data, split and base net) is
-    not the one the current config files and code give them, each with its key and the
-    current one. Empty: every number of the run comes from the current config and code."""
+    """The nets of a committed table whose recorded key (`key`: a digest of the net's
+    settings, code and inputs, records.py) is not the one the current config files, data
+    and code give them, each with both keys. Empty: every number of the run is what the
+    current config, data and code make."""
     import pandas as pd
 
-    from transferability import jobsettings, provenance
-
-    nets = jobsettings.NetSettings(run_config(configfiles), provenance.code_fingerprint)
+    nets = run_plan(run_config(configfiles))
     table = pd.read_csv(Path(out) / TABLE)
-    if "provenance_key" not in table:
-        return [f"{out}/{TABLE} has no provenance_key column: made before nets recorded one"]
+    if "key" not in table:
+        return [f"{out}/{TABLE} has no key column: made before outputs recorded their keys"]
     stale = []
     for r in table.itertuples():
         if r.treatment == "base":
-            key = nets.base(r.split, r.target, r.seed)["key"]
+            key = nets.base(r.split, r.target, r.seed)
         else:
-            key = nets.cell(r.split, r.target, r.treatment, r.n, r.seed)["key"]
-        if key != r.provenance_key:
+            key = nets.cell(r.split, r.target, r.treatment, r.n, r.seed)
+        if key != r.key:
             name = f"{r.split}/{r.target}/{r.treatment}/n{r.n}/seed{r.seed}"
-            stale.append(f"{name}: recorded {r.provenance_key}, current {key}")
+            stale.append(f"{name}: recorded {r.key}, current {key}")
     return stale
+
+
+def configfiles_of(out: str | Path) -> list[str]:
+    """The config files a committed run was made with (run.json), as --configfile took them."""
+    record = json.loads((Path(out) / RUN).read_text())
+    if "configfiles" in record:
+        return record["configfiles"]
+    words = record["command"].split(" (")[0].split()
+    if "--configfile" not in words:
+        return []
+    return [w for w in words[words.index("--configfile") + 1 :] if not w.startswith("-")]
+
+
+def status(runs: list[str | Path]) -> int:
+    """One line per committed run: fresh (every net is what today's config files, data and
+    code make) or stale, with the command that remakes it. Exit status 0 either way: a
+    stale committed run is a fact to report, not an error."""
+    for out in runs:
+        files = configfiles_of(out)
+        stale = stale_nets(out, [REPO / f for f in files])
+        command = " ".join(["snakemake --cores 2", *(["--configfile", *files] if files else [])])
+        if not files and Path(out).name == "reference":
+            command = "make reference"
+        if not stale:
+            print(f"{out}: fresh (all nets are what this commit's config and code make)")
+        else:
+            made = json.loads((Path(out) / RUN).read_text())
+            why = (
+                f"{len(stale)} nets differ, e.g. {stale[0]}"
+                if "has no key column" not in stale[0]
+                else f"made at {made.get('commit') or made['date']}, before nets recorded keys"
+            )
+            print(f"{out}: stale ({why}); remake: {command}")
+    return 0
 
 
 def snakemake_elapsed(workdir: Path) -> float | None:
@@ -159,7 +208,25 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def commit() -> str | None:
+    import subprocess
+
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True
+        )
+    except OSError:
+        return None
+    return done.stdout.strip() or None
+
+
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["status"]:
+        runs = argv[1:] or sorted(
+            str(p.parent.relative_to(REPO)) for p in (REPO / "results").glob("*/" + RUN)
+        )
+        return status(runs)
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--results", default="results")
     p.add_argument("--out", default="results/reference")
@@ -189,6 +256,8 @@ def main(argv=None) -> int:
 
     record = {
         "command": args.command,
+        "configfiles": args.configfile,
+        "commit": commit(),
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "make_demo_seconds": round(seconds, 1),
         "snakemake_elapsed_seconds": snakemake_elapsed(Path(args.workdir)),
