@@ -35,7 +35,7 @@ def replaced(path: Path, old: str, new: str):
     original = path.read_bytes()
     text = original.decode()
     assert old in text, f"{old!r} not in {path}"
-    path.write_text(text.replace(old, new))
+    path.write_text(text.replace(old, new, 1))
     try:
         yield
     finally:

@@ -151,4 +151,18 @@ def stale(expected: dict[str, str]) -> dict[str, str]:
                     break
         if why is not None:
             found[path] = why
-    return found
+    # Inputs are `ancient` to Snakemake (file times decide nothing), so what is made from a
+    # remade output is named here: every existing output with a stale or missing input.
+    remade = set(found) | {path for path in expected if not Path(path).exists()}
+    while True:
+        more = {
+            path: f"it was made from {source}, which is remade"
+            for path, record in recorded.items()
+            if path not in found
+            for source in (record or {}).get("inputs") or {}
+            if source in remade
+        }
+        if not more:
+            return found
+        found |= more
+        remade |= set(more)
