@@ -19,7 +19,7 @@ APT = $(shell if [ "$$(id -u)" = 0 ]; then echo env; \
 # venv's python must come first on PATH.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: demo test lint bench data slurm-packages venv clean reference
+.PHONY: demo test test-fast lint bench data slurm-packages venv clean reference results-status
 
 demo: venv data
 	@if [ -f $(FASHION_MNIST) ]; then fallback=; \
@@ -44,6 +44,15 @@ reference: venv data
 
 test: venv data slurm-packages lint
 	$(PYTHON) -m pytest
+
+# The unit-level half of the suite (no snakemake runs, no cluster): minutes, for the edit loop.
+test-fast: venv data
+	$(PYTHON) -m pytest -m "not slow"
+
+# Which committed runs (results/*/) are what this commit's config, data and code make, and
+# the command that remakes each stale one. Reports; never fails on a stale run.
+results-status: venv data
+	PYTHONPATH=workflow $(PYTHON) -m transferability_runtime.reference status
 
 # Every script under benchmarks/ but the _helper modules (each prints `RESULT <name> <value>
 # <unit>` lines), one after another, except those in BENCH_SKIP: base_accuracy_ceiling.py measures accuracy,
@@ -103,7 +112,7 @@ slurm-packages:
 	fi
 
 clean:
-	find results -mindepth 1 -not -path 'results/reference*' -not -path 'results/replicates*' \
+	find results -mindepth 1 -not -path 'results/reference' -not -path 'results/reference/*' \
 		-not -path 'results/study' -not -path 'results/study/*' \
 		-not -path 'results/study-replicate' -not -path 'results/study-replicate/*' \
 		! -name README.md -delete; \

@@ -36,3 +36,33 @@ def split_file(fake_cache, tmp_path) -> Path:
     argv = ["make-split", "--cache", str(fake_cache), "--split", "random0", "--settings", settings]
     assert main([*argv, "--out", str(out)]) == 0
     return out
+
+
+# ---------------------------------------------------------------------------------------
+# Lanes by cost: `make test-fast` runs `pytest -m "not slow"` (the package's unit tests, in
+# minutes); `make test` runs everything. A test is slow where it runs snakemake, a cluster,
+# a benchmark script or a whole training: by its topic marker, its fixture or its module.
+SLOW_MARKERS = {"workflow", "invalidation", "report", "faults", "smoke", "slurm", "envs"}
+SLOW_FIXTURES = {"clone", "reference", "run"}
+SLOW_MODULES = {
+    "test_rerun",
+    "test_provenance_content",
+    "test_workflow",
+    "test_benchmarks",
+    "test_faults",
+    "test_smoke",
+    "test_slurm",
+    "test_makefile",
+}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        markers = {m.name for m in item.iter_markers()}
+        module = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
+        if (
+            markers & SLOW_MARKERS
+            or SLOW_FIXTURES & set(getattr(item, "fixturenames", ()))
+            or module in SLOW_MODULES
+        ):
+            item.add_marker(pytest.mark.slow)

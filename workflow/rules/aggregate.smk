@@ -18,7 +18,7 @@ rule aggregate:
         mem_mb=res("aggregate", "mem_mb"),
         runtime=res("aggregate", "runtime"),
     params:
-        provenance=provenance,
+        provenance=provenance("aggregate"),
     shell:
         step_command(
             "aggregate",
@@ -53,7 +53,7 @@ rule figures:
         mem_mb=res("aggregate", "mem_mb"),
         runtime=res("aggregate", "runtime"),
     params:
-        provenance=provenance,
+        provenance=provenance("figures"),
         settings=lambda wc: settings_json(config["plots"]),
     shell:
         step_command(
@@ -86,7 +86,7 @@ rule claims:
         mem_mb=res("aggregate", "mem_mb"),
         runtime=res("aggregate", "runtime"),
     params:
-        provenance=provenance,
+        provenance=provenance("claims"),
     shell:
         step_command(
             "claims",

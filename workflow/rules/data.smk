@@ -15,7 +15,7 @@ rule make_smoke_images:
         mem_mb=res("data", "mem_mb"),
         runtime=res("data", "runtime"),
     params:
-        provenance=provenance,
+        provenance=provenance("make-images"),
         settings=settings_json(config["dataset"].get("generate") or {}),
     shell:
         step_command(
@@ -44,7 +44,7 @@ rule prepare_data:
         mem_mb=res("data", "mem_mb"),
         runtime=res("data", "runtime"),
     params:
-        provenance=provenance,
+        provenance=provenance("prepare-data"),
         # Functions, not strings: Snakemake formats a params string with the wildcards,
         # and a path may hold braces (dataset.root: /data/{y}).
         settings=lambda wc: settings_json(config["dataset"]),
@@ -76,7 +76,7 @@ rule store_images:
         mem_mb=res("data", "mem_mb"),
         runtime=res("data", "runtime"),
     params:
-        provenance=provenance,
+        provenance=provenance("store-images"),
         settings=lambda wc: settings_json({"resize": config["dataset"]["resize"]}),
     shell:
         step_command(
@@ -107,7 +107,7 @@ rule make_split:
         mem_mb=res("data", "mem_mb"),
         runtime=res("data", "runtime"),
     params:
-        provenance=provenance,
+        provenance=provenance("make-split"),
         settings=lambda wc: settings_json(grid.split_settings(config, wc.split)),
     shell:
         step_command(

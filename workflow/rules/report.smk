@@ -26,7 +26,7 @@ rule tables:
         mem_mb=res("aggregate", "mem_mb"),
         runtime=res("aggregate", "runtime"),
     params:
-        provenance=provenance,
+        provenance=provenance("tables"),
     shell:
         step_command(
             "tables",

@@ -39,7 +39,7 @@ rule smoke_report:
         mem_mb=res("aggregate", "mem_mb"),
         runtime=res("aggregate", "runtime"),
     params:
-        provenance=provenance,
+        provenance=provenance("smoke-report"),
     shell:
         step_command(
             "smoke-report",

@@ -19,7 +19,7 @@ rule train_base:
         runtime=res("train", "runtime"),
         gres=GPU_GRES,
     params:
-        provenance=provenance,
+        provenance=provenance("train-base"),
         settings=lambda wc: TRAIN_SETTINGS["base"],
         resume=f"{RESUME}/base/{{split}}/{{half}}/seed{{seed}}.pt",
     shell:
@@ -62,7 +62,7 @@ rule train_cell:
         runtime=res("train", "runtime"),
         gres=GPU_GRES,
     params:
-        provenance=provenance,
+        provenance=provenance("train-cell"),
         settings=lambda wc: TRAIN_SETTINGS[wc.treatment],
         resume=f"{RESUME}/cells/{{split}}/{{target}}/{{treatment}}/n{{n}}/seed{{seed}}.pt",
         base=lambda wc, input: f"--base {shlex.quote(input.base)}" if input.base else "",

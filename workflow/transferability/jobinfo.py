@@ -13,6 +13,9 @@ sets CUDA_VISIBLE_DEVICES means a GPU too.
 from __future__ import annotations
 
 import os
+import platform
+import socket
+from importlib import metadata
 
 # Checked in this order; the first that names a GPU is the evidence recorded.
 GPU_ENV = ("SLURM_STEP_GPUS", "SLURM_JOB_GPUS", "SLURM_GPUS_ON_NODE", "CUDA_VISIBLE_DEVICES")
@@ -64,3 +67,21 @@ def images_per_second(train_images: int, epochs: int, seconds: float) -> float |
     """Training images per second of a net: every epoch's images over `train_seconds`
     (which also holds the per-epoch validation)."""
     return train_images * epochs / seconds if seconds > 0 and epochs else None
+
+
+def version(distribution: str) -> str | None:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def software() -> dict:
+    """The software a net was trained with (torchvision's version from its metadata:
+    importing it costs seconds)."""
+    return {
+        "torch_version": version("torch"),
+        "torchvision_version": version("torchvision"),
+        "python_version": platform.python_version(),
+        "host": socket.gethostname(),
+    }

@@ -19,9 +19,6 @@ from __future__ import annotations
 
 import ast
 import hashlib
-import platform
-import socket
-from importlib import metadata
 from pathlib import Path
 
 from . import steps
@@ -213,22 +210,3 @@ STEP_MODULES = {step.name: step.modules for step in steps.STEPS}
 CODE = Code(PACKAGE, STEP_MODULES, {step.name: step.run.__name__ for step in steps.STEPS})
 source_file, resolve, modules_of = CODE.source_file, CODE.resolve, CODE.modules_of
 code_fingerprint = CODE.code_fingerprint
-
-
-def version(distribution: str) -> str | None:
-    try:
-        return metadata.version(distribution)
-    except metadata.PackageNotFoundError:
-        return None
-
-
-def environment(step: str) -> dict:
-    """What a metrics file records about the code and software that produced it."""
-    return {
-        "code_fingerprint": code_fingerprint(step),
-        "code_modules": " ".join(modules_of(step)),
-        "torch_version": version("torch"),
-        "torchvision_version": version("torchvision"),
-        "python_version": platform.python_version(),
-        "host": socket.gethostname(),
-    }

@@ -164,6 +164,7 @@ class Job:
 
     def __init__(self, step: str, given: dict):
         self.step, self.key = step, given["key"]
+        self.code: str | None = given.get("code")  # the fingerprint of the step's code
         self.expected: dict[str, str | None] = given.get("inputs", {})
         self.inputs_from: str | None = given.get("inputs_from")
         self.inputs_digest: str | None = given.get("inputs_digest")

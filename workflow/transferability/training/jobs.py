@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from .. import jobinfo, provenance, records
+from .. import jobinfo, records
 from ..atomic import torch_save, write_text
 from ..data.halves import load_half
 from ..data.splits import read_split
@@ -66,8 +66,9 @@ def _data(settings: dict, cache, split_path, split: str, half: str) -> tuple[dic
     return split_record, data
 
 
-def _environment(threads: int, step: str, device: str) -> dict:
-    return {"device": device, "threads": threads, **provenance.environment(step)}
+def _environment(threads: int, job, device: str) -> dict:
+    code = job.code if job is not None else None  # run by hand: no fingerprint to record
+    return {"device": device, "threads": threads, "code_fingerprint": code, **jobinfo.software()}
 
 
 def write_metrics(record: dict, path: str | Path) -> None:
@@ -113,7 +114,9 @@ def load_checkpoint(path: str | Path, split: str, half: str, seed: int) -> dict:
     return checkpoint["state_dict"]
 
 
-def _record(split_record, *, split, target, source, treatment, n, seed, outcome, settings, threads):
+def _record(
+    split_record, *, split, target, source, treatment, n, seed, outcome, settings, threads, job
+):
     # What was measured, not what it means: a net's status is judged at aggregation
     # (analysis/results_table.py), where changing the rule costs seconds.
     chance = 1.0 / len(split_record["halves"][target]["class_indices"])
@@ -140,9 +143,7 @@ def _record(split_record, *, split, target, source, treatment, n, seed, outcome,
         # Training images/s of the net: train_images * epochs / train_seconds.
         "train_images": len(split_record["halves"][target]["train_idx"]),
         **jobinfo.record(outcome.device, settings["recipe"].get("precision", "fp32")),
-        **_environment(
-            threads, "train-base" if treatment == "base" else "train-cell", outcome.device
-        ),
+        **_environment(threads, job, outcome.device),
     }
 
 
@@ -150,7 +151,7 @@ def _resume(path, settings, n_frozen: int, inputs: list, step: str, job) -> Resu
     """The per-epoch state file, keyed by everything the run depends on: the net's job key
     (its identity, settings, code and inputs' keys) and its inputs' content as checked, so
     another net's state, or one saved before an input was remade, is never resumed. Run by
-    hand (no provenance): settings, frozen layers, code and the inputs' content."""
+    hand (no provenance): the step, settings, frozen layers and the inputs' content."""
     if path is None:
         return None
     if job is not None:
@@ -158,8 +159,7 @@ def _resume(path, settings, n_frozen: int, inputs: list, step: str, job) -> Resu
         key = json.dumps([job.key, contents], sort_keys=True)
     else:
         contents = [records.content_digest(p) for p in inputs if p]
-        code = provenance.code_fingerprint(step)
-        key = json.dumps([settings, n_frozen, contents, code], sort_keys=True)
+        key = json.dumps([step, settings, n_frozen, contents], sort_keys=True)
     return ResumeState(path, key)
 
 
@@ -198,6 +198,7 @@ def train_base(
         outcome=outcome,
         settings=settings,
         threads=threads,
+        job=provenance,
     )
     checkpoint = {"identity": identity(split, half, seed, settings)}
     torch_save(checkpoint | {"state_dict": net.to("cpu").state_dict()}, out_model)
@@ -257,6 +258,7 @@ def train_cell(
         outcome=outcome,
         settings=settings,
         threads=threads,
+        job=provenance,
     )
     write_metrics(record | diagnostics, out_metrics)
     if state:
