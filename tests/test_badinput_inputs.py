@@ -5,12 +5,17 @@ the problem and the fix."""
 
 from __future__ import annotations
 
+import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from transferability.errors import DataError
+
+from .support import REPO, venv_env
 
 pytestmark = pytest.mark.badinput
 
@@ -70,3 +75,59 @@ def test_float_pixels_with_no_range_to_scale_by_are_refused_naming_the_file(tmp_
         decode_store(path)
     assert str(refused.value).startswith(f"{path}: F pixels from 200 to 200, outside 0..1")
     assert "save it as 8-bit" in str(refused.value)
+
+
+# --- prepare-ilsvrc-val: one label per image, and the documented command as written ------
+
+
+def devkit_and_images(tmp_path: Path, labels: int, images: int, monkeypatch) -> list[str]:
+    """A devkit with `labels` ground-truth lines and a flat val folder of `images` images;
+    the arguments of prepare-ilsvrc-val for them. meta.mat is stood in for (test_pipeline.py
+    reads a real one): every ID is class n01440764."""
+    from PIL import Image
+
+    from transferability.data import ilsvrc_val
+
+    devkit, flat = tmp_path / "devkit", tmp_path / "val_flat"
+    (devkit / "data").mkdir(parents=True)
+    flat.mkdir()
+    (devkit / ilsvrc_val.GROUND_TRUTH).write_text("1\n" * labels)
+    for i in range(1, images + 1):
+        Image.new("RGB", (4, 4)).save(flat / ilsvrc_val.VAL_NAME.format(i))
+    monkeypatch.setattr(ilsvrc_val, "id_to_wnid", lambda _: {1: "n01440764"})
+    return ["--devkit", str(devkit), "--val-dir", str(flat), "--out", str(tmp_path / "val")]
+
+
+@pytest.mark.parametrize("labels, images", [(4, 5), (6, 5)], ids=["shorter", "longer"])
+def test_a_ground_truth_of_another_length_than_the_images_is_refused_with_both_counts(
+    tmp_path, capsys, monkeypatch, labels, images
+):
+    """A short ground truth sorted what it could and exited 0, the rest never mentioned."""
+    from transferability.cli import main
+
+    argv = devkit_and_images(tmp_path, labels, images, monkeypatch)
+    assert main(["prepare-ilsvrc-val", *argv]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert f"has {labels} labels" in err and f"has {images} images" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["devkit", "val_flat"]
+
+
+def documented(page: str, step: str) -> list[str]:
+    """The command a docs page shows for `step`, up to the step's name."""
+    text = (REPO / page).read_text().replace("\\\n", " ")
+    line = next(line for line in text.splitlines() if f" {step} " in line and "python" in line)
+    words = shlex.split(line)
+    return words[: words.index(step) + 1]
+
+
+def test_the_documented_prepare_ilsvrc_val_command_runs_as_written_from_the_repository():
+    """`.venv/bin/python -m transferability ...` failed without PYTHONPATH=workflow."""
+    command = documented("docs/full-scale.md", "prepare-ilsvrc-val")
+    assert command[0] == ".venv/bin/python"
+    env = {k: v for k, v in venv_env().items() if k != "PYTHONPATH"}
+    run = subprocess.run(
+        [sys.executable, *command[1:], "--help"], cwd=REPO, env=env, capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stderr
+    assert "--devkit DEVKIT" in run.stdout and "--val-dir VAL_DIR" in run.stdout
