@@ -131,3 +131,50 @@ def test_the_documented_prepare_ilsvrc_val_command_runs_as_written_from_the_repo
     )
     assert run.returncode == 0, run.stderr
     assert "--devkit DEVKIT" in run.stdout and "--val-dir VAL_DIR" in run.stdout
+
+
+# --- a resume state that cannot be loaded ------------------------------------------------
+
+
+def saved_state(tmp_path: Path):
+    """A resume state saved by a real run killed after epoch 1, with its net and solver."""
+    from transferability.training.resume_state import ResumeState
+    from transferability.training.sgd import MomentumSGD
+    from transferability.training.solver import train
+
+    from .support import RECIPE, net, tiny_data
+
+    class Killed(Exception):
+        pass
+
+    def kill_at_epoch_2(line: str) -> None:
+        if line.startswith("epoch 2:"):
+            raise Killed
+
+    state = ResumeState(tmp_path / "state.pt", key="net", log=lambda _: None)
+    with pytest.raises(Killed):
+        train(net(7), tiny_data(1), RECIPE, 0, seed=3, log=kill_at_epoch_2, resume=state)
+    fresh = net(7)
+    return state, fresh, MomentumSGD(list(fresh.parameters()), 0.9, 5e-4)
+
+
+def test_a_resume_state_that_fits_its_net_is_resumed(tmp_path):
+    state, fresh, optimizer = saved_state(tmp_path)
+    assert state.load(fresh, optimizer)["epoch"] == 1
+
+
+def test_a_resume_state_one_momentum_tensor_short_is_set_aside_with_one_warning(tmp_path):
+    """It raised a RuntimeError at the first step, and stayed: every rerun failed alike."""
+    from transferability.training.resume_state import ResumeState
+
+    state, fresh, optimizer = saved_state(tmp_path)
+    saved = state.load()
+    state.save(saved | {"momentum": saved["momentum"][:-1]})
+    lines: list[str] = []
+    assert ResumeState(state.path, "net", log=lines.append).load(fresh, optimizer) is None
+    assert not state.path.exists()
+    assert state.path.with_name("state.pt.unusable").is_file()
+    assert len(lines) == 1 and str(state.path) in lines[0]
+    count = len(optimizer.params)
+    assert f"({count - 1} momentum tensors for the {count} trained parameters)" in lines[0]
+    assert lines[0].endswith("training starts over from epoch 1")
