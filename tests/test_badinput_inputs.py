@@ -12,12 +12,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from transferability.errors import DataError
 
-from .support import REPO, venv_env
+from .support import REPO, snakemake, venv_env
 
 pytestmark = pytest.mark.badinput
+
+SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
+
 
 # --- images: by value, whatever their bit depth ------------------------------------------
 
@@ -178,3 +182,27 @@ def test_a_resume_state_one_momentum_tensor_short_is_set_aside_with_one_warning(
     count = len(optimizer.params)
     assert f"({count - 1} momentum tensors for the {count} trained parameters)" in lines[0]
     assert lines[0].endswith("training starts over from epoch 1")
+
+
+# --- a boolean written as text -----------------------------------------------------------
+
+
+def test_a_boolean_written_false_with_dash_dash_config_is_answered_with_the_spelling(tmp_path):
+    """It was answered with a note about values inside [ ] or { }."""
+    result = snakemake(tmp_path, "--dry-run", "--config", "smoke_report=false", timeout=120)
+    out = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "smoke_report: 'false' is not of type 'boolean'" in out
+    assert "write `--config smoke_report=False`, or `smoke_report: false` in a YAML file" in out
+    assert "[ ]" not in out
+    assert snakemake(tmp_path, "--dry-run", "--config", "smoke_report=False").returncode == 0
+
+
+def test_a_quoted_false_in_a_config_file_is_answered_with_the_spelling():
+    from transferability_runtime.configcheck import schema_problems
+
+    config = yaml.safe_load((REPO / "config/config.yaml").read_text()) | {"smoke_report": "no"}
+    assert schema_problems(config, SCHEMA) == [
+        "smoke_report: 'no' is not of type 'boolean'; write false without quotes (quoted, YAML "
+        "reads it as text)"
+    ]

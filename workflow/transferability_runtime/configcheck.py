@@ -69,8 +69,40 @@ def schema_problems(
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
     cli_keys = set(cli_keys)
-    problems = [_message(e, schema) + _cli_hint(e, cli_keys) for e in errors]
+    problems = [_problem(e, schema, cli_keys) for e in errors]
     return problems + list(non_finite(config))
+
+
+def _problem(error: jsonschema.ValidationError, root: dict, cli_keys: set[str]) -> str:
+    if hint := _boolean_hint(error, cli_keys):
+        return f"{'.'.join(map(str, error.absolute_path))}: {error.message}{hint}"
+    return _message(error, root) + _cli_hint(error, cli_keys)
+
+
+BOOLEAN_WORDS = {"true": True, "false": False, "yes": True, "no": False, "on": True, "off": False}
+
+
+def _boolean_hint(error: jsonschema.ValidationError, cli_keys: set[str]) -> str | None:
+    """`--config smoke_report=false` arrives as the text 'false': Snakemake's --config
+    reads only `True` and `False` as booleans. In a YAML file, a quoted 'false' is text too.
+    Say how to write it where it was written."""
+    wanted = error.validator_value if error.validator == "type" else None
+    if "boolean" not in ([wanted] if isinstance(wanted, str) else (wanted or [])):
+        return None
+    if not isinstance(error.instance, str) or error.instance.lower() not in BOOLEAN_WORDS:
+        return None
+    value = BOOLEAN_WORDS[error.instance.lower()]
+    path = list(map(str, error.absolute_path))
+    key = ".".join(path)
+    if path[0] not in cli_keys:
+        return f"; write {str(value).lower()} without quotes (quoted, YAML reads it as text)"
+    if len(path) > 1:
+        return None  # inside [ ] or { } of --config: _cli_hint says what to do
+    return (
+        f"; Snakemake's --config reads only True and False as booleans: write "
+        f"`--config {key}={value}`, or `{key}: {str(value).lower()}` in a YAML file given "
+        "with --configfile"
+    )
 
 
 def _cli_hint(error: jsonschema.ValidationError, cli_keys: set[str]) -> str:
