@@ -206,3 +206,32 @@ def test_a_quoted_false_in_a_config_file_is_answered_with_the_spelling():
         "smoke_report: 'no' is not of type 'boolean'; write false without quotes (quoted, YAML "
         "reads it as text)"
     ]
+
+
+# --- a config file with no settings ------------------------------------------------------
+
+
+def test_an_empty_config_file_is_named_with_the_fix(tmp_path):
+    """Snakemake said only "Config file must be given as JSON or YAML with keys at top
+    level", naming no file."""
+    from transferability_runtime.configcheck import empty_config_files
+
+    files = {"empty": "", "comments": "# seeds: [0]\n", "list": "- seeds\n", "good": "seeds: [0]\n"}
+    for name, text in files.items():
+        (tmp_path / f"{name}.yaml").write_text(text)
+    problems = empty_config_files([tmp_path / f"{name}.yaml" for name in files])
+    assert [p.split(":")[0] for p in problems] == [
+        str(tmp_path / f"{name}.yaml") for name in ("empty", "comments", "list")
+    ]
+    assert "is empty (or only comments); give it a setting" in problems[0]
+    assert "holds a list, not `key: value` lines" in problems[2]
+
+
+def test_the_config_file_check_runs_as_a_command_from_the_repository(tmp_path):
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("")
+    env = {k: v for k, v in venv_env().items() if k != "PYTHONPATH"}
+    command = [sys.executable, "-m", "workflow.transferability_runtime.configcheck", str(empty)]
+    run = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True)
+    assert run.returncode == 1
+    assert run.stderr.startswith(f"error: {empty}: the config file is empty")

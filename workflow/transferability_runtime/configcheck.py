@@ -7,6 +7,7 @@ dumping the whole schema; this runs first and says what is wrong in one line per
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -166,3 +167,41 @@ def duplicate_keys(paths: Iterable[str | Path]) -> list[str]:
         except (OSError, yaml.YAMLError):
             continue  # Snakemake has read the file already: it says what is wrong with it
     return problems
+
+
+def empty_config_files(paths: Iterable[str | Path]) -> list[str]:
+    """One line per config file that holds no `key: value` mapping: empty, only comments, or
+    a list or a lone value. Snakemake refuses such a file without naming it ("Config file
+    must be given as JSON or YAML with keys at top level")."""
+    problems = []
+    for path in paths:
+        try:
+            content = yaml.safe_load(Path(path).read_text())
+        except (OSError, yaml.YAMLError):
+            continue  # Snakemake says what is wrong with a file it cannot read or parse
+        if content is None:
+            problems.append(
+                f"{path}: the config file is empty (or only comments); give it a setting "
+                "(`key: value`, e.g. `seeds: [0]`) or leave it out of --configfile"
+            )
+        elif not isinstance(content, dict):
+            problems.append(
+                f"{path}: the config file holds a {type(content).__name__}, not `key: value` "
+                "lines; write each setting as `key: value` at the top level (see "
+                "config/config.yaml)"
+            )
+    return problems
+
+
+def main(argv: list[str]) -> int:
+    """`python -m workflow.transferability_runtime.configcheck FILE ...` (from the
+    repository root): what Snakemake would refuse in these config files, each file named
+    (Snakemake reads --configfile files before the Snakefile, so it cannot say which)."""
+    problems = empty_config_files(argv) + duplicate_keys(argv)
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
