@@ -235,3 +235,29 @@ def test_the_config_file_check_runs_as_a_command_from_the_repository(tmp_path):
     run = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True)
     assert run.returncode == 1
     assert run.stderr.startswith(f"error: {empty}: the config file is empty")
+
+
+# --- results inside the repository -------------------------------------------------------
+
+
+REPO_FOLDERS = ["workflow", "config", "envs", "tests", "docs", "profiles", "slurm", "benchmarks"]
+
+
+@pytest.mark.parametrize("results", [".", str(REPO), "workflow/", "config/run", *REPO_FOLDERS])
+def test_results_in_the_repositorys_own_folders_is_refused(monkeypatch, results):
+    """`results: .` or `results: workflow` mixed a run's outputs into the code."""
+    from transferability_runtime.configcheck import results_problem
+
+    monkeypatch.chdir(REPO)
+    problem = results_problem(results, REPO)
+    assert problem is not None and problem.startswith(f"results: {results} is ")
+    assert "set `results:` to results or a folder under it" in problem
+
+
+@pytest.mark.parametrize("results", ["results", "./results", "results/myrun", "outside"])
+def test_results_under_results_or_outside_the_repository_is_allowed(monkeypatch, tmp_path, results):
+    from transferability_runtime.configcheck import results_problem
+
+    monkeypatch.chdir(REPO)
+    where = str(tmp_path / results) if results == "outside" else results
+    assert results_problem(where, REPO) is None

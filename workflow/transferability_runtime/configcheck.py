@@ -193,6 +193,33 @@ def empty_config_files(paths: Iterable[str | Path]) -> list[str]:
     return problems
 
 
+# The repository's own folders: a run's outputs written into one would mix with the code,
+# config and docs (and `git status` would list them); results/ is git-ignored.
+RESULTS_DEFAULT = "results"
+
+
+def results_problem(results: str, repo_root: Path) -> str | None:
+    """`results:` must be results/ (or a folder under it) or a folder outside the
+    repository; anything else inside the repository (`.`, `workflow`, `config`, ...) is
+    refused. A relative `results` is taken from the working directory, as Snakemake does."""
+    where, root = Path(results).resolve(), Path(repo_root).resolve()
+    allowed = (root / RESULTS_DEFAULT).resolve()
+    if where == allowed or allowed in where.parents:
+        return None
+    if where != root and root not in where.parents:
+        return None
+    inside = (
+        "is the repository itself"
+        if where == root
+        else f"is inside the repository, in {where.relative_to(root).parts[0]}/"
+    )
+    return (
+        f"results: {results} {inside}, where the outputs would mix with its own files; set "
+        f"`results:` to {RESULTS_DEFAULT} or a folder under it (e.g. {RESULTS_DEFAULT}/myrun), "
+        "or to a folder outside the repository"
+    )
+
+
 def main(argv: list[str]) -> int:
     """`python -m workflow.transferability_runtime.configcheck FILE ...` (from the
     repository root): what Snakemake would refuse in these config files, each file named
