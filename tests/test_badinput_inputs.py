@@ -261,3 +261,52 @@ def test_results_under_results_or_outside_the_repository_is_allowed(monkeypatch,
     monkeypatch.chdir(REPO)
     where = str(tmp_path / results) if results == "outside" else results
     assert results_problem(where, REPO) is None
+
+
+# --- HOME that cannot be written ---------------------------------------------------------
+
+
+def test_a_step_where_home_cannot_be_written_draws_with_one_line_naming_home(tmp_path):
+    """matplotlib fell back to a temporary cache with a two-line warning naming neither HOME
+    nor the fix. A file as HOME: no folder can be made under it, even as root."""
+    home = tmp_path / "home-is-a-file"
+    home.write_text("")
+    env = venv_env() | {"HOME": str(home), "PYTHONPATH": str(REPO / "workflow")}
+    for name in ("MPLCONFIGDIR", "XDG_CONFIG_HOME", "XDG_CACHE_HOME"):
+        env.pop(name, None)
+    # `python -m transferability figures ...` (its table missing: it stops after importing
+    # matplotlib), then what it imported and where matplotlib's cache went.
+    probe = (
+        "import os, runpy, sys\n"
+        "try:\n    runpy.run_module('transferability', run_name='__main__')\n"
+        "except SystemExit:\n    pass\n"
+        "print('matplotlib' in sys.modules, os.environ['MPLCONFIGDIR'])\n"
+    )
+    figures = ["figures", "--table", "none.parquet", "--figure2", "2.png", "--figure3", "3.png"]
+    run = subprocess.run(
+        [sys.executable, "-c", probe, *figures],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    imported, folder = run.stdout.split()
+    assert imported == "True", run.stderr
+    assert "Matplotlib created a temporary" not in run.stderr and "mkdir" not in run.stderr
+    note = [line for line in run.stderr.splitlines() if line.startswith("note: ")]
+    assert len(note) == 1 and f"(HOME is {home})" in note[0] and "set MPLCONFIGDIR" in note[0]
+    assert not Path(folder).exists(), "the temporary folder is removed at exit"
+
+
+def test_snakemake_where_home_cannot_be_written_is_answered_with_xdg_cache_home(tmp_path):
+    """Snakemake's own source cache (~/.cache/snakemake) stops it with a traceback before
+    it reads the Snakefile; the wrapper's check says what to set."""
+    from transferability_runtime.homecheck import snakemake_cache_problem
+
+    home = tmp_path / "home-is-a-file"
+    home.write_text("")
+    problem = snakemake_cache_problem({"HOME": str(home)})
+    assert problem.startswith(f"HOME: {home} is not a writable folder")
+    assert "export XDG_CACHE_HOME=" in problem
+    writable = {"HOME": str(home), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    assert snakemake_cache_problem(writable) is None
