@@ -5,6 +5,7 @@ the problem and the fix."""
 
 from __future__ import annotations
 
+import json
 import shlex
 import subprocess
 import sys
@@ -16,7 +17,7 @@ import yaml
 
 from transferability.errors import DataError
 
-from .support import REPO, snakemake, venv_env
+from .support import REPO, snakemake, tiny_config, venv_env
 
 pytestmark = pytest.mark.badinput
 
@@ -310,3 +311,43 @@ def test_snakemake_where_home_cannot_be_written_is_answered_with_xdg_cache_home(
     assert "export XDG_CACHE_HOME=" in problem
     writable = {"HOME": str(home), "XDG_CACHE_HOME": str(tmp_path / "cache")}
     assert snakemake_cache_problem(writable) is None
+
+
+# --- a step run by hand without its settings ---------------------------------------------
+
+
+def test_train_base_without_settings_names_what_is_missing_and_the_fix():
+    """`python -m transferability train-base ...` without --settings: `KeyError: 'model'`."""
+    from transferability.settings_check import settings_problem
+
+    problem = settings_problem("train-base", {})
+    assert problem.startswith("train-base: no --settings given (it needs model, recipe); ")
+    assert "pass --settings with the JSON of the net's resolved settings" in problem
+    assert "`snakemake -n -p -f results/base/random0/A/seed0/metrics.json`" in problem
+
+
+def test_the_settings_check_asks_for_exactly_what_a_training_job_reads():
+    """The workflow's settings pass, and each key the check requires is one the job cannot
+    do without (Recipe.from_config raises without it)."""
+    from transferability import grid
+    from transferability.settings_check import RECIPE, settings_problem
+    from transferability.training.sgd import Recipe
+
+    settings = grid.train_settings(tiny_config(), "base")
+    assert settings_problem("train-base", settings) is None
+    for key in RECIPE:
+        without = {k: v for k, v in settings["recipe"].items() if k != key}
+        with pytest.raises(KeyError):
+            Recipe.from_config(without)
+        assert f"--settings lacks recipe.{key};" in settings_problem(
+            "train-cell", settings | {"recipe": without}
+        )
+    assert json.dumps(settings)  # what the rule passes is plain JSON
+
+
+def test_a_settings_value_that_is_not_an_object_is_refused():
+    from transferability.settings_check import settings_problem
+
+    assert settings_problem("train-base", [1]).startswith(
+        "train-base: --settings is a list, not a JSON object"
+    )
