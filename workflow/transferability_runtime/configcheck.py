@@ -7,6 +7,7 @@ dumping the whole schema; this runs first and says what is wrong in one line per
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -69,8 +70,40 @@ def schema_problems(
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
     cli_keys = set(cli_keys)
-    problems = [_message(e, schema) + _cli_hint(e, cli_keys) for e in errors]
+    problems = [_problem(e, schema, cli_keys) for e in errors]
     return problems + list(non_finite(config))
+
+
+def _problem(error: jsonschema.ValidationError, root: dict, cli_keys: set[str]) -> str:
+    if hint := _boolean_hint(error, cli_keys):
+        return f"{'.'.join(map(str, error.absolute_path))}: {error.message}{hint}"
+    return _message(error, root) + _cli_hint(error, cli_keys)
+
+
+BOOLEAN_WORDS = {"true": True, "false": False, "yes": True, "no": False, "on": True, "off": False}
+
+
+def _boolean_hint(error: jsonschema.ValidationError, cli_keys: set[str]) -> str | None:
+    """`--config smoke_report=false` arrives as the text 'false': Snakemake's --config
+    reads only `True` and `False` as booleans. In a YAML file, a quoted 'false' is text too.
+    Say how to write it where it was written."""
+    wanted = error.validator_value if error.validator == "type" else None
+    if "boolean" not in ([wanted] if isinstance(wanted, str) else (wanted or [])):
+        return None
+    if not isinstance(error.instance, str) or error.instance.lower() not in BOOLEAN_WORDS:
+        return None
+    value = BOOLEAN_WORDS[error.instance.lower()]
+    path = list(map(str, error.absolute_path))
+    key = ".".join(path)
+    if path[0] not in cli_keys:
+        return f"; write {str(value).lower()} without quotes (quoted, YAML reads it as text)"
+    if len(path) > 1:
+        return None  # inside [ ] or { } of --config: _cli_hint says what to do
+    return (
+        f"; Snakemake's --config reads only True and False as booleans: write "
+        f"`--config {key}={value}`, or `{key}: {str(value).lower()}` in a YAML file given "
+        "with --configfile"
+    )
 
 
 def _cli_hint(error: jsonschema.ValidationError, cli_keys: set[str]) -> str:
@@ -134,3 +167,68 @@ def duplicate_keys(paths: Iterable[str | Path]) -> list[str]:
         except (OSError, yaml.YAMLError):
             continue  # Snakemake has read the file already: it says what is wrong with it
     return problems
+
+
+def empty_config_files(paths: Iterable[str | Path]) -> list[str]:
+    """One line per config file that holds no `key: value` mapping: empty, only comments, or
+    a list or a lone value. Snakemake refuses such a file without naming it ("Config file
+    must be given as JSON or YAML with keys at top level")."""
+    problems = []
+    for path in paths:
+        try:
+            content = yaml.safe_load(Path(path).read_text())
+        except (OSError, yaml.YAMLError):
+            continue  # Snakemake says what is wrong with a file it cannot read or parse
+        if content is None:
+            problems.append(
+                f"{path}: the config file is empty (or only comments); give it a setting "
+                "(`key: value`, e.g. `seeds: [0]`) or leave it out of --configfile"
+            )
+        elif not isinstance(content, dict):
+            problems.append(
+                f"{path}: the config file holds a {type(content).__name__}, not `key: value` "
+                "lines; write each setting as `key: value` at the top level (see "
+                "config/config.yaml)"
+            )
+    return problems
+
+
+# The repository's own folders: a run's outputs written into one would mix with the code,
+# config and docs (and `git status` would list them); results/ is git-ignored.
+RESULTS_DEFAULT = "results"
+
+
+def results_problem(results: str, repo_root: Path) -> str | None:
+    """`results:` must be results/ (or a folder under it) or a folder outside the
+    repository; anything else inside the repository (`.`, `workflow`, `config`, ...) is
+    refused. A relative `results` is taken from the working directory, as Snakemake does."""
+    where, root = Path(results).resolve(), Path(repo_root).resolve()
+    allowed = (root / RESULTS_DEFAULT).resolve()
+    if where == allowed or allowed in where.parents:
+        return None
+    if where != root and root not in where.parents:
+        return None
+    inside = (
+        "is the repository itself"
+        if where == root
+        else f"is inside the repository, in {where.relative_to(root).parts[0]}/"
+    )
+    return (
+        f"results: {results} {inside}, where the outputs would mix with its own files; set "
+        f"`results:` to {RESULTS_DEFAULT} or a folder under it (e.g. {RESULTS_DEFAULT}/myrun), "
+        "or to a folder outside the repository"
+    )
+
+
+def main(argv: list[str]) -> int:
+    """`python -m workflow.transferability_runtime.configcheck FILE ...` (from the
+    repository root): what Snakemake would refuse in these config files, each file named
+    (Snakemake reads --configfile files before the Snakefile, so it cannot say which)."""
+    problems = empty_config_files(argv) + duplicate_keys(argv)
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -7,12 +7,14 @@ ImageFolder layout the workflow reads, from the devkit (ILSVRC2012_devkit_t12):
 
 The devkit's IDs are not the sorted-wnid class indices the workflow uses, hence meta.mat.
 It is a MATLAB v5 file; a small reader of that format is here, so neither scipy nor the
-internet is needed (`python -m transferability prepare-ilsvrc-val`, docs/full-scale.md).
+internet is needed (`python -m workflow.transferability prepare-ilsvrc-val` from the
+repository root, docs/full-scale.md).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import struct
 import zlib
@@ -23,6 +25,7 @@ from ..errors import DataError
 GROUND_TRUTH = "data/ILSVRC2012_validation_ground_truth.txt"
 META = "data/meta.mat"
 VAL_NAME = "ILSVRC2012_val_{:08d}.JPEG"
+VAL_PATTERN = re.compile(r"ILSVRC2012_val_\d{8}\.JPEG")
 
 # MATLAB v5 data types and array classes (MAT-File Format, MathWorks, 2013 edition).
 _NUMERIC = {1: "b", 2: "B", 3: "h", 4: "H", 5: "i", 6: "I", 7: "f", 9: "d", 12: "q", 13: "Q"}
@@ -109,6 +112,29 @@ def id_to_wnid(meta_path) -> dict[int, str]:
         ) from e
 
 
+def _check_one_label_per_image(truth_path: Path, images: list[Path], val_dir: Path) -> None:
+    """Every image the ground truth labels is there, and every image there is labelled: a
+    short ground-truth file would otherwise leave the images past its end unsorted, and
+    the val/ folder short, without a word."""
+    if not val_dir.is_dir():
+        raise DataError(
+            f"{val_dir}: not a folder; --val-dir must hold the unpacked ILSVRC2012_img_val.tar"
+        )
+    present = sum(1 for p in val_dir.iterdir() if VAL_PATTERN.fullmatch(p.name))
+    counts = f"{truth_path} has {len(images)} labels, {val_dir} has {present} images"
+    absent = [p for p in images if not p.is_file()]
+    if absent:
+        raise DataError(
+            f"{absent[0]}: missing ({len(absent)} of the {len(images)} images labelled; "
+            f"{counts}); --val-dir must hold the unpacked ILSVRC2012_img_val.tar"
+        )
+    if present != len(images):
+        raise DataError(
+            f"{counts}, and each image needs one label; use the ground truth of "
+            "ILSVRC2012_devkit_t12 (one ILSVRC2012_ID per image of ILSVRC2012_img_val.tar, 50,000)"
+        )
+
+
 def sort_val(devkit, val_dir, out, copy: bool = False) -> dict[str, int]:
     """Link (or copy) each validation image of `val_dir` into `out/<wnid>/`; `out` appears
     complete or not at all. Returns the number of images per wnid."""
@@ -124,12 +150,7 @@ def sort_val(devkit, val_dir, out, copy: bool = False) -> dict[str, int]:
     if missing:
         raise DataError(f"{truth_path}: IDs {sorted(set(missing))[:3]} are not in {META}")
     images = [val_dir / VAL_NAME.format(i) for i in range(1, len(truth) + 1)]
-    absent = [p for p in images if not p.is_file()]
-    if absent:
-        raise DataError(
-            f"{absent[0]}: missing ({len(absent)} of {len(images)} images named by {truth_path}); "
-            "--val-dir must hold the unpacked ILSVRC2012_img_val.tar"
-        )
+    _check_one_label_per_image(truth_path, images, val_dir)
     if out.exists():
         raise DataError(f"{out}: exists already; remove it or choose another --out")
     tmp = out.with_name(out.name + ".tmp")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..atomic import torch_save
 from ..errors import ConfigError, DataError
+from .rgb import to_rgb
 
 PARTS = {"train": "train", "test": "val"}  # our part -> ImageFolder subfolder
 EXTENSIONS = (".jpeg", ".jpg", ".png")
@@ -96,7 +97,7 @@ def _load(path: str, resize: int, crop: int, generator):
             image.draft("RGB", size)  # JPEG only; a no-op for other formats
             fx, fy = image.size[0] / size[0], image.size[1] / size[1]
             box = (left * fx, top * fy, (left + crop) * fx, (top + crop) * fy)
-            image = image.convert("RGB").resize((crop, crop), Image.Resampling.BILINEAR, box=box)
+            image = to_rgb(image, path).resize((crop, crop), Image.Resampling.BILINEAR, box=box)
     except OSError as e:
         raise DataError(f"{path}: cannot read the image ({e}); replace or remove it") from e
     return torch.from_numpy(np.array(image, dtype=np.uint8)).permute(2, 0, 1)

@@ -45,9 +45,11 @@ def decode_resized(path: str, side: int):
     import numpy as np
     from PIL import Image
 
+    from .rgb import to_rgb
+
     try:
         with Image.open(path) as image:
-            image = image.convert("RGB").resize((side, side), Image.Resampling.BILINEAR)
+            image = to_rgb(image, path).resize((side, side), Image.Resampling.BILINEAR)
     except OSError as e:  # truncated or not an image
         raise DataError(
             f"{path}: cannot decode the image ({e}); replace or remove it, then rerun "

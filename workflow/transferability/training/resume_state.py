@@ -14,6 +14,7 @@ interrupted-and-resumed run ends with the same numbers, bit for bit, as one that
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import torch
@@ -21,14 +22,22 @@ import torch
 from ..atomic import torch_save
 
 FORMAT = 1
+# What the training loop saves (solver.py, _Loop.state) and a resume reads, every one.
+FIELDS = (
+    "epoch", "net", "momentum", "step", "loss", "history", "best_val", "best_epoch",
+    "best_net", "generator", "rng", "seconds",
+)  # fmt: skip
+UNUSABLE_SUFFIX = ".unusable"
 
 
 class ResumeState:
     def __init__(self, path: str | Path, key: str, log=print):
         self.path, self.key, self.log = Path(path), key, log
 
-    def load(self) -> dict | None:
-        """The saved state of this very net, or None (none saved, stale or unreadable)."""
+    def load(self, net=None, optimizer=None) -> dict | None:
+        """The saved state of this very net, or None (none saved, stale or unreadable).
+        Given the net and its solver (MomentumSGD), a state that cannot be loaded into them
+        is moved aside (set_aside) and None returned, before anything is loaded."""
         if not self.path.exists():
             return None
         try:
@@ -41,10 +50,83 @@ class ResumeState:
         if state.get("format") != FORMAT or state.get("key") != self.key:
             self.log(f"{self.path}: saved by other settings or code; starting over")
             return None
+        checkable = net is not None and optimizer is not None
+        if checkable and (problem := unfit(state, net, optimizer)):
+            self.set_aside(problem)
+            return None
         return state
+
+    def set_aside(self, problem: str) -> None:
+        """Keep a state that cannot be resumed out of the way as `<name>.unusable`: left in
+        place it would fail every rerun the same way, and deleted nothing would be left to
+        look at."""
+        aside = self.path.with_name(self.path.name + UNUSABLE_SUFFIX)
+        try:
+            os.replace(self.path, aside)
+            where = f"moved to {aside}"
+        except OSError as e:  # the first epoch's save replaces it anyway
+            where = f"not moved aside ({e.strerror})"
+        self.log(
+            f"warning: the saved training state {self.path} cannot be resumed ({problem}); "
+            f"{where}; training starts over from epoch 1"
+        )
 
     def save(self, state: dict) -> None:
         torch_save({"format": FORMAT, "key": self.key, **state}, self.path)
 
     def clear(self) -> None:
         self.path.unlink(missing_ok=True)
+
+
+def unfit(state: dict, net, optimizer) -> str | None:
+    """Why `state` cannot be loaded into `net` and `optimizer` (None: it can). Checked as a
+    whole before any of it is loaded, so a refused state leaves the net as initialised."""
+    missing = [field for field in FIELDS if field not in state]
+    if missing:
+        return f"it lacks {', '.join(missing)}"
+    for field in ("net", "best_net"):
+        if problem := _weights_unfit(state[field], net.state_dict()):
+            return f"{field}: {problem}"
+    if problem := _momentum_unfit(state["momentum"], optimizer.params):
+        return problem
+    if not _same_kind(state["generator"], torch.Generator().get_state()):
+        return "its batch-order generator state is not one torch can restore"
+    if not isinstance(state["rng"], dict) or not _same_kind(
+        state["rng"].get("torch"), torch.get_rng_state()
+    ):
+        return "its random number generator state is not one torch can restore"
+    return None
+
+
+def _weights_unfit(saved, expected: dict) -> str | None:
+    if not isinstance(saved, dict):
+        return "not a set of weights"
+    if saved.keys() != expected.keys():
+        missing = sorted(expected.keys() - saved.keys())
+        extra = sorted(saved.keys() - expected.keys())
+        return f"weights of another net (missing {missing}, unknown {extra})"
+    for name, tensor in expected.items():
+        if not isinstance(saved[name], torch.Tensor) or saved[name].shape != tensor.shape:
+            return f"{name} is not a tensor of shape {tuple(tensor.shape)}"
+    return None
+
+
+def _momentum_unfit(momentum, params: list) -> str | None:
+    if momentum is None:  # saved before the solver's first step: nothing to restore
+        return None
+    if not isinstance(momentum, (list, tuple)) or len(momentum) != len(params):
+        count = len(momentum) if isinstance(momentum, (list, tuple)) else "no list of"
+        return f"{count} momentum tensors for the {len(params)} trained parameters"
+    for i, (buffer, param) in enumerate(zip(momentum, params, strict=True)):
+        if not isinstance(buffer, torch.Tensor) or buffer.shape != param.shape:
+            return f"momentum tensor {i} is not of its parameter's shape {tuple(param.shape)}"
+    return None
+
+
+def _same_kind(saved, current: torch.Tensor) -> bool:
+    """A generator state torch would take: a byte tensor of the size it has now."""
+    return (
+        isinstance(saved, torch.Tensor)
+        and saved.dtype == current.dtype
+        and saved.shape == current.shape
+    )
