@@ -22,6 +22,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 .PHONY: demo test test-fast lint bench data slurm-packages venv clean reference results-status
 
 demo: venv data
+	@PYTHONPATH=workflow $(PYTHON) -m transferability_runtime.homecheck
 	@if [ -f $(FASHION_MNIST) ]; then fallback=; \
 		echo "demo: data from Debian's dataset-fashion-mnist in $(dir $(FASHION_MNIST))"; \
 	else fallback="--configfile config/download.yaml"; \

@@ -7,6 +7,7 @@ One real tiny run (test_rerun's clone, in a copy of the repository so its code c
 edited), then one dry run per change; each test restores what it changed.
 """
 
+# ruff: noqa: F811  (the `clone` fixture comes from test_rerun)
 from __future__ import annotations
 
 import contextlib
@@ -131,7 +132,8 @@ def test_a_table_of_another_grid_is_refused_by_the_steps_that_read_it(clone, tmp
         run = subprocess.run(
             [sys.executable, "-m", "transferability", "claims", "--table", str(table),
              "--out", str(tmp_path / "claims.md"), "--provenance", given],
-            capture_output=True, text=True, cwd=clone, env=dict(os.environ, PYTHONPATH=str(clone / "workflow")),
+            capture_output=True, text=True, cwd=clone,
+            env=dict(os.environ, PYTHONPATH=str(clone / "workflow")),
         )  # fmt: skip
         assert run.returncode == 1 and "content changed after it was made" in run.stderr
         assert not (tmp_path / "claims.md").exists()

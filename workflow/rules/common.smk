@@ -10,7 +10,7 @@ import time
 from transferability import grid, layers, records
 from transferability.data import sources
 from transferability.errors import PipelineError
-from transferability_runtime import plan, runcheck, steps
+from transferability_runtime import configcheck, plan, runcheck, steps
 
 # "results" unless the config says otherwise; `./results` or an absolute path to the same
 # folder is written as "results", so Snakemake's metadata is found under either spelling.
@@ -75,6 +75,8 @@ except PipelineError as e:
 if workflow.is_main_process:
     problems = list(runcheck.start_problems(workflow.basedir))
     problems += filter(None, [runcheck.results_problem(RESULTS)])
+    repo = Path(workflow.basedir)
+    problems += filter(None, [configcheck.results_problem(RESULTS, repo)])
     if problems:
         raise WorkflowError("\n".join(problems))
 
@@ -175,8 +177,9 @@ STORE_PIXELS = STORE.removesuffix(".pt") + ".pixels"
 # that rule mark_stale makes (a temp file), so Snakemake reruns it and what is made from
 # it. File times and Snakemake's metadata decide nothing here: the same holds after
 # `rm -rf .snakemake`, and a dry run shows exactly what a run would remake.
-# The cache of the sources' digests sits beside the data (results/data/).
-SOURCE_DIGESTS = f"{RESULTS}/data/{config['dataset']['name']}.sources.json"
+# The dataset's files are hashed once, then known by size, mtime, ctime and inode: that
+# cache is Snakemake's folder's (deleting it costs one hashing of the sources).
+SOURCE_DIGESTS = f".snakemake/transferability/{config['dataset']['name']}.sources.json"
 PLAN = plan.Plan(
     config,
     {
@@ -215,7 +218,9 @@ if STALE:
     first, why = next(iter(STALE.items()))
     print(
         f"provenance: {len(STALE)} existing outputs are not what the config and code make "
-        f"now and are remade (with what is made from them), e.g. {first}: {why}",
+        f"now, e.g. {first}: {why}. A run of the default target remakes them (and what is "
+        "made from them); a run for other targets only where it needs them, and a step "
+        "refuses a stale input it reads",
         file=sys.stderr,
     )
 
@@ -248,23 +253,29 @@ def stale(*patterns):
     return marker
 
 
-def provenance(wildcards, input, output):
-    """A job's --provenance: its key, the key each input must have, its outputs. The
-    metrics files of a whole grid (the aggregate's input `metrics`) go as one digest."""
-    own = EXPECTED.get(output[0])
-    if own is None:  # a net outside the config's grid, asked for by its path
-        own = net_key(wildcards)
-    given = {"key": own, "outputs": list(output)}
-    if "metrics" in input.keys():
-        given["inputs_from"] = "metrics"
-        given["inputs_digest"] = records.keys_digest(
-            {p: EXPECTED.get(p) for p in input.metrics}
-        )
-    else:
-        given["inputs"] = {
-            p: EXPECTED.get(p) for p in input if not p.startswith(STALE_DIR)
-        }
-    return shlex.quote(json.dumps(given, sort_keys=True))
+def provenance(step):
+    """The params function of a job's --provenance: its key, the fingerprint of the code
+    of STEP, the key each input must have, its outputs. The metrics files of a whole grid
+    (the aggregate's input `metrics`) go as one digest of their keys."""
+
+    def given(wildcards, input, output):
+        own = EXPECTED.get(output[0])
+        if own is None:  # a net outside the config's grid, asked for by its path
+            own = net_key(wildcards)
+        job = {"key": own, "code": code(step), "outputs": list(output)}
+        if "metrics" in input.keys():
+            expected = {p: EXPECTED.get(p) for p in input.metrics}
+            job |= {
+                "inputs_from": "metrics",
+                "inputs_digest": records.keys_digest(expected),
+            }
+        else:
+            job["inputs"] = {
+                p: EXPECTED.get(p) for p in input if not p.startswith(STALE_DIR)
+            }
+        return shlex.quote(json.dumps(job, sort_keys=True))
+
+    return given
 
 
 def net_key(wc):
@@ -326,3 +337,12 @@ def cell_group(wildcards):
     Paper-scale configs set cluster.group_cells: false, one job per cell. Local runs
     ignore groups."""
     return "cells" if config["cluster"]["group_cells"] else None
+
+
+# Only a real run (not -n) on SLURM: a controller that answers, asked once before any job
+# (Snakemake knows its executor only after the Snakefile is read, so this is a hook).
+onstart:
+    plugin = workflow.executor_plugin
+    if plugin is not None and plugin.name == "slurm":
+        if problem := runcheck.slurm_problem():
+            raise WorkflowError(problem)

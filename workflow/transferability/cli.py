@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from . import records
 from .errors import PipelineError
+from .settings_check import check_settings
 from .steps import COMMON, STEPS, Step
 
 PROG = "python -m transferability"
@@ -40,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
     """Run the step the parsed arguments name: its exit status. With `--provenance`, its
     inputs' records are checked first and its outputs recorded after it succeeded."""
     try:
+        check_settings(args.step, args.settings)
         args.provenance = job = records.job(args.step, args.provenance)
         if job:
             job.check_inputs(args)

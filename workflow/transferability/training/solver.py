@@ -225,7 +225,7 @@ def _setup(net, data: dict, recipe: Recipe, n_frozen: int, seed: int):
 
 def _restore(resume: ResumeState | None, net, optimizer, generator, device, epochs: int, log):
     """The saved state of an interrupted run, loaded into the net, solver and generators."""
-    saved = resume.load() if resume else None
+    saved = resume.load(net, optimizer) if resume else None
     if saved:
         net.load_state_dict(saved["net"])
         if saved["momentum"] is not None:
