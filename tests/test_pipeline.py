@@ -16,12 +16,13 @@ import torch
 import yaml
 from PIL import Image
 
+from transferability import cpus
 from transferability.data import ilsvrc_val, store, store_loader
 from transferability.data.cache import load_cache
 from transferability.data.imagefolder import build_index
 from transferability.errors import DataError
-from transferability.training import cpus, models
 from transferability.training import device as devices
+from transferability.training import models
 from transferability.training.sgd import Recipe
 from transferability.training.solver import train
 from transferability_runtime.smoke_images import write_images

@@ -10,7 +10,7 @@ scale verdicts use, shares of the base's accuracy above chance (`gain`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -32,8 +32,17 @@ from .nets import BASE_KEYS, pair_with_base, usable_nets
 from .stats import MIN_UNITS, welch_interval
 from .units import SOURCE_BASE, labels, per_unit
 
-if TYPE_CHECKING:
-    from .claims import ClaimSpec
+
+class ClaimSpec(Protocol):
+    """What a measure reads of its claim (claims.ClaimSpec, the registry's entry): named
+    here, not imported, so the registry can name its measures."""
+
+    treatments: tuple[str, ...]
+    control: str
+
+    @property
+    def keys(self) -> tuple[str, ...]: ...
+
 
 # A base within 1 point of chance makes (top1 - chance) / (base - chance) explode, so such
 # units are dropped from the normalised-accuracy claim.

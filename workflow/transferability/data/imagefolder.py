@@ -143,7 +143,7 @@ class Stream:
         uint8 batches go from pinned memory to the GPU, normalised there."""
         import torch
 
-        from ..training.cpus import plan
+        from ..cpus import plan
 
         self.device = torch.device(device)
         cpus = plan(self.cpus, self.device.type, decodes_per_epoch=True)
