@@ -8,6 +8,10 @@ the wall time of the run, and for every rule the number of jobs and the sums of 
 
     .venv/bin/python benchmarks/workflow_wall.py                  # the default: ~10 min
     .venv/bin/python benchmarks/workflow_wall.py --configfile tiny.yaml
+    .venv/bin/python benchmarks/workflow_wall.py --no-shared-process   # each job its own process
+
+What the warm shared training process (transferability_runtime/shared_process.py) buys is
+the ratio of the two default runs' `workflow_wall_seconds`, measured one after the other.
 
 Run the default on an otherwise idle machine: every other process shares the cores.
 """
@@ -22,10 +26,10 @@ from collections import defaultdict
 from pathlib import Path
 
 import yaml
-from _snakemake_run import snakemake
+from _snakemake_run import snakemake, venv_env
 
 REPO = Path(__file__).resolve().parents[1]
-COPIED = ("Snakefile", "workflow", "config", "envs")
+COPIED = ("Snakefile", "workflow", "config", "envs", "profiles")
 # --quick: the dissimilar split's 2 base nets and 2 frozen-random cells, one epoch.
 QUICK = {
     "subset": {"train_per_class": 10, "val_per_class": 5, "test_per_class": 5},
@@ -54,6 +58,11 @@ def main() -> None:
     p.add_argument("--configfile", type=Path, help="overrides merged over the default config")
     p.add_argument("--keep", type=Path, help="run in this (new) folder and keep it")
     p.add_argument("--quick", action="store_true", help="4 nets of 1 epoch: checks it runs")
+    p.add_argument(
+        "--no-shared-process",
+        action="store_true",
+        help="every training job imports torch in its own process (no warm shared process)",
+    )
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         if args.quick and not args.configfile:
@@ -68,8 +77,12 @@ def main() -> None:
             else:
                 shutil.copy2(source, work / name)
         extra = ["--configfile", str(args.configfile.resolve())] if args.configfile else []
-        run = snakemake(work, "--cores", str(args.cores), *extra, clone=True, check=True)
+        shared = "0" if args.no_shared_process else "1"
+        env = venv_env() | {"TRANSFERABILITY_SHARED_PROCESS": shared}
+        cores = ["--cores", str(args.cores)]
+        run = snakemake(work, *cores, *extra, clone=True, check=True, env=env)
         wall = run.seconds
+        print(f"RESULT shared_process {0 if args.no_shared_process else 1} on")
         print(f"RESULT workflow_wall_seconds {wall:.1f} s")
         print(f"RESULT workflow_cores {args.cores} cores")
         all_jobs = all_seconds = all_cpu = 0.0

@@ -17,30 +17,23 @@ from transferability_runtime import configcheck, plan, runcheck, steps
 RESULTS = os.path.normpath(config["results"])
 if os.path.isabs(RESULTS) and not os.path.relpath(RESULTS).startswith(".."):
     RESULTS = os.path.relpath(RESULTS)
-DATA_CACHE = f"{RESULTS}/data/{config['dataset']['name']}.pt"
-SPLIT_FILE = f"{RESULTS}/splits/{{split}}.json"
-BASE_DIR = f"{RESULTS}/base/{{split}}/{{half}}/seed{{seed}}"
-CELL_DIR = f"{RESULTS}/cells/{{split}}/{{target}}/{{treatment}}/n{{n}}/seed{{seed}}"
-SUMMARY = f"{RESULTS}/summary.parquet"
-SUMMARY_CSV = f"{RESULTS}/summary.csv"
-HISTORY = f"{RESULTS}/history.parquet"
-FIGURES = [f"{RESULTS}/figures/figure2.png", f"{RESULTS}/figures/figure3.png"]
-CURVES = f"{RESULTS}/figures/training_curves.png"
-CLAIMS = f"{RESULTS}/claims.md"
-NETS_USED = f"{RESULTS}/nets_used.csv"
-REPORT_TABLES = [
-    f"{RESULTS}/report/claims.html",
-    f"{RESULTS}/report/summary.html",
-    NETS_USED,
-]
+PATHS = plan.output_paths(config, RESULTS)
+DATA_CACHE = PATHS["cache"]
+SPLIT_FILE = PATHS["split"]
+BASE_DIR = PATHS["base"]
+CELL_DIR = PATHS["cell"]
+SUMMARY, SUMMARY_CSV, HISTORY = PATHS["aggregate"]
+*FIGURES, CURVES = PATHS["figures"]
+(CLAIMS,) = PATHS["claims"]
+REPORT_TABLES = PATHS["tables"]
+NETS_USED = REPORT_TABLES[-1]
 # config/smoke.yaml: the workflow writes its ImageFolder (dataset.generate) to
 # <results>/images (rule make_smoke_images), and the run ends with <results>/smoke_report.md
 # (smoke_report: true; any run can ask for that file as a target).
 GENERATED_ROOT = f"{RESULTS}/images"
-GENERATED_IMAGES = []
-if config["dataset"].get("generate"):
+GENERATED_IMAGES = [PATHS["generated"]] if PATHS["generated"] else []
+if GENERATED_IMAGES:
     config["dataset"]["root"] = GENERATED_ROOT
-    GENERATED_IMAGES = [GENERATED_ROOT]
 SMOKE_REPORT = f"{RESULTS}/smoke_report.md"
 LOGS = f"{RESULTS}/logs"
 BENCHMARKS = f"{RESULTS}/benchmarks"
@@ -156,19 +149,10 @@ def step_command(step, **arguments):
     return " ".join(words) + " > {log:q} 2>&1"
 
 
-# An ImageFolder dataset is decoded once (dataset.store, the default): prepare_data writes
-# the index of its files, store_images the pixels and the descriptor that training jobs read
-# as their cache (DATA_CACHE), so the training rules are the same for every dataset.
-STORED = config["dataset"]["name"] in sources.STREAMED and config["dataset"].get(
-    "store", True
-)
-DATA_INDEX = DATA_CACHE.removesuffix(".pt") + ".index.pt" if STORED else DATA_CACHE
+STORED, DATA_INDEX = PATHS["stored"], PATHS["index"]
 # Without a store, store_images gets outputs nothing asks for, so it never runs (a rule
 # defined under `if` would hide it from the tests that read every rule's block).
-STORE = (
-    DATA_CACHE if STORED else f"{RESULTS}/data/no-store/{config['dataset']['name']}.pt"
-)
-STORE_PIXELS = STORE.removesuffix(".pt") + ".pixels"
+STORE, STORE_PIXELS = PATHS["store"], PATHS["pixels"]
 
 
 # ---------------------------------------------------------------------------- provenance
@@ -182,29 +166,12 @@ STORE_PIXELS = STORE.removesuffix(".pt") + ".pixels"
 SOURCE_DIGESTS = f".snakemake/transferability/{config['dataset']['name']}.sources.json"
 PLAN = plan.Plan(
     config,
-    {
-        "index": DATA_INDEX,
-        "cache": DATA_CACHE,
-        "pixels": STORE_PIXELS,
-        "stored": STORED,
-        "generated": GENERATED_ROOT if GENERATED_IMAGES else None,
-        "split": SPLIT_FILE,
-        "base": BASE_DIR,
-        "cell": CELL_DIR,
-        "aggregate": [SUMMARY, SUMMARY_CSV, HISTORY],
-        "figures": [*FIGURES, CURVES],
-        "claims": [CLAIMS],
-        "tables": REPORT_TABLES,
-    },
+    PATHS,
     code,
     (
         sources.source_digest(
             config["dataset"],
-            (
-                Path(SOURCE_DIGESTS)
-                if workflow.is_main_process and not GENERATED_IMAGES
-                else None
-            ),
+            Path(SOURCE_DIGESTS) if workflow.is_main_process else None,
         )
         if not GENERATED_IMAGES
         else "generated"

@@ -17,10 +17,51 @@ import functools
 from pathlib import Path
 
 from transferability import grid, records, treatments
+from transferability.data import sources
+
+
+def output_paths(config: dict, results: str) -> dict:
+    """Where a run of `config` writes each output (patterns with the rules' wildcards), and
+    how its data is kept: one definition for the rules (common.smk), the status of the
+    committed runs and the benchmarks."""
+    dataset = config["dataset"]
+    cache = f"{results}/data/{dataset['name']}.pt"
+    # An ImageFolder is decoded once (dataset.store, the default): prepare_data writes its
+    # index, store_images the pixels and the descriptor the training jobs read as their cache.
+    stored = dataset["name"] in sources.STREAMED and dataset.get("store", True)
+    store = cache if stored else f"{results}/data/no-store/{dataset['name']}.pt"
+    return {
+        "cache": cache,
+        "index": cache.removesuffix(".pt") + ".index.pt" if stored else cache,
+        "stored": stored,
+        "store": store,
+        "pixels": store.removesuffix(".pt") + ".pixels",
+        # config/smoke.yaml: the workflow writes its own ImageFolder (dataset.generate).
+        "generated": f"{results}/images" if dataset.get("generate") else None,
+        "split": f"{results}/splits/{{split}}.json",
+        "base": f"{results}/base/{{split}}/{{half}}/seed{{seed}}",
+        "cell": f"{results}/cells/{{split}}/{{target}}/{{treatment}}/n{{n}}/seed{{seed}}",
+        "aggregate": [
+            f"{results}/summary.parquet",
+            f"{results}/summary.csv",
+            f"{results}/history.parquet",
+        ],
+        "figures": [
+            f"{results}/figures/figure2.png",
+            f"{results}/figures/figure3.png",
+            f"{results}/figures/training_curves.png",
+        ],
+        "claims": [f"{results}/claims.md"],
+        "tables": [
+            f"{results}/report/claims.html",
+            f"{results}/report/summary.html",
+            f"{results}/nets_used.csv",
+        ],
+    }
 
 
 class Plan:
-    """Keys of the jobs of one config; `paths` names each rule's outputs (common.smk)."""
+    """Keys of the jobs of one config; `paths` names each rule's outputs (output_paths)."""
 
     def __init__(self, config: dict, paths: dict, fingerprint, source_digest: str):
         self.config, self.paths, self.code = config, paths, fingerprint

@@ -107,12 +107,8 @@ def run_plan(config: dict):
 
     from . import plan, steps
 
-    dataset = config["dataset"]
-    paths = {
-        "stored": dataset["name"] in sources.STREAMED and dataset.get("store", True),
-        "generated": bool(dataset.get("generate")),
-    }
-    source = "generated" if paths["generated"] else sources.source_digest(dataset)
+    paths = plan.output_paths(config, "results")
+    source = "generated" if paths["generated"] else sources.source_digest(config["dataset"])
     return plan.Plan(config, paths, steps.code_fingerprint, source)
 
 
