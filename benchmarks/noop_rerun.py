@@ -3,13 +3,14 @@
 The complete run is faked, not trained (a real default run takes ~10 minutes):
 1. every output file of the default's DAG (from `snakemake --summary`) is created empty;
 2. `snakemake --touch --forceall` then touches them in the DAG's order, and records for
-   every job the same metadata a real run records (params, code, input set, software
-   env: Snakemake's job postprocessing writes it for touched jobs too).
-Snakemake decides what to rerun from file existence, modification times and those
-metadata records only; it never reads an output's content (the workflow has no
-checkpoints). So the decision it times below is the one it makes after a real run.
-As a check that the metadata is in place, a changed plot setting must plan exactly the
-figures job again.
+   every job the same metadata a real run records;
+3. every output gets the record a real job writes beside it (transferability/records.py:
+   the key the plan gives it and the digest of its content), from the same plan the
+   workflow computes (transferability_runtime/plan.py).
+So the start of the run reads and checks exactly what it reads after a real run (the
+records, and the content of every output up to 1 MB), and Snakemake then decides from
+existence and its metadata. As a check that the records are in place, a changed plot
+setting must plan exactly the figures job again.
 
 Prints `RESULT noop_rerun_seconds <median of --repeat runs> s` for `snakemake --cores 2`,
 the command `make demo` runs, and the number of jobs it considered.
@@ -23,10 +24,14 @@ import argparse
 import re
 import shutil
 import statistics
+import sys
 import tempfile
 from pathlib import Path
 
-from _snakemake_run import snakemake
+from _snakemake_run import CONFIG_NAME, snakemake
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "workflow"))
 
 # --smoke: a 1-split, 1-layer grid, for the test suite.
 SMOKE = {"splits": {"random": 1, "dissimilar": {"enabled": False}}, "layers": [1]}
@@ -44,7 +49,30 @@ def fake_complete_run(workdir: Path, config: dict | None) -> int:
         (workdir / output).touch()
     touch = ("--touch", "--forceall", "--cores", "1", "--quiet", "all")
     snakemake(workdir, *touch, config=config, check=True)
+    write_records(workdir)
     return len(outputs)
+
+
+def write_records(workdir: Path) -> None:
+    """The record each job of a real run writes beside its outputs."""
+    import os
+
+    from transferability import records
+    from transferability_runtime import plan, reference
+
+    config = reference.run_config(
+        [workdir / CONFIG_NAME] if (workdir / CONFIG_NAME).exists() else []
+    )
+    here = os.getcwd()
+    os.chdir(workdir)
+    try:
+        expected = reference.run_plan(config).expected()
+        for path, key in expected.items():
+            if Path(path).exists():
+                records.write(path, key, {}, "faked")
+        assert not plan.stale(expected), "the faked records do not match the plan"
+    finally:
+        os.chdir(here)
 
 
 def main() -> None:
@@ -68,7 +96,8 @@ def main() -> None:
         dry_run = ("--dry-run", "--quiet", "rules")
         plan = snakemake(workdir, *dry_run, config=changed, check=True).output
         planned = dict(re.findall(r"^(\w+)\s+(\d+)$", plan, re.M))
-        if planned != {"figures": "1", "all": "1", "total": "2"}:
+        # mark_stale: the marker that makes Snakemake rerun the stale figures job.
+        if planned != {"figures": "1", "mark_stale": "1", "all": "1", "total": "3"}:
             raise SystemExit(f"metadata check: a new plot dpi should rerun only figures:\n{plan}")
         print(f"RESULT noop_rerun_seconds {statistics.median(times):.2f} s")
         print(f"RESULT noop_rerun_cpu_seconds {statistics.median(cpu):.2f} s")

@@ -101,13 +101,13 @@ def run_config(configfiles: list[str | Path]) -> dict:
     return config
 
 
-def run_plan(config: dict):
-    """The keys today's code and data give the nets of `config` (plan.py)."""
+def run_plan(config: dict, results: str = "results"):
+    """The keys today's code and data give the outputs of `config` (plan.py)."""
     from transferability.data import sources
 
     from . import plan, steps
 
-    paths = plan.output_paths(config, "results")
+    paths = plan.output_paths(config, results)
     source = "generated" if paths["generated"] else sources.source_digest(config["dataset"])
     return plan.Plan(config, paths, steps.code_fingerprint, source)
 
