@@ -107,6 +107,7 @@ def train_cells(args, config: dict, cache: str, precisions) -> None:
     import tempfile
 
     from transferability import grid
+    from transferability.analysis.results_table import judged
     from transferability.training import jobs
     from transferability.training.status import MAX_DEAD
 
@@ -123,6 +124,7 @@ def train_cells(args, config: dict, cache: str, precisions) -> None:
                         settings=grid.train_settings(run, INITS["caffe"]), threads=1,
                         out_metrics=Path(tmp) / "metrics.json",
                     )  # fmt: skip
+                record = judged(record)  # the status the aggregate step gives it
                 last = record["history"][-1]
                 dead = any(v >= MAX_DEAD for k, v in last.items() if k.startswith("dead_"))
                 name = f"caffe_{precision}_lr{lr:g}_n{n}"

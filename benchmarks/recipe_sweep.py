@@ -53,6 +53,9 @@ def _job(job: dict) -> list[dict]:
         record = jobs.train_cell(
             target=job["target"], treatment=job["treatment"], n=job["n"], base=job["base"], **common
         )
+    from transferability.analysis.results_table import judged
+
+    record = judged(record)  # the status the aggregate step gives it
     keys = ("split", "target", "treatment", "n", "seed", "top1", "status", "status_reason")
     row = {k: record.get(k) for k in keys} | {"recipe": job["recipe"]}
     return [row | h for h in record["history"]]

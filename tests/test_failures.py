@@ -15,7 +15,7 @@ from transferability.analysis import figure3
 from transferability.analysis.claims import all_claims
 from transferability.analysis.claims_report import render_markdown
 from transferability.analysis.nets import excluded_nets, pair_with_base, usable_nets
-from transferability.analysis.results_table import history_from_metrics, read_metrics
+from transferability.analysis.results_table import history_from_metrics, judged, read_metrics
 from transferability.training import jobs, status
 from transferability.training.sgd import Recipe
 from transferability.training.solver import train
@@ -87,7 +87,8 @@ def _train_random_cell(fake_cache, split_file, out_dir, n=5, target="A", **recip
         threads=1,
         out_metrics=out,
     )
-    return json.loads(out.read_text())
+    # What was measured, judged as the aggregate step judges it.
+    return judged(json.loads(out.read_text()))
 
 
 def test_a_collapse_forced_by_a_huge_learning_rate_is_failed_and_not_counted(
