@@ -281,3 +281,15 @@ def test_results_status_reports_each_committed_run(capsys):
     assert len(lines) == len(runs)
     for line in lines:
         assert ": fresh" in line or ("stale" in line and "remake:" in line)
+
+
+def test_a_checkpoint_of_another_net_is_refused(tmp_path):
+    """Base B's checkpoint copied to base A's path: a cell loading it by hand stops."""
+    import torch
+
+    from transferability.training import jobs
+
+    path = tmp_path / "model.pt"
+    torch.save({"identity": jobs.identity("random0", "B", 0, {}), "state_dict": {}}, path)
+    with pytest.raises(DataError, match="is base net random0/B seed 0, not random0/A seed 0"):
+        jobs.load_checkpoint(path, "random0", "A", 0)
