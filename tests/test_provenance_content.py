@@ -293,3 +293,28 @@ def test_a_checkpoint_of_another_net_is_refused(tmp_path):
     torch.save({"identity": jobs.identity("random0", "B", 0, {}), "state_dict": {}}, path)
     with pytest.raises(DataError, match="is base net random0/B seed 0, not random0/A seed 0"):
         jobs.load_checkpoint(path, "random0", "A", 0)
+
+
+def test_a_second_writer_of_a_net_stops_while_the_first_lives(tmp_path):
+    """After the snakemake that started it died, a job keeps training; a second job for the
+    same net (--unlock, --rerun-incomplete) stops at once, naming the first one's pid."""
+    from transferability.training.resume_state import Busy, one_writer
+
+    state = tmp_path / "resume/base.pt"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", (
+            "import sys, time; sys.path.insert(0, sys.argv[1]);"
+            "from transferability.training.resume_state import one_writer\n"
+            "with one_writer(sys.argv[2]):\n print('held', flush=True); time.sleep(60)"
+        ), str(REPO / "workflow"), str(state)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(Busy, match=f"pid {holder.pid}"), one_writer(state):
+            pass
+    finally:
+        holder.kill()
+        holder.wait()
+    with one_writer(state):  # the kernel dropped the dead holder's lock
+        pass

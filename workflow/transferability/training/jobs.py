@@ -6,6 +6,7 @@ metrics (and, for base nets, its weights) atomically.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from ..treatments import CAFFE, COPIED, source_half
 from ..treatments import get as get_treatment
 from . import device as devices
 from . import models
-from .resume_state import ResumeState
+from .resume_state import ResumeState, one_writer
 from .sgd import Recipe
 from .solver import derived_seed, train
 
@@ -163,7 +164,7 @@ def _resume(path, settings, n_frozen: int, inputs: list, step: str, job) -> Resu
     return ResumeState(path, key)
 
 
-def train_base(
+def _train_base(
     *,
     cache,
     split_file,
@@ -208,7 +209,7 @@ def train_base(
     return record
 
 
-def train_cell(
+def _train_cell(
     *,
     cache,
     split_file,
@@ -264,3 +265,20 @@ def train_cell(
     if state:
         state.clear()
     return record
+
+
+def _fenced(train):
+    """One writer per net: the job holds the lock beside its resume state while it trains
+    (resume_state.one_writer); a job run without a resume state is not fenced."""
+
+    def run(**arguments):
+        path = arguments.get("resume_state")
+        with one_writer(path) if path else contextlib.nullcontext():
+            return train(**arguments)
+
+    run.__doc__, run.__name__ = train.__doc__, train.__name__.lstrip("_")
+    return run
+
+
+train_base = _fenced(_train_base)
+train_cell = _fenced(_train_cell)

@@ -14,12 +14,15 @@ interrupted-and-resumed run ends with the same numbers, bit for bit, as one that
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 from pathlib import Path
 
 import torch
 
 from ..atomic import torch_save
+from ..errors import DataError
 
 FORMAT = 1
 # What the training loop saves (solver.py, _Loop.state) and a resume reads, every one.
@@ -130,3 +133,33 @@ def _same_kind(saved, current: torch.Tensor) -> bool:
         and saved.dtype == current.dtype
         and saved.shape == current.shape
     )
+
+
+class Busy(DataError):
+    """Another live process is training this net."""
+
+
+@contextlib.contextmanager
+def one_writer(state_path: str | Path):
+    """Hold an exclusive lock beside the net's resume state while it trains. A job whose
+    snakemake died keeps running and writing; a second job for the same net (after
+    `--unlock` and `--rerun-incomplete`) then stops at once instead of writing beside it.
+    The kernel drops the lock when its process ends, however it ends."""
+    lock = Path(str(state_path) + ".lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            holder = f.read().strip() or "unknown"
+            raise Busy(
+                f"{state_path}: another job is training this net (pid {holder}, which may be "
+                "a job left running by a snakemake that was killed); wait for it to finish, "
+                f"or stop it (kill {holder}), then rerun"
+            ) from None
+        f.seek(0)
+        f.truncate()
+        f.write(f"{os.getpid()}\n")
+        f.flush()
+        yield
