@@ -6,9 +6,13 @@ rule mark_stale:
     log:
         f"{LOGS}/mark_stale/{{key}}.{{i}}.log",
     localrule: True
+    conda:
+        "../../envs/analysis.yaml"
     params:
         why=lambda wc: "; ".join(
             f"{path}: {why}" for path, why in STALE.items() if EXPECTED[path] == wc.key
         ),
+        # Older markers of the same job: a marker once used is never an input again.
+        older=lambda wc: f"{STALE_DIR}/{wc.key}.",
     shell:
-        "rm -f {STALE_DIR:q}/{wildcards.key}.*; echo {params.why:q} | tee {output:q} > {log:q}"
+        "rm -f {params.older:q}*; echo {params.why:q} | tee {output:q} > {log:q}"
