@@ -80,8 +80,9 @@ def test_config_readme_names_each_treatment_with_its_label():
 
 def test_everything_else_derives_from_the_registry():
     assert tuple(CELLS) == grid.TREATMENTS
-    assert grid.FINE_TUNED == ("selffer_ft", "transfer_ft")
-    assert {"transfer", "transfer_ft"} == units.CROSS_HALF
+    cells = [t for t in treatments.REGISTRY if t.is_cell]
+    assert tuple(t.name for t in cells if t.fine_tunes) == grid.FINE_TUNED
+    assert {t.name for t in cells if t.copies_from == treatments.OTHER} == units.CROSS_HALF
     assert tuple(t.name for t in treatments.REGISTRY) == nets.TREATMENT_ORDER
     assert list(plotting.STYLES) == list(nets.TREATMENT_ORDER)
     assert {k: s.label for k, s in plotting.STYLES.items()} == nets.DISPLAY_NAMES
