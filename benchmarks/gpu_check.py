@@ -7,16 +7,21 @@ reproducible, and how fast is it?
    they differ it says by how much, and trains the pair again under
    torch.use_deterministic_algorithms(True) to tell whether CUDA's non-deterministic
    kernels (atomic adds in some backward passes) are the cause.
-2. Images per second of training (every epoch's training images over the training time,
-   per-epoch validation included: what the metrics' train_images_per_second records) of a
-   full-training cell and a frozen cell (BnB, n = 5) at the default's sizes (28-px grey
-   images, batch 64) and at `alexnet227` sizes (config/imagenet.yaml's net and batch, 227-px
-   colour images held on the GPU: the GPU's rate, without JPEG decoding).
+2. Steady-state images per second of training (the solver's training steps after a
+   warm-up epoch, validation excluded) of a full-training cell and a frozen cell (BnB,
+   n = 5) at the default's sizes (28-px grey images, batch 64) and at `alexnet227` sizes
+   (config/imagenet.yaml's net and batch, 227-px colour images held on the GPU: the GPU's
+   rate, without JPEG decoding).
 3. The same `alexnet227` training fed by the real loader instead: the decode-once store
    (transferability.data.store, 256 x 256 uint8 rows memory-mapped from a file on disk),
    crops, mirrors and normalisation on the GPU, and its ratio to the rate from GPU memory:
    `alexnet227_loader_share`, the share of the GPU's training rate the loader sustains
    (1.0: the GPU never waits for data).
+
+The alexnet227 figures use config/config.yaml merged with config/imagenet.yaml, as the grid
+runs them (bf16, TF32), and every rate is steady state: images/s of the solver's own
+training steps after a warm-up epoch (cuDNN's autotuning), without validation.
+benchmarks/device_check.py is the fuller check of whether the input keeps up.
 
 Prints `RESULT <name> <value> <unit>` lines and the device name. Where torch sees no GPU it
 says so, prints `RESULT gpu_available 0 bool` and exits 0.
@@ -51,6 +56,9 @@ from transferability.training import models  # noqa: E402
 from transferability.training.device import DEVICE_ENV  # noqa: E402
 from transferability.training.sgd import Recipe  # noqa: E402
 from transferability.training.solver import derived_seed, train  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from device_check import epoch_rates, grid_config, solver_loop  # noqa: E402
 
 FROZEN_N = 5
 
@@ -150,21 +158,25 @@ def check_reproducible(initial, data, recipe: Recipe, seed: int) -> tuple:
     return second
 
 
+def steady(net, data: dict, recipe: Recipe, n_frozen: int) -> float:
+    """Training images/s after a warm-up epoch: the best of 2 timed epochs."""
+    device = torch.device("cuda" if os.environ[DEVICE_ENV] == "cuda" else "cpu")
+    data = {"train": tuple(t.to(device) if torch.is_tensor(t) else t for t in data["train"])}
+    loop, progress, feats = solver_loop(copy.deepcopy(net), data, recipe, n_frozen, device)
+    epoch_rates(loop, progress, feats, device, 1)
+    return max(epoch_rates(loop, progress, feats, device, 2))
+
+
 def speeds(label: str, layout: str, data: dict, classes: int, recipe: Recipe, model: dict):
-    """Images/s of a full-training cell and a frozen (BnB, n = 5) cell."""
-    n_train = len(data["train"][1])
+    """Steady-state images/s of a full-training cell and a frozen (BnB, n = 5) cell."""
     widths, channels = model.get("widths"), model.get("in_channels", 1)
     torch.manual_seed(derived_seed("gpu_check", label, "base"))
     base = models.TransferNet(layout, classes, channels, widths)
-    full = run(base, data, recipe, 0, derived_seed("gpu_check", label, "full"))
-    result(f"{label}_full_img_per_s", images_per_second(full[0], n_train), "img/s", ".0f")
-    torch.manual_seed(derived_seed("gpu_check", label, "selffer", FROZEN_N))
-    cell = models.TransferNet(layout, classes, channels, widths)
-    models.transplant(cell, full[1], FROZEN_N)
-    frozen = run(cell, data, recipe, FROZEN_N, derived_seed("gpu_check", label, FROZEN_N))
-    rate = images_per_second(frozen[0], n_train)
-    result(f"{label}_frozen_n{FROZEN_N}_img_per_s", rate, "img/s", ".0f")
-    return images_per_second(full[0], n_train)
+    full = steady(base, data, recipe, 0)
+    result(f"{label}_full_img_per_s", full, "img/s", ".0f")
+    frozen = steady(base, data, recipe, FROZEN_N)
+    result(f"{label}_frozen_n{FROZEN_N}_img_per_s", frozen, "img/s", ".0f")
+    return full
 
 
 def stored_half(tmp: Path, classes: int, train: int, val: int, test: int, crop: int) -> dict:
@@ -216,8 +228,7 @@ def loader_share(tmp: Path, classes, per_class, val, recipe: Recipe, model: dict
     data = stored_half(tmp, classes, per_class, val, val, 227)
     torch.manual_seed(derived_seed("gpu_check", "alexnet227", "base"))
     net = models.TransferNet("alexnet227", classes, 3, model.get("widths"))
-    outcome, _ = run(net, data, recipe, 0, derived_seed("gpu_check", "alexnet227", "full"))
-    rate = images_per_second(outcome, len(data["train"][1]))
+    rate = steady(net, data, recipe, 0)
     result("alexnet227_loader_img_per_s", rate, "img/s", ".0f")
     result("alexnet227_loader_share", rate / memory_rate, "x", ".3f")
 
@@ -264,7 +275,7 @@ def main() -> int:
     check_reproducible(initial, data, recipe, derived_seed("gpu_check", "reproducible", "seed"))
     speeds("default", "small28", data, classes, recipe, config["model"])
 
-    imagenet = load_config("imagenet.yaml")
+    imagenet = grid_config()  # what the grid runs: config.yaml under imagenet.yaml
     big = Recipe.from_config(grid.recipe(imagenet, "base") | {"epochs": 2})
     model = dict(imagenet["model"])
     images, val, classes = args.alexnet_images, 500, 500  # 500 classes: one half of ImageNet

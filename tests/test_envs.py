@@ -181,7 +181,13 @@ def env_packages(env_file: Path) -> dict[str, str]:
     for dep in spec["dependencies"]:
         if isinstance(dep, dict):
             for wheel in dep["pip"]:
-                match = re.fullmatch(r"([A-Za-z0-9_.-]+)==([0-9][0-9A-Za-z.]*)", wheel)
+                if wheel.startswith("--"):  # a pip option (envs/train-cu12.yaml's index)
+                    continue
+                # A local version label (`+cu128`: another build of the same release) is
+                # not part of the version compared with the venv's.
+                match = re.fullmatch(
+                    r"([A-Za-z0-9_.-]+)==([0-9][0-9A-Za-z.]*)(\+[a-z0-9.]+)?", wheel
+                )
                 assert match, f"{env_file.name}: pip's {wheel!r} is not pinned (`name==version`)"
                 pins[match[1]] = match[2]
             continue

@@ -99,3 +99,19 @@ def test_a_second_make_demo_has_nothing_left_to_do(tiny_run):
     result = make_demo(tiny_run)
     assert result.returncode == 0, result.stderr
     assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_two_threads_per_job_give_the_same_numbers(tiny_run, tmp_path):
+    """The determinism check that replaced results/reference-threads2/: the same config on
+    two threads per training job trains every net to the same top-1, bit for bit."""
+    from .support import snakemake
+
+    config = resolved(TINY) | {"resources": resolved(TINY)["resources"]}
+    config["resources"]["train"] = config["resources"]["train"] | {"threads": 2}
+    result = snakemake(tmp_path, "--cores", "2", config=config, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    keys = ["split", "target", "treatment", "n", "seed"]
+    one = pd.read_parquet(tiny_run / "results/summary.parquet").set_index(keys).sort_index()
+    two = pd.read_parquet(tmp_path / "results/summary.parquet").set_index(keys).sort_index()
+    assert (two["threads"] == 2).all() and (one["threads"] == 1).all()
+    assert one["top1"].equals(two["top1"]) and one["val_top1"].equals(two["val_top1"])

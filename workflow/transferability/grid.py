@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .data import sources
+from .data import feed, sources
 from .data.splits import HALVES, resolve_groups
 from .errors import ConfigError
 from .treatments import CELL_TREATMENTS, REGISTRY, source_half  # noqa: F401  (re-exported)
@@ -128,7 +128,13 @@ def recipe_keys(config: dict) -> list[tuple[str, str]]:
 
 
 def train_settings(config: dict, treatment: str) -> dict:
-    return {"model": model_settings(config), "recipe": recipe(config, treatment)}
+    # How the store is read (data/feed.py) changes no number, but the job must be told; it
+    # is added only where the config sets it, so other configs' settings stay the same.
+    return {
+        "model": model_settings(config),
+        "recipe": recipe(config, treatment),
+        **feed.job_settings(config),
+    }
 
 
 def validate(config: dict, cache_exists: bool = False) -> None:

@@ -31,11 +31,12 @@ def check_indices(cache_path, cache: dict, half: dict, record=None, split_path=N
 
 
 def load_half(
-    cache_path, half: dict, *, record=None, split_path=None, split=None
+    cache_path, half: dict, *, record=None, split_path=None, split=None, feed=None
 ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """Train/val/test images of one half (its split-file record), normalised; labels 0..k-1.
     Give the whole split `record` (read from `split_path`, for the job's `split`) to have
-    the split file checked against the data before anything trains."""
+    the split file checked against the data before anything trains. `feed`: how a decoded
+    store is read (feed.py; a job's settings.get("feed")), ignored by other caches."""
     cache = load_cache(cache_path)
     check_indices(cache_path, cache, half, record, split_path, split)
     relabel = torch.full((len(cache["classes"]),), -1, dtype=torch.int64)
@@ -47,7 +48,7 @@ def load_half(
     if cache.get("kind") == "stored":  # decoded once: rows of a memory-mapped file
         from .store_loader import load_half as stored_half
 
-        return stored_half(cache_path, cache, half, relabel)
+        return stored_half(cache_path, cache, half, relabel, feed=feed)
     return _tensor_half(cache, half, relabel)
 
 

@@ -183,14 +183,179 @@ def check_store(descriptor_path, descriptor: dict, verify_files: int = VERIFY_FI
 
 
 def open_pixels(descriptor_path, descriptor: dict, verify_files: int = VERIFY_FILES):
-    """The checked store as a uint8 tensor (images, side, side, 3) backed by a private
-    memory map: pages are read from disk (or the page cache) only as batches touch them."""
+    """The checked store as a read-only uint8 tensor (images, side, side, 3) backed by a
+    shared memory map: pages are read from disk (or the page cache) only as batches touch
+    them. Nothing may write into it (a write faults): copy rows out first, as the loader's
+    gather does."""
     import numpy as np
-    import torch
 
     pixels = check_store(descriptor_path, descriptor, verify_files)
     side = descriptor["side"]
     total = descriptor["rows"]["train"] + descriptor["rows"]["test"]
-    # mode "c" (copy-on-write): a writable array for torch, and the file is never written.
-    array = np.memmap(pixels, dtype=np.uint8, mode="c", shape=(total, side, side, CHANNELS))
-    return torch.from_numpy(array)
+    # mode "r": a shared, read-only mapping. A private writable one (mode "c") counts the
+    # whole file (262 GB for ILSVRC-2012) as committed memory, and a node with strict
+    # overcommit refuses to open it (ENOMEM).
+    array = np.memmap(pixels, dtype=np.uint8, mode="r", shape=(total, side, side, CHANNELS))
+    return read_only_tensor(array)
+
+
+def read_only_tensor(array):
+    """torch.from_numpy of a read-only array, without torch's warning that it is not
+    writable: every reader here only copies rows out of it."""
+    import warnings
+
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        return torch.from_numpy(array)
+
+
+# ------------------------------------------------------------------ a half in memory
+
+
+def row_bytes(side: int) -> int:
+    return side * side * CHANNELS
+
+
+def half_rows(descriptor: dict, half: dict):
+    """The store rows a half reads (its train, val and test images), ascending and once
+    each: the order that reads them sequentially."""
+    import numpy as np
+
+    train = np.asarray(list(half["train_idx"]) + list(half["val_idx"]), dtype=np.int64)
+    test = np.asarray(half["test_idx"], dtype=np.int64) + descriptor["rows"]["train"]
+    return np.unique(np.concatenate([train, test]))
+
+
+def half_bytes(descriptor: dict, half: dict) -> int:
+    """Bytes of RAM a half held in memory takes: its rows times a row's bytes
+    (ILSVRC-2012, a 500-class half: 665,583 rows x 196,608 B = 130.9 GB)."""
+    return len(half_rows(descriptor, half)) * row_bytes(descriptor["side"])
+
+
+# What a training job needs beside the half's rows, in MiB: the torch/CUDA process and
+# its libraries (~3 GiB), batches in flight, the net, its momentum and best copy, and the
+# resume snapshot (~3 x 241 MB for alexnet227), with room to spare. An estimate.
+JOB_OVERHEAD_MIB = 8192
+
+
+def job_mem_mib(in_memory_bytes: int, overhead_mib: int = JOB_OVERHEAD_MIB) -> int:
+    """The memory request (resources.train.mem_mb, which SLURM takes as MiB) of a job
+    holding `in_memory_bytes` of store rows in RAM (half_bytes)."""
+    return -(-in_memory_bytes // (1 << 20)) + overhead_mib
+
+
+def memory_limit() -> int | None:
+    """This process's memory limit in bytes (its cgroup's, as SLURM sets it), or None."""
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            text = Path(path).read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit() and int(text) < 1 << 60:  # cgroup v1 writes a huge number for none
+            return int(text)
+        return None
+    return None
+
+
+def check_fits_in_memory(descriptor_path, needed: int, limit: int | None) -> None:
+    """Refuse, before reading anything, a half that cannot fit in the job's memory."""
+    if limit is None or needed + JOB_OVERHEAD_MIB * (1 << 20) <= limit:
+        return
+    raise DataError(
+        f"{descriptor_path}: dataset.store_in_memory holds this half's rows in RAM, "
+        f"{needed / 1e9:.1f} GB, but the job may use {limit / 1e9:.1f} GB; set "
+        f"resources.train.mem_mb to at least {job_mem_mib(needed)} "
+        "(docs/full-scale.md, what a job needs), or dataset.store_in_memory: false"
+    )
+
+
+# Most bytes per read call: large enough to stream at the disk's rate, small enough that
+# a slow file system shows progress between calls.
+READ_CHUNK = 64 << 20
+
+
+def read_rows(pixels, rows, side: int, out) -> None:
+    """Store rows `rows` (ascending) of the file `pixels` into `out` (a writable uint8
+    numpy array of len(rows) rows), reading each run of consecutive rows in large
+    sequential reads: a half is read once, not page-faulted in random 192 KB pieces."""
+    import numpy as np
+
+    size = row_bytes(side)
+    flat = out.reshape(len(rows), size)
+    rows = np.asarray(rows, dtype=np.int64)
+    breaks = np.flatnonzero(np.diff(rows) != 1) + 1
+    starts = np.concatenate([[0], breaks])
+    ends = np.concatenate([breaks, [len(rows)]])
+    per_call = max(1, READ_CHUNK // size)
+    with open(pixels, "rb", buffering=0) as f:
+        if hasattr(os, "posix_fadvise"):
+            os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_SEQUENTIAL)
+        for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+            for lo in range(start, end, per_call):
+                hi = min(end, lo + per_call)
+                view = memoryview(flat[lo:hi]).cast("B")
+                offset, done = int(rows[lo]) * size, 0
+                while done < len(view):
+                    got = os.preadv(f.fileno(), [view[done:]], offset + done)
+                    if got == 0:
+                        raise DataError(f"{pixels}: ends before row {rows[hi - 1]}; remake it")
+                    done += got
+
+
+# ------------------------------------------------------------------ node-local staging
+
+
+def stage_store(descriptor_path, dst_dir) -> Path:
+    """A copy of the store (descriptor and pixels) in `dst_dir`, e.g. node-local disk, and
+    the path of its descriptor. Made once per node: jobs staging at the same time wait for
+    one another (a lock file), a complete copy is reused, and each file appears by an
+    atomic rename only after its size and first and last rows were checked."""
+    import fcntl
+    import shutil
+
+    import torch
+
+    src = Path(descriptor_path)
+    descriptor = torch.load(src, weights_only=True)
+    pixels = check_store(src, descriptor)
+    dst_dir = Path(dst_dir)
+    dst_dir.mkdir(parents=True, exist_ok=True)
+    dst, dst_pixels = dst_dir / src.name, dst_dir / descriptor["pixels"]
+    total = descriptor["rows"]["train"] + descriptor["rows"]["test"]
+    with open(dst_dir / f".{src.name}.stage-lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also on a kill
+        if _staged(src, dst, dst_pixels, descriptor):
+            return dst
+        for target, source in ((dst_pixels, pixels), (dst, src)):
+            tmp = target.with_name(f".{target.name}.staging{os.getpid()}")
+            try:
+                shutil.copyfile(source, tmp)
+                if tmp.stat().st_size != source.stat().st_size:
+                    raise DataError(f"{tmp}: copy of {source} is short; is {dst_dir} full?")
+                if (
+                    target == dst_pixels
+                    and _row_crc(tmp, descriptor["side"], total) != (descriptor["pixels_crc"])
+                ):
+                    raise DataError(f"{tmp}: copy of {source} differs from it; stage again")
+                os.replace(tmp, target)
+            finally:
+                tmp.unlink(missing_ok=True)
+    return dst
+
+
+def _staged(src: Path, dst: Path, dst_pixels: Path, descriptor: dict) -> bool:
+    """Whether dst already holds this very store: the same descriptor bytes, and pixels of
+    the recorded size and first and last rows."""
+    try:
+        if dst.read_bytes() != src.read_bytes():
+            return False
+        size = dst_pixels.stat().st_size
+    except OSError:
+        return False
+    total = descriptor["rows"]["train"] + descriptor["rows"]["test"]
+    return (
+        size == descriptor["pixels_bytes"]
+        and _row_crc(dst_pixels, descriptor["side"], total) == descriptor["pixels_crc"]
+    )

@@ -1,12 +1,13 @@
 """Training batches from the decode-once store (store.py): the paper's augmentation done on
 the training device, a whole batch at a time.
 
-Per step the host only gathers the batch's uint8 rows out of the memory-mapped store (a
-memcpy, no decoding) into pinned memory, in a background thread one batch ahead; on a GPU
-that thread also starts the copy on a side stream, so the copy of batch k+1 overlaps the
-step of batch k. On the device: a random `crop` x `crop` window and a mirror per image (one
-gather), the conversion to float and the per-channel normalisation. Nothing here waits for
-the device (no .item(), no .cpu()).
+Per step the host only gathers the batch's uint8 rows out of the store (a memcpy, no
+decoding) into pinned memory, in background threads a few batches ahead (feed.py: the
+rows from the memory map or from the half read into RAM once, how many threads, how far
+ahead); on a GPU each thread also starts its batch's copy on a side stream, so the copies
+of the next batches overlap the step of this one. On the device: a random `crop` x `crop`
+window and a mirror per image (one gather), the conversion to float and the per-channel
+normalisation. Nothing here waits for the device (no .item(), no .cpu()).
 
 Crops and mirrors are drawn per epoch from a generator seeded by (net seed, epoch), for the
 epoch's slots in order: the same seed gives the same crops on every run and on every
@@ -17,11 +18,13 @@ from __future__ import annotations
 
 import threading
 import zlib
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
 from . import store
+from .feed import Feed, from_settings
 
 
 def crop_flip_normalise(x, tops, lefts, flips, crop: int, mean, std):
@@ -69,8 +72,9 @@ class StoredImages:
 
     augments_on_device = True  # the solver must not mirror these batches again
 
-    def __init__(self, pixels, rows, crop: int, mean, std, random_crop: bool):
+    def __init__(self, pixels, rows, crop: int, mean, std, random_crop: bool, feed=None):
         self.pixels, self.rows, self.crop = pixels, rows, crop
+        self.feed = feed or Feed()
         self.side = pixels.shape[1]
         self.mean_255 = torch.tensor(mean).mul(255).view(1, -1, 1, 1)
         self.std_255 = torch.tensor(std).mul(255).view(1, -1, 1, 1)
@@ -123,15 +127,17 @@ class StoredImages:
         return x
 
     def _prefetched(self, chunks):
-        """Each chunk's fetched batch, the next one fetched while the caller uses this one."""
+        """Each chunk's fetched batch, in order, the next `feed.in_flight` ones fetched by
+        the gather threads while the caller uses this one."""
         if not chunks:
             return
-        with ThreadPoolExecutor(1, thread_name_prefix="prefetch") as pool:
-            pending = pool.submit(self._fetch, chunks[0])
+        ahead = self.feed.in_flight
+        with ThreadPoolExecutor(self.feed.gather_threads, thread_name_prefix="gather") as pool:
+            pending = deque(pool.submit(self._fetch, c) for c in chunks[:ahead])
             for k in range(len(chunks)):
-                fetched = pending.result()
-                if k + 1 < len(chunks):
-                    pending = pool.submit(self._fetch, chunks[k + 1])
+                fetched = pending.popleft().result()
+                if k + ahead < len(chunks):
+                    pending.append(pool.submit(self._fetch, chunks[k + ahead]))
                 yield self._arrive(fetched)
 
     def batches(self, order, batch_size: int, epoch: int = 0, start_step: int = 0):
@@ -164,23 +170,46 @@ class StoredImages:
             yield crop_flip_normalise(x, centre, centre, no, self.crop, self.mean, self.std)
 
 
-_THREAD_STATE = threading.local()  # the prefetch thread's side CUDA stream
+_THREAD_STATE = threading.local()  # each gather thread's side CUDA stream
 
 
-def load_half(descriptor_path, descriptor: dict, half: dict, relabel) -> dict:
-    """StoredImages of a half's train (random crops), val and test (centre crops) images."""
-    pixels = store.open_pixels(descriptor_path, descriptor)
+def load_half(descriptor_path, descriptor: dict, half: dict, relabel, feed=None) -> dict:
+    """StoredImages of a half's train (random crops), val and test (centre crops) images,
+    read as `feed` (a feed.Feed or a job's settings["feed"]; None: the defaults) says."""
+    feed = from_settings(feed)
     offsets = {"train": 0, "test": descriptor["rows"]["train"]}
+    if feed.in_memory:
+        pixels, held = in_memory_half(descriptor_path, descriptor, half, feed.pin_half)
+        where = lambda rows: torch.from_numpy(held.searchsorted(rows.numpy()))  # noqa: E731
+    else:
+        pixels = store.open_pixels(descriptor_path, descriptor)
+        where = lambda rows: rows  # noqa: E731  (store row -> row of `pixels`)
     parts = {}
     for part, source in (("train", "train"), ("val", "train"), ("test", "test")):
         idx = torch.tensor(half[f"{part}_idx"], dtype=torch.int64)
         images = StoredImages(
             pixels,
-            idx + offsets[source],
+            where(idx + offsets[source]),
             descriptor["crop"],
             descriptor["mean"],
             descriptor["std"],
             random_crop=part == "train",
+            feed=feed,
         )
         parts[part] = (images, relabel[descriptor[f"{source}_y"][idx]])
     return parts
+
+
+def in_memory_half(descriptor_path, descriptor: dict, half: dict, pin: bool = False):
+    """The half's rows read once, in file order, into one uint8 tensor in RAM (page-locked
+    if `pin` and CUDA is present), and the store rows it holds (ascending: row i of the
+    tensor is store row held[i])."""
+    pixels = store.check_store(descriptor_path, descriptor)
+    held = store.half_rows(descriptor, half)
+    side = descriptor["side"]
+    needed = store.half_bytes(descriptor, half)
+    store.check_fits_in_memory(descriptor_path, needed, store.memory_limit())
+    pin = pin and torch.cuda.is_available()
+    out = torch.empty((len(held), side, side, store.CHANNELS), dtype=torch.uint8, pin_memory=pin)
+    store.read_rows(pixels, held, side, out.numpy())
+    return out, held

@@ -51,7 +51,9 @@ def evaluate(
     net.eval()
     watched = range(max(start, watch_from), models.NUM_LAYERS - 1) if watch_from is not None else ()
     alive: dict[int, torch.Tensor] = {}
-    correct, counts = 0, None
+    # Summed where the net runs and read once at the end: on a GPU, reading per batch
+    # would make the host wait for every batch.
+    correct, counts = torch.zeros((), dtype=torch.int64, device=y.device), None
     for xb, yb in zip(x.split(EVAL_BATCH), y.split(EVAL_BATCH), strict=True):
         # A streamed batch arrives on the CPU; .to() is a no-op where it already is.
         out = xb.to(yb.device, non_blocking=True)
@@ -64,11 +66,11 @@ def evaluate(
             alive[i] = alive[i] | seen if i in alive else seen
         out = net(out, start=done)
         predicted = out.argmax(1)
-        correct += int((predicted == yb).sum())
-        batch_counts = torch.bincount(predicted.cpu(), minlength=out.shape[1])
+        correct += (predicted == yb).sum()
+        batch_counts = torch.bincount(predicted, minlength=out.shape[1])
         counts = batch_counts if counts is None else counts + batch_counts
     dead = {models.LAYER_NAMES[i]: 1.0 - float(seen.float().mean()) for i, seen in alive.items()}
-    return Evaluation(correct / len(y), float(counts.max()) / len(y), dead)
+    return Evaluation(int(correct) / len(y), int(counts.max()) / len(y), dead)
 
 
 def dead_fraction(features: torch.Tensor) -> float:

@@ -149,9 +149,15 @@ class _Loop:
             order = order.to(device, non_blocking=True)
         watch = LossWatch(device)
         flips = recipe.augment_flip and not getattr(x_train, "augments_on_device", False)
+        epoch_flips = self.epoch_flips(len(order)) if flips and device.type != "cpu" else None
+        done = 0
         for batch, xb in _batches(x_train, order, recipe.batch_size, device, epoch):
             if flips:
-                flip = torch.rand(len(batch), generator=self.generator).to(device) < 0.5
+                if epoch_flips is None:  # the CPU: drawn per step, as it always was
+                    flip = torch.rand(len(batch), generator=self.generator).to(device) < 0.5
+                else:
+                    flip = epoch_flips[done : done + len(batch)]
+                done += len(batch)
                 xb = torch.where(flip[:, None, None, None], xb.flip(3), xb)
             with self.autocast(self.step_runs_convs):
                 loss = F.cross_entropy(self.forward(xb), y_train[batch])
@@ -167,6 +173,13 @@ class _Loop:
             return False
         progress.loss = watch.total / self.steps_per_epoch
         return True
+
+    def epoch_flips(self, count: int) -> torch.Tensor:
+        """An epoch's mirror draws at once, on the device, for a GPU run: drawn per step,
+        each step's copy from pageable memory would make the host wait for the GPU. The
+        same generator, so a resumed run draws what the uninterrupted one drew."""
+        draws = torch.rand(count, generator=self.generator) < 0.5
+        return draws.pin_memory().to(self.device, non_blocking=True)
 
     def validate(self, epoch: int, x_val, y_val, progress: _Progress, log) -> None:
         """Validation top-1 and health of the epoch's net, kept if it is the best so far."""
@@ -265,7 +278,9 @@ def train(
         loop.validate(epoch, *feats["val"], progress, log)
         if resume:
             elapsed = progress.seconds_before + time.perf_counter() - started
-            resume.save(loop.state(epoch, progress, elapsed))
+            resume.save_later(loop.state(epoch, progress, elapsed))
+    if resume:
+        resume.wait()  # the last epoch's state is on disk before the outputs are written
     seconds = progress.seconds_before + time.perf_counter() - started
     if not progress.diverged:
         net.load_state_dict(progress.best_net)
