@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 from transferability import grid
 from transferability.data import feed, store, store_loader
@@ -23,7 +24,7 @@ from transferability.training.resume_state import ResumeState
 from transferability.training.sgd import Recipe
 from transferability.training.solver import train
 from transferability_runtime import driver_check
-from transferability_runtime.partition_check import partition_problem, run_partition_problem
+from transferability_runtime.partition_check import partition_problem, settings_partition_problem
 from transferability_runtime.smoke_images import write_images
 
 from .support import REPO, run_script, tiny_config
@@ -220,16 +221,19 @@ def test_a_slurm_profile_without_a_gpu_partition_is_refused_naming_the_key(tmp_p
     both = {"set-resources": ["train_base:slurm_partition=gpu", "train_cell:slurm_partition=gpu"]}
     assert partition_problem(both) is None
     assert partition_problem({"default-resources": ["slurm_partition=gpu"]}) is None
-    # The shipped profile leaves the partition to the user: refused until it is set.
-    profile = ["--profile", str(REPO / "slurm")]
-    assert "slurm_partition" in run_partition_problem(profile, {}, tmp_path, tmp_path)
-    given = [
-        *profile,
-        "--set-resources",
-        "train_base:slurm_partition=g",
-        "train_cell:slurm_partition=g",
-    ]
-    assert run_partition_problem(given, {}, tmp_path, tmp_path) is None
+    # What Snakemake resolved from the shipped profile (no partition), then with one given.
+    from types import SimpleNamespace
+
+    shipped = yaml.safe_load((REPO / "slurm/config.yaml").read_text())
+    resolved = SimpleNamespace(
+        default_resources=shipped.get("default-resources"),
+        overwrite_resources=shipped.get("set-resources") or {},
+    )
+    assert "slurm_partition" in settings_partition_problem(resolved)
+    resolved.overwrite_resources = {
+        r: {"slurm_partition": "g"} for r in ("train_base", "train_cell")
+    }
+    assert settings_partition_problem(resolved) is None
 
 
 def test_the_driver_picks_the_training_env():

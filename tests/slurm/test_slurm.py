@@ -43,6 +43,10 @@ REQUIRED = os.environ.get("TRANSFERABILITY_SLURM_TESTS") == "required"
 LOCAL_CLUSTER_ARGS = [
     "--cores",
     str(os.cpu_count()),
+    # The GPU rules' partition, which the shipped profile leaves for the user to name.
+    "--set-resources",
+    "train_base:slurm_partition=debug",
+    "train_cell:slurm_partition=debug",
     "--slurm-init-seconds-before-status-checks",
     "1",
 ]

@@ -10,7 +10,7 @@ import time
 from transferability import grid, layers, records
 from transferability.data import sources
 from transferability.errors import PipelineError
-from transferability_runtime import configcheck, plan, runcheck, steps
+from transferability_runtime import configcheck, partition_check, plan, runcheck, steps
 
 # "results" unless the config says otherwise; `./results` or an absolute path to the same
 # folder is written as "results", so Snakemake's metadata is found under either spelling.
@@ -311,5 +311,11 @@ def cell_group(wildcards):
 onstart:
     plugin = workflow.executor_plugin
     if plugin is not None and plugin.name == "slurm":
-        if problem := runcheck.slurm_problem():
+        problem = (
+            runcheck.slurm_problem()
+            or partition_check.settings_partition_problem(
+                workflow.resource_settings
+            )
+        )
+        if problem:
             raise WorkflowError(problem)

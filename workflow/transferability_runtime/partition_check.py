@@ -3,17 +3,14 @@
 Training jobs ask for a GPU (gres gpu:1) but not for a partition: that is the cluster's,
 set in the user's profile (slurm/config.yaml). Without one SLURM puts them in the
 default partition, on many clusters GPU-less, where they are refused at submission or
-pend for ever. This check finds the partition as Snakemake would (the command line's
---set-resources / --default-resources, else the profiles' `set-resources:` and
-`default-resources:`) and names the key to set where there is none. Pure Python.
+pend for ever. This check reads the resources Snakemake resolved from the profiles and the
+command line (`set-resources`, `default-resources`) and names the key to set where there
+is none. Pure Python.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from pathlib import Path
-
-import yaml
+from collections.abc import Mapping
 
 # The rules that train nets on a GPU (workflow/rules/train.smk).
 GPU_RULES = ("train_base", "train_cell")
@@ -61,36 +58,14 @@ def partition_problem(profile: Mapping, where: str = "slurm/config.yaml") -> str
     )
 
 
-def _flag_values(argv: Sequence[str], flag: str) -> list[str]:
-    """Every value after `flag` up to the next option (Snakemake's nargs="+" flags)."""
-    values, taking = [], False
-    for arg in argv:
-        if arg == flag:
-            taking = True
-        elif arg.startswith("-"):
-            taking = False
-        elif taking:
-            values.append(arg)
-    return values
-
-
-def run_partition_problem(
-    argv: Sequence[str], environ: Mapping[str, str], cwd: Path, home: Path
-) -> str | None:
-    """partition_problem of this run: the user profiles merged key by key at the top level
-    (the last wins, as Snakemake merges them), then the command line's resource flags."""
-    from .profiles import user_profiles
-
-    merged: dict = {}
-    paths = user_profiles(argv, environ, cwd, home)
-    for path in paths:
-        merged |= yaml.safe_load(path.read_text()) or {}
-    if given := _flag_values(argv, "--default-resources"):
-        merged["default-resources"] = _pairs(merged.get("default-resources")) | _pairs(given)
-    if given := _flag_values(argv, "--set-resources"):
-        rules = _per_rule(merged.get("set-resources"))
-        for rule, setting in _per_rule(given).items():
-            rules[rule] = rules.get(rule, {}) | setting
-        merged["set-resources"] = rules
-    where = " and ".join(str(p) for p in paths) or "the command line"
-    return partition_problem(merged, where)
+def settings_partition_problem(resource_settings) -> str | None:
+    """partition_problem of this run, from the resources Snakemake resolved from the
+    profiles and the command line (workflow.resource_settings: `default_resources`,
+    `overwrite_resources` per rule), read when the run starts (common.smk, onstart)."""
+    profile = {
+        "default-resources": dict(resource_settings.default_resources or {}),
+        "set-resources": {
+            rule: dict(setting) for rule, setting in resource_settings.overwrite_resources.items()
+        },
+    }
+    return partition_problem(profile, "the slurm profile (slurm/config.yaml) and command line")
