@@ -97,9 +97,12 @@ class Plan:
 
     def _net(self, step, split, target, treatment, n, seed, base) -> str:
         net = {"split": split, "target": target, "treatment": treatment, "n": n, "seed": seed}
+        # How the store is read (settings["feed"]: threads, prefetch, RAM) changes no
+        # number (tests/test_pipeline_feed.py): not part of what made the net.
+        train = grid.train_settings(self.config, treatment)
         settings = {
             "net": net,
-            "train": grid.train_settings(self.config, treatment),
+            "train": {k: v for k, v in train.items() if k != "feed"},
             "treatment": treatments.training_entry(treatment),
         }
         return self.key(step, settings, self.code(step), [self.cache(), self.split(split), base])

@@ -61,7 +61,12 @@ def _data(settings: dict, cache, split_path, split: str, half: str) -> tuple[dic
     before anything trains."""
     split_record = read_split(split_path)
     data = load_half(
-        cache, split_record["halves"][half], record=split_record, split_path=split_path, split=split
+        cache,
+        split_record["halves"][half],
+        record=split_record,
+        split_path=split_path,
+        split=split,
+        feed=settings.get("feed"),
     )
     check_fits(settings, data, cache)
     return split_record, data
