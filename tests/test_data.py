@@ -149,6 +149,11 @@ def test_an_imagefolder_reads_its_classes_from_its_folders(tmp_path):
     for name in ("imagefolder", "imagenet"):
         dataset = {"name": name, "root": str(tmp_path)}
         assert sources.class_names(dataset) == ("cat", "dog")
-        assert sources.data_problem(dataset) is None and sources.raw_fingerprint(dataset) == ""
+        assert sources.data_problem(dataset) is None
+        # Its content is part of the data's key: a new image (or class) is new data.
+        before = sources.source_digest(dataset)
+        (tmp_path / "train/cat/1.png").write_bytes(b"x")
+        assert sources.source_digest(dataset) != before
+        (tmp_path / "train/cat/1.png").unlink()
     problem = sources.data_problem({"name": "imagefolder", "root": str(tmp_path / "none")})
     assert "dataset.root" in problem
