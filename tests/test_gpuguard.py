@@ -100,7 +100,9 @@ def test_the_training_step_stops_before_reading_any_data(clean_env, tmp_path, ca
     """Through the CLI, on this machine's own torch (no GPU here): the error comes before
     the missing cache is even looked at, and the step exits 1 without a traceback."""
     clean_env.setenv("CUDA_VISIBLE_DEVICES", "0")
-    settings = json.dumps({"model": {}, "recipe": {}})
+    from transferability import grid
+
+    settings = json.dumps(grid.train_settings(tiny_config(), "base"))
     argv = ["train-base", "--cache", str(tmp_path / "missing.pt"), "--split-file", "x.json"]
     argv += ["--split", "random0", "--half", "A", "--seed", "0", "--settings", settings]
     argv += ["--out-model", str(tmp_path / "m.pt"), "--out-metrics", str(tmp_path / "m.json")]

@@ -35,6 +35,7 @@ SUFFIX = ".prov.json"
 SAMPLE_ABOVE = 1 << 30  # bytes: a larger file is digested from a sample
 SAMPLES = 256
 BLOCK = 1 << 20
+SNAKEMAKE_STAMP = ".snakemake_timestamp"
 
 
 def digest(value) -> str:
@@ -64,14 +65,15 @@ def _file_digest(path: Path) -> str:
 
 def content_digest(path: str | Path) -> str:
     """sha256 of a file's bytes (sampled above SAMPLE_ABOVE); of a folder, of its files'
-    relative names and digests."""
+    relative names and digests (but Snakemake's own `.snakemake_timestamp`, which it puts
+    in a folder output after the job)."""
     path = Path(path)
     if not path.is_dir():
         return _file_digest(path)
     h = hashlib.sha256()
     for root, dirs, files in os.walk(path):
         dirs.sort()
-        for name in sorted(files):
+        for name in sorted(f for f in files if f != SNAKEMAKE_STAMP):
             file = Path(root, name)
             h.update(f"{file.relative_to(path).as_posix()}\0{_file_digest(file)}\0".encode())
     return h.hexdigest()
