@@ -5,9 +5,15 @@ rule mark_stale:
         f"{STALE_DIR}/{{key}}.{{i}}",
     log:
         f"{LOGS}/mark_stale/{{key}}.{{i}}.log",
+    benchmark:
+        f"{BENCHMARKS}/mark_stale/{{key}}.{{i}}.tsv"
     localrule: True
     conda:
         "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=res("aggregate", "mem_mb"),
+        runtime=res("aggregate", "runtime"),
     params:
         why=lambda wc: "; ".join(
             f"{path}: {why}" for path, why in STALE.items() if EXPECTED[path] == wc.key
