@@ -34,7 +34,7 @@ GENERATED_ROOT = f"{RESULTS}/images"
 GENERATED_IMAGES = [PATHS["generated"]] if PATHS["generated"] else []
 if GENERATED_IMAGES:
     config["dataset"]["root"] = GENERATED_ROOT
-SMOKE_REPORT = f"{RESULTS}/smoke_report.md"
+SMOKE_REPORT = PATHS["smoke"]
 LOGS = f"{RESULTS}/logs"
 BENCHMARKS = f"{RESULTS}/benchmarks"
 # Per-epoch training state (not a rule output, so a failed job's state survives).

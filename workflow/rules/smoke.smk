@@ -26,6 +26,7 @@ rule smoke_report:
     """Where each training job ran (node, device, torch, CUDA, bf16, images/s); fails if a job given a GPU trained on the CPU."""
     input:
         metrics=ancient(base_metrics() + cell_metrics()),
+        stale=stale(SMOKE_REPORT),
     output:
         SMOKE_REPORT,
     log:

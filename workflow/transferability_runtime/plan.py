@@ -52,6 +52,7 @@ def output_paths(config: dict, results: str) -> dict:
             f"{results}/figures/training_curves.png",
         ],
         "claims": [f"{results}/claims.md"],
+        "smoke": f"{results}/smoke_report.md",
         "tables": [
             f"{results}/report/claims.html",
             f"{results}/report/summary.html",
@@ -129,10 +130,12 @@ class Plan:
             out[self.paths["cell"].format(**vars(c)) + "/metrics.json"] = key
         return out
 
+    def _metrics(self) -> list[str]:
+        return sorted(k for p, k in self.nets().items() if p.endswith("metrics.json"))
+
     @functools.cache
     def aggregate(self) -> str:
-        metrics = sorted(k for p, k in self.nets().items() if p.endswith("metrics.json"))
-        return self.key("aggregate", registry("training"), self.code("aggregate"), metrics)
+        return self.key("aggregate", registry("training"), self.code("aggregate"), self._metrics())
 
     def after_table(self, step: str, settings=None) -> str:
         return self.key(step, settings, self.code(step), [self.aggregate()])
@@ -154,6 +157,7 @@ class Plan:
         out |= dict.fromkeys(p["figures"], self.after_table("figures", figures))
         out |= dict.fromkeys(p["claims"], self.after_table("claims", registry("naming")))
         out |= dict.fromkeys(p["tables"], self.after_table("tables", registry("naming")))
+        out[p["smoke"]] = self.key("smoke-report", None, self.code("smoke-report"), self._metrics())
         return out
 
 
