@@ -53,6 +53,13 @@ SLOW_MODULES = {
     "test_smoke",
     "test_slurm",
     "test_makefile",
+    "test_worker",
+}
+# Single tests that run snakemake or a benchmark in modules that are otherwise quick.
+SLOW_TESTS = {
+    "test_the_units_and_convergence_benchmarks_run_quick",
+    "test_grouping_cuts_the_default_to_a_few_jobs_and_off_is_one_per_cell",
+    "test_a_data_path_with_spaces_quotes_and_braces_reaches_the_jobs_intact",
 }
 
 
@@ -64,5 +71,6 @@ def pytest_collection_modifyitems(items):
             markers & SLOW_MARKERS
             or SLOW_FIXTURES & set(getattr(item, "fixturenames", ()))
             or module in SLOW_MODULES
+            or item.originalname in SLOW_TESTS
         ):
             item.add_marker(pytest.mark.slow)
