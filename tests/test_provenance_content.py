@@ -318,3 +318,14 @@ def test_a_second_writer_of_a_net_stops_while_the_first_lives(tmp_path):
         holder.wait()
     with one_writer(state):  # the kernel dropped the dead holder's lock
         pass
+
+
+def test_make_results_status_runs_as_the_readme_says():
+    done = subprocess.run(
+        ["make", "--no-print-directory", "results-status"],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    runs = sorted(p.parent.name for p in (REPO / "results").glob("*/run.json"))
+    for name in runs:
+        assert f"results/{name}: " in done.stdout, done.stdout
