@@ -108,3 +108,18 @@ def test_what_a_cell_copies_and_freezes(name, n, frozen, prefix):
 def test_an_unknown_cell_treatment_is_a_config_error_naming_the_known_ones(name):
     with pytest.raises(ConfigError, match="known: .*'selffer'"):
         treatments.get(name)
+
+
+def test_no_treatment_name_is_spelled_outside_the_registry():
+    """The analysis compares with the registry's constants (treatments.TRANSFER_FT, ...):
+    a renamed treatment cannot leave a stale spelling behind."""
+    import re
+
+    from .support import REPO
+
+    # "random" is also a split kind (`split_kind == "random"`): not checked here.
+    names = "|".join(t.name for t in treatments.REGISTRY if t.is_cell and t.name != "random")
+    quoted = re.compile(rf"""["']({names})["']""")
+    for path in (REPO / "workflow/transferability/analysis").glob("*.py"):
+        found = quoted.findall(path.read_text())
+        assert not found, f"{path.name} spells {sorted(set(found))}"

@@ -27,6 +27,11 @@ NONE = "none"  # none: the layers start from a random initialisation
 COPIED = "copied"
 RANDOM_INIT = "random"
 
+# The treatments' names, spelled here and nowhere else (the analysis compares with these).
+BASE, SELFFER, SELFFER_FT = "base", "selffer", "selffer_ft"
+TRANSFER, TRANSFER_FT = "transfer", "transfer_ft"
+RANDOM, RANDOM_PAPER = "random", "random_paper"
+
 # How a random prefix is initialised (models.INITS): He-normal, which keeps the signal's
 # scale through ReLU layers, or the paper's Caffe Gaussians and constant biases per layer.
 HE = "he"
@@ -72,17 +77,17 @@ PROVENANCE_DATA = ("REGISTRY",)
 # Figure 2 palette: blues for selffers, reds for transfers, darker when frozen.
 REGISTRY: tuple[Treatment, ...] = (
     # The base net: trained from scratch on its half, all layers (n = 0: nothing to freeze).
-    Treatment("base", "base", NONE, False, Style("black", "white", "o", 0.0), is_cell=False),
-    Treatment("selffer", "BnB", OWN, False, Style("#08306b", "#08306b", "o", -0.24)),
-    Treatment("selffer_ft", "BnB+", OWN, True, Style("#6baed6", "#6baed6", "o", -0.08)),
-    Treatment("transfer", "AnB", OTHER, False, Style("#99000d", "#99000d", "D", 0.08)),
-    Treatment("transfer_ft", "AnB+", OTHER, True, Style("#fc9272", "#fc9272", "D", 0.24)),
+    Treatment(BASE, "base", NONE, False, Style("black", "white", "o", 0.0), is_cell=False),
+    Treatment(SELFFER, "BnB", OWN, False, Style("#08306b", "#08306b", "o", -0.24)),
+    Treatment(SELFFER_FT, "BnB+", OWN, True, Style("#6baed6", "#6baed6", "o", -0.08)),
+    Treatment(TRANSFER, "AnB", OTHER, False, Style("#99000d", "#99000d", "D", 0.08)),
+    Treatment(TRANSFER_FT, "AnB+", OTHER, True, Style("#fc9272", "#fc9272", "D", 0.24)),
     # Random frozen layers (the paper's Section 4.2): the first n layers random and frozen,
     # in two arms, because the outcome depends on the init: He-normal layers (signal kept)
     # and the paper's own init (Caffe's N(0, 0.01^2) / N(0, 0.005^2) weights, biases 0 or 1).
-    Treatment("random", "random (He)", NONE, False, Style("#525252", "#525252", "s", -0.08)),
+    Treatment(RANDOM, "random (He)", NONE, False, Style("#525252", "#525252", "s", -0.08)),
     Treatment(
-        "random_paper",
+        RANDOM_PAPER,
         "random (paper init)",
         NONE,
         False,

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, fields, replace
 import numpy as np
 import pandas as pd
 
+from ..treatments import BASE, RANDOM, RANDOM_PAPER, SELFFER, SELFFER_FT, TRANSFER, TRANSFER_FT
 from . import convergence, measures
 from .layer_sets import HIGH_N_MIN, RANDOM_N_MIN
 from .measured import NAN, NAN_CI, Interval, Measured, Measurement, ns_text
@@ -136,7 +137,7 @@ REGISTRY: tuple[ClaimSpec, ...] = (
         "BnB ≈ base at n = 1, 2",
         "Selffer nets BnB chopped at n=1 or 2 perform as well as their base net.",
         "BnB .627/.624 vs base .625 at n=1/2 (+0.2%, -0.1%)",
-        ("selffer",),
+        (SELFFER,),
         measures.selffer_low_n,
         "Per unit, mean of BnB - own base at n={ns} (all splits)",
         Margin(
@@ -156,7 +157,7 @@ REGISTRY: tuple[ClaimSpec, ...] = (
         "Selffer nets BnB lose accuracy when chopped in the middle layers (n=3..5) compared "
         "with the ends (n=1,2 and 6,7): fragile co-adaptation of neighbouring layers.",
         "BnB mid .607 vs ends .623 (-1.7%); lowest .594 at n=5",
-        ("selffer",),
+        (SELFFER,),
         measures.selffer_dip,
         "Per unit, mean BnB top-1 at n=3..5 minus the mean of the n=1,2 and n=6,7 means",
         Margin(
@@ -175,7 +176,7 @@ REGISTRY: tuple[ClaimSpec, ...] = (
         "(features become specific to their task in the higher layers).",
         "AnB .628 at n=1 to .543 at n=7 (-8.5%); this measure (n=5..7 minus n=1,2) from the "
         "paper's per-layer means: -5.9%",
-        ("transfer",),
+        (TRANSFER,),
         measures.transfer_decline,
         f"Per unit, mean AnB - own base at n>={HIGH_N_MIN} minus the same at n=1,2 (random "
         "splits; the target's own base cancels)",
@@ -199,7 +200,7 @@ REGISTRY: tuple[ClaimSpec, ...] = (
         "fine-tuned selffers BnB+ (the control for longer training): a lingering boost to "
         "generalisation from the transferred features.",
         "Table 1, n=1..7: +1.6% over baseB, +1.4% over BnB+",
-        ("transfer_ft", "selffer_ft"),
+        (TRANSFER_FT, SELFFER_FT),
         measures.ft_boost,
         "Per unit, mean AnB+ - own base at n={ns} (random splits)",
         Margin(
@@ -221,7 +222,7 @@ REGISTRY: tuple[ClaimSpec, ...] = (
         f"AnB+ nets chopped high (n={HIGH_N_MIN}..7, most layers transferred) beat both their "
         "base and BnB+; the paper saw its largest boost there.",
         f"Table 1, n={HIGH_N_MIN}..7: +2.1% over baseB, +1.7% over BnB+",
-        ("transfer_ft", "selffer_ft"),
+        (TRANSFER_FT, SELFFER_FT),
         measures.ft_boost_high_n,
         "Per unit, mean AnB+ - own base at n={ns} (random splits)",
         Margin(
@@ -244,7 +245,7 @@ REGISTRY: tuple[ClaimSpec, ...] = (
         "dissimilar (man-made vs natural) than when they are random: transferability falls "
         "as tasks drift apart.",
         "-8% random vs -25% dissimilar at n=7 (difference -17%; n=5,6 not reported)",
-        ("transfer",),
+        (TRANSFER,),
         measures.dissimilar_drop,
         "Per unit, mean drop (AnB - base) / (base - chance) at n={ns}",
         Margin(
@@ -262,7 +263,7 @@ REGISTRY: tuple[ClaimSpec, ...] = (
         f"Frozen random layers RnB leave the net near chance from n={RANDOM_N_MIN} on: "
         "He-initialised random layers (this workflow's init).",
         "fine at n=1, worse at n=2, near chance from n=3 (no number: not reported)",
-        ("random",),
+        (RANDOM,),
         measures.share_kept,
         _KEPT_HOW,
         Margin(
@@ -280,7 +281,7 @@ REGISTRY: tuple[ClaimSpec, ...] = (
         f"Frozen random layers RnB leave the net near chance from n={RANDOM_N_MIN} on: random "
         "layers with the paper's own init (Caffe's Gaussians, constant biases).",
         "fine at n=1, worse at n=2, near chance from n=3 (no number: not reported)",
-        ("random_paper",),
+        (RANDOM_PAPER,),
         measures.share_kept,
         _KEPT_HOW,
         Margin(
@@ -328,7 +329,7 @@ class Claim:
 def _excluded_note(df: pd.DataFrame, treatments: Iterable[str], split_kind: str | None) -> str:
     """How many nets of the treatments a claim uses (and their bases) were left out, by status."""
     bad = excluded_nets(df)
-    bad = bad[bad["treatment"].isin([*treatments, "base"])]
+    bad = bad[bad["treatment"].isin([*treatments, BASE])]
     if split_kind is not None:
         bad = bad[bad["split_kind"] == split_kind]
     if bad.empty:

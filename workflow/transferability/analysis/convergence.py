@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..treatments import SELFFER_FT
 from .nets import BASE_KEYS, pair_with_base
 from .stats import MIN_UNITS, t_interval
 
@@ -88,7 +89,7 @@ def _ns() -> str:
 
 def check(df: pd.DataFrame) -> Convergence:
     paired = pair_with_base(df)
-    cells = paired[(paired["treatment"] == "selffer_ft") & paired["n"].isin(CHECK_N)]
+    cells = paired[(paired["treatment"] == SELFFER_FT) & paired["n"].isin(CHECK_N)]
     if cells.empty:
         nan = float("nan")
         return Convergence(UNKNOWN, nan, nan, nan, 0, 0)

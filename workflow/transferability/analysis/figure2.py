@@ -15,6 +15,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.axes import Axes
 
+from ..treatments import BASE, SELFFER, SELFFER_FT, TRANSFER, TRANSFER_FT
 from .layer_sets import HIGH_N_MIN, MID_N
 from .nets import excluded_nets, pair_with_base, usable_nets
 from .plotting import (
@@ -31,7 +32,7 @@ from .plotting import (
     suptitle,
 )
 
-FIGURE2_TREATMENTS = ("base", "selffer", "selffer_ft", "transfer", "transfer_ft")
+FIGURE2_TREATMENTS = (BASE, SELFFER, SELFFER_FT, TRANSFER, TRANSFER_FT)
 
 
 def _means_by_n(nets: pd.DataFrame, y: str = "top1") -> pd.Series:
@@ -75,7 +76,7 @@ def _annotate_dip(ax: Axes, bnb: pd.Series) -> None:
         return
     dip = mid.mean() - ends.mean()
     text = f"{'BnB dip' if dip < 0 else 'no BnB dip'} {100 * dip:+.1f}%"
-    _annotate(ax, text, (int(mid.idxmin()), mid.min()), (0, -28), STYLES["selffer"].color)
+    _annotate(ax, text, (int(mid.idxmin()), mid.min()), (0, -28), STYLES[SELFFER].color)
 
 
 def _annotate_drop(ax: Axes, anb: pd.Series, base: float) -> None:
@@ -86,7 +87,7 @@ def _annotate_drop(ax: Axes, anb: pd.Series, base: float) -> None:
     label = "AnB drop" if drop < 0 else "no AnB drop"
     text = f"{label} at n={n_top}: {100 * drop:+.1f}%"
     # Left of the last point: below it would sit on the n tick labels.
-    _annotate(ax, text, (n_top, anb.iloc[-1]), (-75, 0), STYLES["transfer"].color)
+    _annotate(ax, text, (n_top, anb.iloc[-1]), (-75, 0), STYLES[TRANSFER].color)
 
 
 def _annotate_boost(ax: Axes, anb_ft: pd.Series, base: float) -> None:
@@ -98,19 +99,19 @@ def _annotate_boost(ax: Axes, anb_ft: pd.Series, base: float) -> None:
     span = f"n={lo}" if lo == hi else f"n={lo}..{hi}"
     text = f"{label} ({span}): {100 * boost:+.1f}%"
     n_at = int(at.index[len(at) // 2])
-    _annotate(ax, text, (n_at, at[n_at]), (0, 22), STYLES["transfer_ft"].color)
+    _annotate(ax, text, (n_at, at[n_at]), (0, 22), STYLES[TRANSFER_FT].color)
 
 
 def _annotations(ax: Axes, means: dict[str, pd.Series], base: float) -> None:
     """Label the three effects the paper reads off this panel, where the data allows."""
-    if "selffer" in means:
-        _annotate_dip(ax, means["selffer"])
+    if SELFFER in means:
+        _annotate_dip(ax, means[SELFFER])
     if np.isnan(base):
         return
-    if "transfer" in means:
-        _annotate_drop(ax, means["transfer"], base)
-    if "transfer_ft" in means:
-        _annotate_boost(ax, means["transfer_ft"], base)
+    if TRANSFER in means:
+        _annotate_drop(ax, means[TRANSFER], base)
+    if TRANSFER_FT in means:
+        _annotate_boost(ax, means[TRANSFER_FT], base)
 
 
 def _mean_lines(ax: Axes, nets: pd.DataFrame, treatments: list[str]) -> None:
@@ -143,12 +144,12 @@ def _panel_means(ax: Axes, nets: pd.DataFrame, paired: pd.DataFrame) -> None:
     if nets.empty:
         no_data(ax)
         return
-    base_nets = nets[nets["treatment"] == "base"]
+    base_nets = nets[nets["treatment"] == BASE]
     base = float(base_nets["top1"].mean()) if not base_nets.empty else float("nan")
     if not np.isnan(base):
         ax.axhline(base, color="black", ls="--", lw=1, label="base (mean)")
-        mean_base = pd.DataFrame({"treatment": ["base"], "n": [0], "top1": [base]})
-        points(ax, mean_base, ["base"], legend=False, linewidth=EDGE_WIDTH)
+        mean_base = pd.DataFrame({"treatment": [BASE], "n": [0], "top1": [base]})
+        points(ax, mean_base, [BASE], legend=False, linewidth=EDGE_WIDTH)
     cells = [t for t in FIGURE2_TREATMENTS[1:] if t in set(nets["treatment"])]
     means = {t: _means_by_n(nets[nets["treatment"] == t]) for t in cells}
     _mean_lines(ax, nets[nets["treatment"].isin(cells)], cells)

@@ -10,7 +10,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.axes import Axes
 
-from ..treatments import RANDOM_INIT, REGISTRY
+from ..treatments import BASE, RANDOM_INIT, REGISTRY, TRANSFER
 from .nets import excluded_nets, pair_with_base, usable_nets
 from .plotting import (
     EDGE_WIDTH,
@@ -32,7 +32,7 @@ def _target_palette(targets: list[str]) -> dict[str, tuple[float, float, float]]
 
 
 def _panel_dissimilar(ax: Axes, nets: pd.DataFrame, paired: pd.DataFrame) -> None:
-    dis = nets[(nets["split_kind"] == "dissimilar") & nets["treatment"].isin(["base", "transfer"])]
+    dis = nets[(nets["split_kind"] == "dissimilar") & nets["treatment"].isin([BASE, TRANSFER])]
     ax.set_title("(a) Dissimilar split: base and AnB")
     ax.set_ylabel("Top-1 accuracy")
     if dis.empty:
@@ -45,7 +45,7 @@ def _panel_dissimilar(ax: Axes, nets: pd.DataFrame, paired: pd.DataFrame) -> Non
     # per target); AnB nets: the target's colour.
     for target in targets:
         sns.scatterplot(
-            data=dis[(dis["target"] == target) & (dis["treatment"] == "base")],
+            data=dis[(dis["target"] == target) & (dis["treatment"] == BASE)],
             x="n",
             y="top1",
             s=POINT_SIZE,
@@ -56,7 +56,7 @@ def _panel_dissimilar(ax: Axes, nets: pd.DataFrame, paired: pd.DataFrame) -> Non
             ax=ax,
         )
     sns.scatterplot(
-        data=dis[dis["treatment"] == "transfer"],
+        data=dis[dis["treatment"] == TRANSFER],
         x="n",
         y="top1",
         hue="target",
@@ -106,8 +106,8 @@ def _panel_random(ax: Axes, nets: pd.DataFrame, bad: pd.DataFrame, paired: pd.Da
         no_data(ax)
         return
     # Only the bases of the splits that have random nets, so the n=0 point is comparable.
-    base = nets[(nets["treatment"] == "base") & nets["split"].isin(rnd["split"].unique())]
-    points(ax, base, ["base"])
+    base = nets[(nets["treatment"] == BASE) & nets["split"].isin(rnd["split"].unique())]
+    points(ax, base, [BASE])
     for treatment in RANDOM_TREATMENTS:
         arm = rnd[rnd["treatment"] == treatment]
         if arm.empty:
@@ -131,12 +131,12 @@ def _panel_random(ax: Axes, nets: pd.DataFrame, bad: pd.DataFrame, paired: pd.Da
 
 def _relative_series(nets: pd.DataFrame) -> list[tuple[str, pd.DataFrame, str]]:
     paired = nets.assign(rel=(nets["top1"] - nets["base_top1"]) / nets["base_top1"])
-    anb = paired["treatment"] == "transfer"
+    anb = paired["treatment"] == TRANSFER
     return [
         (
             "AnB, random splits",
             paired[anb & (paired["split_kind"] == "random")],
-            STYLES["transfer"].color,
+            STYLES[TRANSFER].color,
         ),
         (
             "AnB, dissimilar split",
@@ -210,7 +210,7 @@ def figure3(df: pd.DataFrame, path: str | Path, dpi: int = 150) -> Path:
     with sns.axes_style("whitegrid"):
         fig, axes = plt.subplots(1, 3, figsize=(16, 5), layout="constrained")
         paired = pair_with_base(df)
-        anb = (paired["split_kind"] == "dissimilar") & (paired["treatment"] == "transfer")
+        anb = (paired["split_kind"] == "dissimilar") & (paired["treatment"] == TRANSFER)
         _panel_dissimilar(axes[0], nets, paired[anb])
         _panel_random(axes[1], nets, excluded_nets(df), paired)
         _panel_relative(axes[2], df)

@@ -15,6 +15,7 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
+from ..treatments import SELFFER, SELFFER_FT, TRANSFER, TRANSFER_FT
 from .layer_sets import ALL_N, HIGH_END_N, HIGH_N, HIGH_N_MIN, LOW_END_N, MID_N, RANDOM_N_MIN
 from .measured import (
     NAN,
@@ -65,7 +66,7 @@ def _ns(cells: pd.DataFrame) -> tuple[int, ...]:
 
 def selffer_low_n(df: pd.DataFrame, claim: ClaimSpec) -> Measurement:
     paired = pair_with_base(df)
-    cells = paired[(paired["treatment"] == "selffer") & paired["n"].isin(LOW_END_N)]
+    cells = paired[(paired["treatment"] == SELFFER) & paired["n"].isin(LOW_END_N)]
     if cells.empty:
         return Measurement.nothing("no trained BnB net at n=1 or 2 with a trained base")
     measured = _measure(cells["top1"] - cells["base_top1"], cells, claim.keys)
@@ -83,7 +84,7 @@ def _dip(unit: pd.DataFrame) -> float:
 
 def selffer_dip(df: pd.DataFrame, claim: ClaimSpec) -> Measurement:
     paired = pair_with_base(df)
-    cells = paired[paired["treatment"] == "selffer"]
+    cells = paired[paired["treatment"] == SELFFER]
     groups = dict(iter(cells.groupby(labels(cells, claim.keys), sort=True))) if len(cells) else {}
     dips = pd.Series({label: _dip(unit) for label, unit in groups.items()}, dtype=float).dropna()
     if dips.empty:
@@ -117,7 +118,7 @@ def _declines(cells: pd.DataFrame) -> pd.DataFrame:
 
 def transfer_decline(df: pd.DataFrame, claim: ClaimSpec) -> Measurement:
     paired = pair_with_base(df)
-    cells = paired[(paired["treatment"] == "transfer") & (paired["split_kind"] == "random")]
+    cells = paired[(paired["treatment"] == TRANSFER) & (paired["split_kind"] == "random")]
     per_source = _declines(cells) if len(cells) else pd.DataFrame()
     if per_source.empty:
         return Measurement.nothing(
@@ -140,7 +141,7 @@ def transfer_decline(df: pd.DataFrame, claim: ClaimSpec) -> Measurement:
 def _ft_boost(df: pd.DataFrame, claim: ClaimSpec, ns: Sequence[int]) -> Measurement:
     paired = pair_with_base(df)
     cells = paired[
-        (paired["treatment"] == "transfer_ft")
+        (paired["treatment"] == TRANSFER_FT)
         & (paired["split_kind"] == "random")
         & paired["n"].isin(ns)
     ]
@@ -151,7 +152,7 @@ def _ft_boost(df: pd.DataFrame, claim: ClaimSpec, ns: Sequence[int]) -> Measurem
     measured = _measure(cells["top1"] - cells["base_top1"], cells, claim.keys)
     # The control pairs each AnB+ with the BnB+ of the same target, split, seed and n.
     nets = usable_nets(df)
-    bnb_ft = nets[nets["treatment"] == "selffer_ft"][[*BASE_KEYS, "n", "top1"]]
+    bnb_ft = nets[nets["treatment"] == SELFFER_FT][[*BASE_KEYS, "n", "top1"]]
     bnb_ft = bnb_ft.groupby([*BASE_KEYS, "n"], as_index=False)["top1"].mean()
     matched = cells.merge(bnb_ft, on=[*BASE_KEYS, "n"], suffixes=("", "_control"))
     control = _measure(matched["top1"] - matched["top1_control"], matched, claim.keys)
@@ -174,7 +175,7 @@ def ft_boost_high_n(df: pd.DataFrame, claim: ClaimSpec) -> Measurement:
 
 def dissimilar_drop(df: pd.DataFrame, claim: ClaimSpec) -> Measurement:
     paired = pair_with_base(df)
-    cells = paired[(paired["treatment"] == "transfer") & (paired["n"] >= HIGH_N_MIN)]
+    cells = paired[(paired["treatment"] == TRANSFER) & (paired["n"] >= HIGH_N_MIN)]
     kind = cells["split_kind"]
     # Compare the two kinds at the same n, otherwise a deeper n on one side fakes a bigger drop.
     ns = sorted(set(cells.loc[kind == "random", "n"]) & set(cells.loc[kind == "dissimilar", "n"]))

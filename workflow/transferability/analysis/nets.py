@@ -7,7 +7,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..training.status import DIVERGED, FAILED, TRAINED
-from ..treatments import REGISTRY
+from ..treatments import BASE, REGISTRY
 
 # The paper's names, in the registry's order (treatments.py), for claims.md's tables.
 DISPLAY_NAMES: dict[str, str] = {t.name: t.label for t in REGISTRY}
@@ -62,11 +62,11 @@ def normalise(df: pd.DataFrame) -> pd.DataFrame:
 def _exclude_cells_of_excluded_sources(out: pd.DataFrame) -> None:
     """A cell whose layers were copied from a base net that did not train measures nothing:
     it is marked failed (in place), with the reason naming that base."""
-    bases = out[out["treatment"] == "base"]
+    bases = out[out["treatment"] == BASE]
     bad = bases[bases["status"] != TRAINED].set_index(["split", "target", "seed"])["status"]
     if bad.empty:
         return
-    for i, row in out[(out["treatment"] != "base") & (out["status"] == TRAINED)].iterrows():
+    for i, row in out[(out["treatment"] != BASE) & (out["status"] == TRAINED)].iterrows():
         key = (row["split"], row["source"], row["seed"])
         if key in bad.index:
             out.loc[i, "status"] = FAILED
@@ -95,9 +95,9 @@ def pair_with_base(df: pd.DataFrame) -> pd.DataFrame:
     target and seed). Cells whose base is missing or excluded have nothing to be compared
     with and are dropped."""
     nets = usable_nets(df)
-    bases = nets[nets["treatment"] == "base"]
+    bases = nets[nets["treatment"] == BASE]
     # A rerun could leave two bases for one key; averaging them keeps the merge one-to-one.
     bases = bases.groupby(BASE_KEYS, as_index=False)["top1"].mean()
     bases = bases.rename(columns={"top1": "base_top1"})
-    cells = nets[nets["treatment"] != "base"]
+    cells = nets[nets["treatment"] != BASE]
     return cells.merge(bases, on=BASE_KEYS, how="inner", validate="many_to_one")
