@@ -15,8 +15,7 @@ rule aggregate:
         "../../envs/analysis.yaml"
     threads: res("aggregate", "threads")
     resources:
-        mem_mb=res("aggregate", "mem_mb"),
-        runtime=res("aggregate", "runtime"),
+        **resources("aggregate"),
     params:
         provenance=provenance("aggregate"),
     shell:
@@ -50,8 +49,7 @@ rule figures:
         "../../envs/analysis.yaml"
     threads: res("aggregate", "threads")
     resources:
-        mem_mb=res("aggregate", "mem_mb"),
-        runtime=res("aggregate", "runtime"),
+        **resources("aggregate"),
     params:
         provenance=provenance("figures"),
         settings=lambda wc: settings_json(config["plots"]),
@@ -83,8 +81,7 @@ rule claims:
         "../../envs/analysis.yaml"
     threads: res("aggregate", "threads")
     resources:
-        mem_mb=res("aggregate", "mem_mb"),
-        runtime=res("aggregate", "runtime"),
+        **resources("aggregate"),
     params:
         provenance=provenance("claims"),
     shell:

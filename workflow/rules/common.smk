@@ -263,6 +263,13 @@ def res(kind, key):
     return config["resources"][kind][key]
 
 
+def resources(kind, gpu=False):
+    """A rule's resources, one definition: memory and runtime of its kind of job from the
+    config (`resources.<kind>`), and one GPU for a training job."""
+    given = {"mem_mb": res(kind, "mem_mb"), "runtime": res(kind, "runtime")}
+    return given | ({"gres": GPU_GRES} if gpu else {})
+
+
 def base_metrics():
     return [f"{BASE_DIR}/metrics.json".format(**vars(b)) for b in grid.bases(config)]
 

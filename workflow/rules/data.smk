@@ -12,8 +12,7 @@ rule make_smoke_images:
         "../../envs/data.yaml"
     threads: res("data", "threads")
     resources:
-        mem_mb=res("data", "mem_mb"),
-        runtime=res("data", "runtime"),
+        **resources("data"),
     params:
         provenance=provenance("make-images"),
         settings=settings_json(config["dataset"].get("generate") or {}),
@@ -41,8 +40,7 @@ rule prepare_data:
         "../../envs/data.yaml"
     threads: res("data", "threads")
     resources:
-        mem_mb=res("data", "mem_mb"),
-        runtime=res("data", "runtime"),
+        **resources("data"),
     params:
         provenance=provenance("prepare-data"),
         # Functions, not strings: Snakemake formats a params string with the wildcards,
@@ -73,8 +71,7 @@ rule store_images:
         "../../envs/data.yaml"
     threads: res("data", "threads")
     resources:
-        mem_mb=res("data", "mem_mb"),
-        runtime=res("data", "runtime"),
+        **resources("data"),
     params:
         provenance=provenance("store-images"),
         settings=lambda wc: settings_json({"resize": config["dataset"]["resize"]}),
@@ -104,8 +101,7 @@ rule make_split:
         "../../envs/data.yaml"
     threads: res("data", "threads")
     resources:
-        mem_mb=res("data", "mem_mb"),
-        runtime=res("data", "runtime"),
+        **resources("data"),
     params:
         provenance=provenance("make-split"),
         settings=lambda wc: settings_json(grid.split_settings(config, wc.split)),

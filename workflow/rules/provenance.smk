@@ -12,8 +12,7 @@ rule mark_stale:
         "../../envs/analysis.yaml"
     threads: 1
     resources:
-        mem_mb=res("aggregate", "mem_mb"),
-        runtime=res("aggregate", "runtime"),
+        **resources("aggregate"),
     params:
         why=lambda wc: "; ".join(
             f"{path}: {why}" for path, why in STALE.items() if EXPECTED[path] == wc.key

@@ -23,8 +23,7 @@ rule tables:
         "../../envs/analysis.yaml"
     threads: res("aggregate", "threads")
     resources:
-        mem_mb=res("aggregate", "mem_mb"),
-        runtime=res("aggregate", "runtime"),
+        **resources("aggregate"),
     params:
         provenance=provenance("tables"),
     shell:

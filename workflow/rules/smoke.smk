@@ -37,8 +37,7 @@ rule smoke_report:
         "../../envs/analysis.yaml"
     threads: res("aggregate", "threads")
     resources:
-        mem_mb=res("aggregate", "mem_mb"),
-        runtime=res("aggregate", "runtime"),
+        **resources("aggregate"),
     params:
         provenance=provenance("smoke-report"),
     shell:

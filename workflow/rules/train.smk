@@ -15,9 +15,7 @@ rule train_base:
         "../../envs/train.yaml"
     threads: res("train", "threads")
     resources:
-        mem_mb=res("train", "mem_mb"),
-        runtime=res("train", "runtime"),
-        gres=GPU_GRES,
+        **resources("train", gpu=True),
     params:
         provenance=provenance("train-base"),
         settings=lambda wc: TRAIN_SETTINGS["base"],
@@ -58,9 +56,7 @@ rule train_cell:
         "../../envs/train.yaml"
     threads: res("train", "threads")
     resources:
-        mem_mb=res("train", "mem_mb"),
-        runtime=res("train", "runtime"),
-        gres=GPU_GRES,
+        **resources("train", gpu=True),
     params:
         provenance=provenance("train-cell"),
         settings=lambda wc: TRAIN_SETTINGS[wc.treatment],
