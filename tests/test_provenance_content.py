@@ -329,3 +329,12 @@ def test_make_results_status_runs_as_the_readme_says():
     runs = sorted(p.parent.name for p in (REPO / "results").glob("*/run.json"))
     for name in runs:
         assert f"results/{name}: " in done.stdout, done.stdout
+
+
+def test_the_one_writer_lock_leaves_no_file_behind(tmp_path):
+    from transferability.training.resume_state import one_writer
+
+    state = tmp_path / "resume/cell.pt"
+    with one_writer(state):
+        assert state.with_name("cell.pt.lock").exists()
+    assert not [p for p in (tmp_path / "resume").rglob("*") if p.is_file()]

@@ -182,7 +182,8 @@ def one_writer(state_path: str | Path):
     """Hold an exclusive lock beside the net's resume state while it trains. A job whose
     snakemake died keeps running and writing; a second job for the same net (after
     `--unlock` and `--rerun-incomplete`) then stops at once instead of writing beside it.
-    The kernel drops the lock when its process ends, however it ends."""
+    The kernel drops the lock when its process ends, however it ends; the file goes with a
+    job that ends by itself."""
     lock = Path(str(state_path) + ".lock")
     lock.parent.mkdir(parents=True, exist_ok=True)
     with open(lock, "a+") as f:
@@ -200,7 +201,10 @@ def one_writer(state_path: str | Path):
         f.truncate()
         f.write(f"{os.getpid()}\n")
         f.flush()
-        yield
+        try:
+            yield
+        finally:  # removed while still held: no other job can have taken it meanwhile
+            lock.unlink(missing_ok=True)
 
 
 def _host_copy(value):
