@@ -161,6 +161,10 @@ def wall_times(tmp: Path, cores: int, grid: dict) -> None:
             on_slurm,
             "--profile", "slurm", "--configfile", "tiny.yaml", "--cores", str(cores),
             "--slurm-init-seconds-before-status-checks", "1",
+            # The local cluster's one partition for the GPU rules (the shipped profile
+            # leaves the partition to the user, and a run without one stops at start).
+            "--set-resources", "train_base:slurm_partition=debug",
+            "train_cell:slurm_partition=debug",
         )  # fmt: skip
         log, slurm_seconds = run.output, run.seconds
     finally:
