@@ -1,5 +1,6 @@
-# Paths, the experiment grid and per-job settings. The grid and settings come from the
-# package (transferability.grid) so the tests use exactly the same enumeration.
+# Paths, the experiment grid, per-job settings and every job's key (what makes an output
+# current). The grid and settings come from the package (transferability.grid), the paths
+# and keys from transferability_runtime/plan.py, so the tests use the same definitions.
 
 import json
 import os
@@ -30,7 +31,7 @@ NETS_USED = REPORT_TABLES[-1]
 # config/smoke.yaml: the workflow writes its ImageFolder (dataset.generate) to
 # <results>/images (rule make_smoke_images), and the run ends with <results>/smoke_report.md
 # (smoke_report: true; any run can ask for that file as a target).
-GENERATED_ROOT = f"{RESULTS}/images"
+GENERATED_ROOT = f"{RESULTS}/images"  # the rule's output, made only where asked for
 GENERATED_IMAGES = [PATHS["generated"]] if PATHS["generated"] else []
 if GENERATED_IMAGES:
     config["dataset"]["root"] = GENERATED_ROOT
@@ -108,7 +109,7 @@ def print_job_errors():
 
 
 def settings_json(settings):
-    """Settings as one canonical JSON string: stable for Snakemake's params trigger."""
+    """Settings as one canonical JSON string: what a job's --settings gets."""
     return json.dumps(settings, sort_keys=True)
 
 
