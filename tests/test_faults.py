@@ -241,10 +241,13 @@ def test_a_second_snakemake_on_a_running_directory_is_refused_and_harms_nothing(
     wait_for_cells(workdir, first, 1)
     before = finished_files(workdir)
 
+    # Snakemake's own answers: its lock, or (as timing has it) the first run's incomplete
+    # outputs ("rerun with --rerun-incomplete"), which then meets the lock.
     for flags in ((), ("--rerun-incomplete",)):
         refused = run(workdir, *flags, timeout=300)
         assert refused.returncode != 0
-        assert "Directory cannot be locked" in refused.stderr
+        said = refused.stderr
+        assert "Directory cannot be locked" in said or "--rerun-incomplete" in said, said[-2000:]
     after = finished_files(workdir)
     assert {p: after.get(p, "missing") for p in before} == before, "refused runs harmed files"
     assert first.poll() is None or first.returncode == 0
