@@ -119,9 +119,12 @@ def remake(path: str | Path) -> str:
     )
 
 
-def problem(path: str | Path, key: str | None, check_content: bool = True) -> str | None:
-    """Why `path` is not what the workflow expects now (key None: any key), or None."""
-    record = read(path)
+def problem(
+    path: str | Path, key: str | None, check_content: bool = True, record: dict | None = None
+) -> str | None:
+    """Why `path` is not what the workflow expects now (key None: any key), or None.
+    `record`: its record, where the caller has read it already."""
+    record = record if record is not None else read(path)
     if record is None:
         return (
             "it has no record of what made it (a job killed before it finished, a file "

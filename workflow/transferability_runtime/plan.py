@@ -190,7 +190,7 @@ def stale(expected: dict[str, str]) -> dict[str, str]:
     recorded = {path: records.read(path) for path in expected if Path(path).exists()}
     for path, record in recorded.items():
         small = Path(path).is_file() and Path(path).stat().st_size <= CHECK_AT_START
-        why = records.problem(path, expected[path], check_content=small)
+        why = records.problem(path, expected[path], check_content=small, record=record)
         if why is None:
             for source, made_of in (record.get("inputs") or {}).items():
                 now = recorded.get(source)
