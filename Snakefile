@@ -45,6 +45,7 @@ include: "workflow/rules/smoke.smk"
 # as SLURM jobs that wait in the queue for longer than they run.
 localrules:
     make_split,
+    task_distance,
     aggregate,
     figures,
     claims,

@@ -1,8 +1,38 @@
+rule task_distance:
+    """Each split's distance between its halves, in the reference net's features."""
+    input:
+        stale=stale(DISTANCES),
+        features=ancient(REFERENCE_FEATURES),
+        splits=ancient(split_files()),
+    output:
+        DISTANCES,
+    log:
+        f"{LOGS}/task_distance.log",
+    benchmark:
+        f"{BENCHMARKS}/task_distance.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    threads: res("aggregate", "threads")
+    resources:
+        **resources("aggregate"),
+    params:
+        provenance=provenance("task-distance"),
+    shell:
+        step_command(
+            "task-distance",
+            provenance="{params.provenance}",
+            features="{input.features:q}",
+            splits="{input.splits:q}",
+            out="{output:q}",
+        )
+
+
 rule aggregate:
     """Every net's metrics into one tidy table (parquet, and CSV beside it)."""
     input:
         stale=stale(SUMMARY, SUMMARY_CSV, HISTORY),
         metrics=ancient(base_metrics() + cell_metrics()),
+        distances=ancient(DISTANCES),
     output:
         table=SUMMARY,
         csv=SUMMARY_CSV,
@@ -26,6 +56,7 @@ rule aggregate:
             out_table="{output.table:q}",
             out_csv="{output.csv:q}",
             out_history="{output.history:q}",
+            distances="{input.distances:q}",
         )
 
 

@@ -23,6 +23,8 @@ DATA_CACHE = PATHS["cache"]
 SPLIT_FILE = PATHS["split"]
 BASE_DIR = PATHS["base"]
 CELL_DIR = PATHS["cell"]
+REFERENCE_MODEL, REFERENCE_FEATURES = PATHS["reference"]
+DISTANCES = PATHS["distance"]
 SUMMARY, SUMMARY_CSV, HISTORY = PATHS["aggregate"]
 *FIGURES, CURVES = PATHS["figures"]
 (CLAIMS,) = PATHS["claims"]
@@ -231,16 +233,18 @@ def provenance(step):
         if own is None:  # a net outside the config's grid, asked for by its path
             own = net_key(wildcards)
         job = {"key": own, "code": code(step), "outputs": list(output)}
-        if "metrics" in input.keys():
+        listed = set(input.metrics) if "metrics" in input.keys() else set()
+        if listed:
             expected = {p: EXPECTED.get(p) for p in input.metrics}
             job |= {
                 "inputs_from": "metrics",
                 "inputs_digest": records.keys_digest(expected),
             }
-        else:
-            job["inputs"] = {
-                p: EXPECTED.get(p) for p in input if not p.startswith(STALE_DIR)
-            }
+        job["inputs"] = {
+            p: EXPECTED.get(p)
+            for p in input
+            if p not in listed and not p.startswith(STALE_DIR)
+        }
         return shlex.quote(json.dumps(job, sort_keys=True))
 
     return given
@@ -252,6 +256,10 @@ def net_key(wc):
     if "half" in wc.keys():
         return PLAN.base(wc.split, wc.half, int(wc.seed))
     return PLAN.split(wc.split)
+
+
+REFERENCE_SETTINGS = settings_json(grid.reference_settings(config))
+REFERENCE_SEED = grid.reference_seed(config)
 
 
 # Resolved once per treatment, not once per job: a paper-scale DAG has thousands of cells.

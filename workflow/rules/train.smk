@@ -79,3 +79,36 @@ rule train_cell:
             out_metrics="{output.metrics:q}",
             resume_state="{params.resume:q}",
         )
+
+
+rule train_reference:
+    """The task distance's reference net: every class at once; its fc7 class means."""
+    input:
+        stale=stale(REFERENCE_MODEL, REFERENCE_FEATURES),
+        cache=ancient(DATA_CACHE),
+    output:
+        model=REFERENCE_MODEL,
+        features=REFERENCE_FEATURES,
+    log:
+        f"{LOGS}/train_reference.log",
+    benchmark:
+        f"{BENCHMARKS}/train_reference.tsv"
+    conda:
+        "../../envs/train.yaml"
+    threads: res("train", "threads")
+    resources:
+        **resources("train", gpu=True),
+    params:
+        provenance=provenance("train-reference"),
+        settings=lambda wc: REFERENCE_SETTINGS,
+    shell:
+        step_command(
+            "train-reference",
+            provenance="{params.provenance}",
+            cache="{input.cache:q}",
+            seed=REFERENCE_SEED,
+            threads="{threads}",
+            settings="{params.settings:q}",
+            out_model="{output.model:q}",
+            out_features="{output.features:q}",
+        )

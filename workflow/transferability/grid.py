@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from .data import feed, sources
 from .data.splits import HALVES, resolve_groups
 from .errors import ConfigError
-from .treatments import CELL_TREATMENTS, REGISTRY, source_half  # noqa: F401  (re-exported)
+from .treatments import BY_NAME, CELL_TREATMENTS, REGISTRY, source_half  # noqa: F401  (re-exported)
 
 # A cell's treatments and those that fine-tune, from the one registry (treatments.py).
 TREATMENTS = CELL_TREATMENTS
@@ -75,16 +75,26 @@ def cells(config: dict) -> list[Cell]:
     ]
 
 
-def split_settings(config: dict, split: str) -> dict:
-    """Everything a split file depends on."""
+def subset_settings(config: dict) -> dict:
+    """Which images of each class a net sees: the same in every split (splits.py)."""
     subset = config["subset"]
-    settings = {
+    return {
         "dataset": config["dataset"]["name"],
         "train_per_class": subset["train_per_class"],
         "val_per_class": subset["val_per_class"],
         "test_per_class": subset["test_per_class"],
         "subset_seed": subset["seed"],
     }
+
+
+def reference_seed(config: dict) -> int:
+    """The seed of the task distance's reference net: the run's first."""
+    return config["seeds"][0]
+
+
+def split_settings(config: dict, split: str) -> dict:
+    """Everything a split file depends on."""
+    settings = subset_settings(config)
     dissimilar = config["splits"]["dissimilar"]
     groups = {h: dissimilar[h] for h in HALVES} if dissimilar["enabled"] else None
     if groups and any(e.startswith(sources.WORDNET_PREFIX) for h in HALVES for e in groups[h]):
@@ -110,7 +120,8 @@ def model_settings(config: dict) -> dict:
 
 def recipe(config: dict, treatment: str) -> dict:
     """The base recipe, overridden by `training.cell` for cells, `training.finetune` for *_ft
-    and last by `training.by_treatment[treatment]` for that treatment's cells."""
+    and last by `training.by_treatment[treatment]` for that treatment's cells; its lr then
+    times the treatment's `lr_scale` (the registry's quarter-lr random arms)."""
     training = config["training"]
     merged = dict(training["base"])
     if treatment != "base":
@@ -118,6 +129,9 @@ def recipe(config: dict, treatment: str) -> dict:
     if treatment in FINE_TUNED:
         merged |= training.get("finetune", {})
     merged |= training.get("by_treatment", {}).get(treatment, {})
+    scale = BY_NAME[treatment].lr_scale if treatment in BY_NAME else 1.0
+    if scale != 1.0:  # a registry arm at a fraction of the lr (treatments.Treatment.lr_scale)
+        merged["lr"] = merged["lr"] * scale
     return dict(sorted(merged.items()))
 
 
@@ -135,6 +149,12 @@ def train_settings(config: dict, treatment: str) -> dict:
         "recipe": recipe(config, treatment),
         **feed.job_settings(config),
     }
+
+
+def reference_settings(config: dict) -> dict:
+    """What the task distance's reference net (every class, training/reference.py) depends
+    on: the images of each class and the base nets' model and recipe."""
+    return {"data": subset_settings(config), **train_settings(config, "base")}
 
 
 def validate(config: dict, cache_exists: bool = False) -> None:

@@ -26,11 +26,13 @@ TRAINING = {"model": ("layout",), "recipe": RECIPE}
 REQUIRED: dict[str, dict[str, tuple[str, ...]]] = {
     "train-base": TRAINING,
     "train-cell": TRAINING,
+    "train-reference": TRAINING | {"data": ("train_per_class", "val_per_class", "subset_seed")},
 }
 # An output of each step, to name in the fix (rule train_base and rule train_cell).
 EXAMPLE_OUTPUT = {
     "train-base": "results/base/random0/A/seed0/metrics.json",
     "train-cell": "results/cells/random0/B/transfer/n1/seed0/metrics.json",
+    "train-reference": "results/task_distance/reference_net.json",
 }
 
 

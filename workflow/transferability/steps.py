@@ -164,7 +164,21 @@ def train_cell(args) -> None:
     print(f"{args.treatment} {args.split}/{args.target} n={args.n}: top1 {r['top1']:.4f}")
 
 
+def train_reference(args) -> None:
+    from .training.reference import train_reference
+
+    r = train_reference(**declared(args, "train-reference"))
+    print(f"reference net on {len(r['classes'])} classes, seed {args.seed}: top1 {r['top1']:.4f}")
+
+
 # ------------------------------------------------------------------------ analysis
+
+
+def task_distance(args) -> None:
+    from .analysis.distance import write_distances
+
+    for row in write_distances(args.features, args.splits, args.out):
+        print(f"{row['split']}: task distance {row['task_distance']:.3f}")
 
 
 def aggregate(args) -> None:
@@ -172,7 +186,9 @@ def aggregate(args) -> None:
 
     job = args.provenance
     keys = {path: entry["key"] for path, entry in job.read.items()} if job else {}
-    table = write_summary(args.metrics, args.out_table, args.out_csv, args.out_history, keys)
+    table = write_summary(
+        args.metrics, args.out_table, args.out_csv, args.out_history, keys, args.distances
+    )
     print(f"wrote {args.out_table}: {len(table)} nets")
 
 
@@ -268,6 +284,19 @@ STEPS: tuple[Step, ...] = (
         per_net=True,
     ),
     Step(
+        "train-reference",
+        train_reference,
+        (Arg("cache"), Arg("seed", int), THREADS, Arg("out-model"), Arg("out-features")),
+        ("training.reference",),
+        per_net=True,
+    ),
+    Step(
+        "task-distance",
+        task_distance,
+        (Arg("features"), Arg("splits", nargs="+"), OUT),
+        ("analysis.distance",),
+    ),
+    Step(
         "aggregate",
         aggregate,
         (
@@ -275,8 +304,9 @@ STEPS: tuple[Step, ...] = (
             Arg("out-table"),
             Arg("out-csv"),
             optional("out-history"),
+            optional("distances"),  # the task_distance step's file: a column per split
         ),
-        ("analysis.results_table",),
+        ("analysis.results_table", "analysis.distance"),
     ),
     Step(
         "figures",

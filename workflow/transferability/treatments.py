@@ -31,6 +31,9 @@ RANDOM_INIT = "random"
 BASE, SELFFER, SELFFER_FT = "base", "selffer", "selffer_ft"
 TRANSFER, TRANSFER_FT = "transfer", "transfer_ft"
 RANDOM, RANDOM_PAPER = "random", "random_paper"
+# The same two inits at a quarter of the cells' lr: with the arms above, init x lr as a 2 x 2
+# grid, so the init's effect is measured at equal lr (issue 32; docs/claims.md).
+RANDOM_QUARTER_LR, RANDOM_PAPER_QUARTER_LR = "random_quarter_lr", "random_paper_quarter_lr"
 
 # How a random prefix is initialised (models.INITS): He-normal, which keeps the signal's
 # scale through ReLU layers, or the paper's Caffe Gaussians and constant biases per layer.
@@ -57,6 +60,9 @@ class Treatment:
     style: Style
     is_cell: bool = True  # False only for the base net (n = 0, nothing copied)
     init: str = HE  # how a random prefix starts (HE or CAFFE); copied prefixes ignore it
+    # Multiplies the lr its cells' recipe resolves to (grid.recipe); in the recipe, so in
+    # every net's key and settings.
+    lr_scale: float = 1.0
 
     @property
     def prefix(self) -> str:
@@ -83,16 +89,35 @@ REGISTRY: tuple[Treatment, ...] = (
     Treatment(TRANSFER, "AnB", OTHER, False, Style("#99000d", "#99000d", "D", 0.08)),
     Treatment(TRANSFER_FT, "AnB+", OTHER, True, Style("#fc9272", "#fc9272", "D", 0.24)),
     # Random frozen layers (the paper's Section 4.2): the first n layers random and frozen,
-    # in two arms, because the outcome depends on the init: He-normal layers (signal kept)
-    # and the paper's own init (Caffe's N(0, 0.01^2) / N(0, 0.005^2) weights, biases 0 or 1).
-    Treatment(RANDOM, "random (He)", NONE, False, Style("#525252", "#525252", "s", -0.08)),
+    # in four arms, because the outcome depends on the init and, for the paper's init, on
+    # the lr: He-normal layers (signal kept) and the paper's own init (Caffe's
+    # N(0, 0.01^2) / N(0, 0.005^2) weights, biases 0 or 1), each at the cells' lr and at a
+    # quarter of it.
+    Treatment(RANDOM, "random (He)", NONE, False, Style("#525252", "#525252", "s", -0.16)),
+    Treatment(
+        RANDOM_QUARTER_LR,
+        "random (He, lr/4)",
+        NONE,
+        False,
+        Style("#969696", "white", "s", -0.05),
+        lr_scale=0.25,
+    ),
     Treatment(
         RANDOM_PAPER,
         "random (paper init)",
         NONE,
         False,
-        Style("#b15928", "white", "s", 0.08),
+        Style("#b15928", "#b15928", "^", 0.05),
         init=CAFFE,
+    ),
+    Treatment(
+        RANDOM_PAPER_QUARTER_LR,
+        "random (paper init, lr/4)",
+        NONE,
+        False,
+        Style("#b15928", "white", "^", 0.16),
+        init=CAFFE,
+        lr_scale=0.25,
     ),
 )
 BY_NAME: dict[str, Treatment] = {t.name: t for t in REGISTRY}

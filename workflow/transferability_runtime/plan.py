@@ -41,6 +41,12 @@ def output_paths(config: dict, results: str) -> dict:
         "split": f"{results}/splits/{{split}}.json",
         "base": f"{results}/base/{{split}}/{{half}}/seed{{seed}}",
         "cell": f"{results}/cells/{{split}}/{{target}}/{{treatment}}/n{{n}}/seed{{seed}}",
+        # The task distance (issue 32): a net on every class, then each split's distance.
+        "reference": [
+            f"{results}/task_distance/reference_net.pt",
+            f"{results}/task_distance/reference_net.json",
+        ],
+        "distance": f"{results}/task_distance.csv",
         "aggregate": [
             f"{results}/summary.parquet",
             f"{results}/summary.csv",
@@ -134,8 +140,23 @@ class Plan:
         return sorted(k for p, k in self.nets().items() if p.endswith("metrics.json"))
 
     @functools.cache
+    def reference(self) -> str:
+        settings = grid.reference_settings(self.config)
+        settings = {k: v for k, v in settings.items() if k != "feed"}  # as for the nets
+        settings["seed"] = grid.reference_seed(self.config)
+        return self.key("train-reference", settings, self.code("train-reference"), [self.cache()])
+
+    @functools.cache
+    def distance(self) -> str:
+        splits = [self.split(s) for s in grid.split_names(self.config)]
+        return self.key(
+            "task-distance", None, self.code("task-distance"), [self.reference(), *splits]
+        )
+
+    @functools.cache
     def aggregate(self) -> str:
-        return self.key("aggregate", registry("training"), self.code("aggregate"), self._metrics())
+        inputs = [*self._metrics(), self.distance()]
+        return self.key("aggregate", registry("training"), self.code("aggregate"), inputs)
 
     def after_table(self, step: str, settings=None) -> str:
         return self.key(step, settings, self.code(step), [self.aggregate()])
@@ -152,6 +173,8 @@ class Plan:
         for split in grid.split_names(self.config):
             out[p["split"].format(split=split)] = self.split(split)
         out |= self.nets()
+        out |= dict.fromkeys(p["reference"], self.reference())
+        out[p["distance"]] = self.distance()
         out |= dict.fromkeys(p["aggregate"], self.aggregate())
         figures = {"plots": self.config["plots"], "treatments": registry("drawing")}
         out |= dict.fromkeys(p["figures"], self.after_table("figures", figures))

@@ -190,14 +190,32 @@ def _write_parquet(table: pd.DataFrame, path) -> None:
     write_atomic(path, lambda tmp: table.to_parquet(tmp, engine="pyarrow", index=False))
 
 
-def write_summary(metrics_paths, out_table, out_csv, out_history=None, keys=None) -> pd.DataFrame:
+def with_distances(table: pd.DataFrame, distances_path) -> pd.DataFrame:
+    """The table with each split's task distance (analysis/distance.py) as a column."""
+    from .distance import read_distances
+
+    by_split = read_distances(distances_path)
+    if missing := sorted(set(table["split"]) - set(by_split)):
+        raise DataError(
+            f"{distances_path}: no task distance for splits {missing}; delete it so the "
+            "task_distance step writes it again (the next `snakemake` run does)"
+        )
+    return table.assign(task_distance=table["split"].map(by_split))
+
+
+def write_summary(
+    metrics_paths, out_table, out_csv, out_history=None, keys=None, distances=None
+) -> pd.DataFrame:
     """The results table (parquet and CSV) and the history table, from one read of the
     metrics files. `keys`: each metrics file's job key as its record gave it (records.py),
-    kept in the table's `key` column, so a committed table says which nets made it."""
+    kept in the table's `key` column, so a committed table says which nets made it.
+    `distances`: the task_distance step's file, whose distances become a column."""
     records = load_records(metrics_paths)
     if keys:
         records = [(path, record | {"key": keys.get(path)}) for path, record in records]
     table = _net_table(records)
+    if distances is not None:
+        table = with_distances(table, distances)
     _write_parquet(table, out_table)
     write_atomic(out_csv, lambda tmp: table.to_csv(tmp, index=False))
     if out_history is not None:

@@ -343,3 +343,26 @@ def validate_split(
 
 def _as_list(labels) -> list[int]:
     return labels.tolist() if hasattr(labels, "tolist") else list(labels)
+
+
+def whole_half(cache: dict, settings: dict) -> dict:
+    """Every class as one half, with the images each class has in every split (the sample
+    is seeded per class, `_per_class_sample`): what the reference net of the task distance
+    trains on (training/reference.py). `settings`: grid.reference_settings()["data"]."""
+    classes = list(range(len(cache["classes"])))
+    val_idx, train_idx = _per_class_sample(
+        _as_list(cache["train_y"]),
+        classes,
+        [settings["val_per_class"], settings["train_per_class"]],
+        settings["subset_seed"],
+    )
+    (test_idx,) = _per_class_sample(
+        _as_list(cache["test_y"]), classes, [settings["test_per_class"]], settings["subset_seed"]
+    )
+    return {
+        "classes": list(cache["classes"]),
+        "class_indices": classes,
+        "train_idx": train_idx,
+        "val_idx": val_idx,
+        "test_idx": test_idx,
+    }
