@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 import numpy as np
 import pandas as pd
 
-from transferability.treatments import CELL_TREATMENTS, source_half
+from transferability.treatments import CELL_TREATMENTS, is_random, source_half
 
 BASE = 0.60
 CHANCE = 0.2
@@ -31,7 +31,7 @@ def paper_like(treatment: str, n: int, split_kind: str) -> float:
         return BASE - (0.01 if split_kind == "random" else 0.03) * (n - 1)
     if treatment == "transfer_ft":
         return BASE + 0.02
-    if treatment in ("random", "random_paper"):
+    if is_random(treatment):
         return {1: BASE - 0.02, 2: 0.4}.get(n, CHANCE + 0.02)
     return BASE  # base, selffer_ft
 
@@ -59,7 +59,8 @@ def make_table(
     rng_seed: int = 0,
 ) -> pd.DataFrame:
     """One base net per (split, half, seed) and one cell per (split, target, treatment, n,
-    seed); `splits` and `seeds` set how many units a claim has."""
+    seed); `splits` and `seeds` set how many units a claim has. Each split's task distance:
+    0.01 x i for random<i>, 0.2 for the dissimilar split."""
     rng = np.random.default_rng(rng_seed)
     splits, seeds, ns, treatments = list(splits), list(seeds), list(ns), list(treatments)
     base_offset = {
@@ -99,7 +100,11 @@ def make_table(
                             "train_seconds": 1.0,
                         }
                     )
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    distances = {
+        s: 0.2 if s == "dissimilar" else 0.01 * int(s.removeprefix("random")) for s in splits
+    }
+    return table.assign(task_distance=table["split"].map(distances))
 
 
 def set_status(df: pd.DataFrame, mask, status: str, reason: str, top1: float = CHANCE):

@@ -700,7 +700,10 @@ def test_a_truncated_summary_table_stops_the_claims_with_one_line(capsys, tmp_pa
     [
         ({"seed": "0"}, "seed is '0', not a whole number"),
         ({"train_seconds": -3.0}, "train_seconds is -3.0, not a duration of 0 s or more"),
-        ({"status": "great"}, "status is 'great', not one of ['trained', 'diverged', 'failed']"),
+        (
+            {"status": "great"},
+            "status is 'great', not one of ['trained', 'chance', 'diverged', 'failed']",
+        ),
         (
             {"history": [{"epoch": 1, "loss": float("nan"), "val_top1": 0.5}]},
             "history epoch 1 has non-finite ['loss']",

@@ -32,6 +32,8 @@ def table() -> pd.DataFrame:
 flat = override(selffer=lambda n, k: BASE)
 # The decline's unit is the split: three random splits for an interval.
 RANDOM3 = ("random0", "random1", "random2", "dissimilar")
+# The partition claims' unit is the split too, and a slope with a covariate needs 5 of them.
+SIX = (*(f"random{i}" for i in range(6)), "dissimilar")
 GAIN = BASE - CHANCE  # the synthetic base's accuracy above chance
 # (claim, table where the paper's effect is there, table where it is confidently absent)
 CASES = {
@@ -47,8 +49,16 @@ CASES = {
         {"effect": override(transfer_ft=lambda n, k: BASE + (0.02 if n < 5 else 0.0))},
     ),
     "dissimilar_drops_more": (
-        {},
-        {"effect": override(transfer=lambda n, k: BASE - 0.02 * (n - 1))},
+        {"splits": SIX},
+        {"effect": override(transfer=lambda n, k: BASE - 0.02 * (n - 1)), "splits": SIX},
+    ),
+    "transfer_falls_with_distance": (
+        {"splits": SIX},
+        {"effect": override(transfer=lambda n, k: BASE - 0.02 * (n - 1)), "splits": SIX},
+    ),
+    "transfer_falls_with_distance_high_n": (
+        {"splits": SIX},
+        {"effect": override(transfer=lambda n, k: BASE - 0.02 * (n - 1)), "splits": SIX},
     ),
     "random_toward_chance": ({}, {"effect": override(random=lambda n, k: BASE - 0.01)}),
     "random_paper_init_toward_chance": (
@@ -77,7 +87,7 @@ def test_each_claim_is_one_registry_entry_and_one_row_of_each_table(table):
     assert len(set(names)) == len(names) and list(C.BY_NAME) == names
     for spec in C.REGISTRY:
         assert spec.margin.reason and spec.label and spec.statement and spec.paper_value, spec
-        assert callable(spec.measure) and spec.how.startswith("Per unit, "), spec.name
+        assert callable(spec.measure) and spec.how.startswith("Per "), spec.name
         assert spec.margin.side in ("above", "below", "within"), spec.name
         assert spec.keys and set(spec.treatments) <= set(CELL_TREATMENTS), spec.name
     labels = [spec.label for spec in C.REGISTRY]
@@ -165,7 +175,10 @@ def test_boost_reports_both_measures(table):
     assert claim.paper_effect == 0.016 and claim.paper_control_effect == 0.014
     assert claim.control_gain_effect == pytest.approx(0.02 / GAIN, abs=0.008)
     text = claims_report.render_markdown(table, [claim])
-    assert "AnB+ - BnB+: +5.1% [" in text and "in points +2.04 (paper +1.40)" in text
+    gain, points = 100 * claim.control_gain_effect, 100 * claim.control_effect
+    assert (
+        f"AnB+ - BnB+: {gain:+.1f}% [" in text and f"in points {points:+.2f} (paper +1.40)" in text
+    )
 
 
 # --- independent units
@@ -216,10 +229,17 @@ def test_grouping_transfer_cells_by_base_net_would_share_bases(table):
 
 def test_a_claims_unit_follows_from_its_treatments(table):
     unit_of = {c.name: c.unit for c in C.all_claims(table)}
-    transfer = {"transfer_ft_boost", "transfer_ft_boost_high_n", "dissimilar_drops_more"}
+    transfer = {"transfer_ft_boost", "transfer_ft_boost_high_n"}
+    # The partition is the unit of the claims whose effect it drives.
+    partition = {
+        "transfer_declines_with_n",
+        "dissimilar_drops_more",
+        "transfer_falls_with_distance",
+        "transfer_falls_with_distance_high_n",
+    }
     for name, unit in unit_of.items():
-        if name == "transfer_declines_with_n":
-            assert unit == "split"
+        if name in partition:
+            assert unit == "split", name
             continue
         assert unit == ("split × seed" if name in transfer else "split × target × seed"), name
 
@@ -258,7 +278,7 @@ def test_fewer_than_three_units_give_no_interval(name, kwargs):
     claim = check(name, make_table(**kwargs))
     assert np.isnan(claim.ci_low) and np.isnan(claim.ci_high)
     assert claim.verdict == C.INCONCLUSIVE
-    assert re.search(r"2 (dissimilar and \d+ random )?unit", claim.detail), claim.detail
+    assert re.search(r"2 (unit|random partition)", claim.detail), claim.detail
     assert f"at least {stats.MIN_UNITS} needed" in claim.detail
 
 

@@ -65,7 +65,7 @@ def test_each_step_is_declared_once_and_everything_follows_from_it():
     names = [s.name for s in (*steps.STEPS, *runtime_steps.STEPS)]
     assert len(names) == len(set(names)) == len(runtime_steps.ALL)
     assert set(provenance.STEP_MODULES) == {s.name for s in steps.STEPS}
-    assert set(shared_process.STEPS) == {"train-base", "train-cell"}
+    assert set(shared_process.STEPS) == {"train-base", "train-cell", "train-reference"}
     subparsers = cli.parser()._subparsers._group_actions[0].choices  # noqa: SLF001
     assert set(subparsers) == set(provenance.STEP_MODULES)
     assert set(runtime_steps.parser()._subparsers._group_actions[0].choices) == set(names)

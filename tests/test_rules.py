@@ -17,6 +17,8 @@ def test_the_workflow_has_the_designed_rules():
         "make_split",
         "train_base",
         "train_cell",
+        "train_reference",
+        "task_distance",
         "aggregate",
         "figures",
         "claims",

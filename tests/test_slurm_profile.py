@@ -46,7 +46,7 @@ def test_seconds_long_rules_run_on_the_submitting_node():
     snakefile = (REPO / "Snakefile").read_text()
     block = re.search(r"^localrules:\n((?:    \w+,?\n)+)", snakefile, re.M)[1]
     assert set(block.replace(",", " ").split()) == {
-        "make_split", "aggregate", "figures", "claims", "tables"
+        "make_split", "task_distance", "aggregate", "figures", "claims", "tables"
     }  # fmt: skip
 
 

@@ -16,7 +16,7 @@ SCHEMA = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text
 CELLS = list(treatments.CELL_TREATMENTS)
 
 
-def test_the_registry_holds_the_papers_six_treatments_and_two_random_arms():
+def test_the_registry_holds_the_papers_six_treatments_and_four_random_arms():
     assert {t.name: t.label for t in treatments.REGISTRY} == {
         "base": "base",
         "selffer": "BnB",
@@ -24,7 +24,9 @@ def test_the_registry_holds_the_papers_six_treatments_and_two_random_arms():
         "transfer": "AnB",
         "transfer_ft": "AnB+",
         "random": "random (He)",
+        "random_quarter_lr": "random (He, lr/4)",
         "random_paper": "random (paper init)",
+        "random_paper_quarter_lr": "random (paper init, lr/4)",
     }
     assert [t.name for t in treatments.REGISTRY if not t.is_cell] == ["base"]
 

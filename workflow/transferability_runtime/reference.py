@@ -55,10 +55,12 @@ def render(out: str | Path) -> None:
 
 def verdict_table(runs: dict[str, str | Path]) -> str:
     """README's verdict table: one row per claim, one column per committed run (its effect
-    on the gain scale with the 95% interval, and the verdict), from the runs' tables."""
+    on the gain scale with the 95% interval, and the verdict, flagged where the error scale
+    would give another), from the runs' tables."""
     import pandas as pd
 
     from transferability.analysis.claims import BY_NAME, all_claims
+    from transferability.analysis.claims_report import verdict_words
     from transferability.analysis.measured import pct, signed_pct
 
     per_run = {name: all_claims(pd.read_csv(Path(d) / TABLE)) for name, d in runs.items()}
@@ -81,7 +83,7 @@ def verdict_table(runs: dict[str, str | Path]) -> str:
                     f"{signed_pct(c.control_gain_ci_high)}]"
                 )
             row.append(f"{share(c.gain_effect)}{ci}")
-            verdicts.append(c.verdict)
+            verdicts.append(verdict_words(c))
         row.append(" / ".join(verdicts))
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)

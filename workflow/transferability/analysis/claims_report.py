@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import pandas as pd
 
-from ..training.status import STATUSES, TRAINED
-from . import convergence
+from ..training.status import CHANCE, STATUSES, TRAINED
+from ..treatments import BY_NAME, CAFFE, is_random
+from . import convergence, measures
 from .claims import NOT_JUDGED, PAPER_GAIN, REGISTRY, Claim
 from .measured import pct, points, signed_pct
 from .nets import (
@@ -18,7 +20,9 @@ from .nets import (
     normalise,
     usable_nets,
 )
-from .stats import MIN_UNITS
+from .nets import counts as counts_as_used
+from .stats import MIN_UNITS, t_interval
+from .units import BASE_NET
 
 METHOD = (
     "Each claim of Yosinski et al. (2014) is turned into one number per independent unit, "
@@ -88,6 +92,22 @@ def _points_text(c: Claim) -> str:
     return f"{points(c.effect)}{ci}"
 
 
+def _error_text(c: Claim) -> str:
+    """The error scale beside the verdict's: effect [CI] (paper), margin, its verdict."""
+    if not c.error_margin:
+        return "–"
+    return (
+        f"{signed_pct(c.error_effect)} {_ci(c.error_ci_low, c.error_ci_high)} (paper "
+        f"{signed_pct(c.paper_error_effect)}); margin {c.error_margin}: {c.error_verdict}"
+    )
+
+
+def verdict_words(c: Claim) -> str:
+    """The verdict, flagged where the error scale would give another."""
+    flag = " (scale-dependent)" if c.scale_dependent else ""
+    return f"{_verdict_text(c)}{flag}"
+
+
 def _claims_section(claims: Sequence[Claim]) -> str:
     header = [
         "claim",
@@ -99,6 +119,7 @@ def _claims_section(claims: Sequence[Claim]) -> str:
         "effect, points [95% CI]",
         "control",
         "margin",
+        "error scale",
         "units",
         "nets",
         "verdict",
@@ -115,9 +136,10 @@ def _claims_section(claims: Sequence[Claim]) -> str:
             _points_text(c),
             _control_text(c),
             c.margin,
+            _error_text(c),
             f"{c.n_units} ({c.unit})",
             c.n_nets,
-            f"**{_verdict_text(c)}**",
+            f"**{verdict_words(c)}**",
             c.detail,
         ]
         for c in claims
@@ -128,14 +150,15 @@ def _claims_section(claims: Sequence[Claim]) -> str:
 def _excluded_section(df: pd.DataFrame) -> str:
     bad = excluded_nets(df)
     if bad.empty:
-        return "Every net trained: none is excluded."
+        return "Every net counts: none is excluded."
     counts = ", ".join(f"{n} {s}" for s, n in bad["status"].value_counts().sort_index().items())
     rows = bad[[*NET_KEYS, "status", "status_reason"]].itertuples(index=False)
     table = _md_table([*NET_KEYS, "status", "reason"], rows)
     quoted = "\n".join(f"> {line}" for line in table.splitlines())
     return (
         f"> **Warning: {len(bad)} net(s) excluded ({counts})**. A diverged net's loss went "
-        "non-finite; a failed net did not learn or collapsed. They are left out of every mean, "
+        "non-finite; a failed net did not learn or collapsed; a chance net outside the "
+        "random-weight arms never left chance. They are left out of every mean, "
         "interval and claim (and of every unit that needs them as a base):\n>\n" + quoted
     )
 
@@ -168,8 +191,99 @@ def _nets_line(df: pd.DataFrame) -> str:
     counts = nets["status"].value_counts()
     others = [s for s in counts.index if s not in STATUSES]
     by_status = ", ".join(f"{int(counts.get(s, 0))} {s}" for s in [*STATUSES, *others])
-    used = int(counts.get(TRAINED, 0))
-    return f"**Nets:** {len(nets)} in the table ({by_status}); {used} used."
+    used = int(counts_as_used(nets).sum())
+    chance = int((nets["status"] == CHANCE).sum())
+    at_chance = (
+        f" A `chance` net never left chance (its training loss stayed within 3% of ln k); "
+        f"on frozen random layers that is the result the paper predicts, so the random-"
+        f"weight claims count it ({int((counts_as_used(nets) & (nets['status'] == CHANCE)).sum())} "
+        f"of the {chance}), and every other claim leaves it out."
+        if chance
+        else ""
+    )
+    learned = int(counts.get(TRAINED, 0))
+    return (
+        f"**Nets:** {len(nets)} in the table ({by_status}); {used} used: {learned} learned, "
+        f"{used - learned} never left chance.{at_chance}"
+    )
+
+
+@dataclass(frozen=True)
+class _Arm:
+    """A random-weight arm as measures.share_kept reads a claim."""
+
+    treatments: tuple[str, ...]
+    keys: tuple[str, ...] = BASE_NET
+    control: str = ""
+    ns: tuple[int, ...] = ()
+
+
+def random_arms(df: pd.DataFrame) -> list[dict]:
+    """Per random-weight arm (init x lr): its lr, init, mean top-1 by n, the share of the
+    base's gain kept at n >= 3 per base net (mean, 95% CI, units) and its nets by status."""
+    table = normalise(df)
+    arms = []
+    for t in TREATMENT_ORDER:
+        nets = table[table["treatment"] == t]
+        if nets.empty or not is_random(t):
+            continue
+        found = measures.share_kept(df, _Arm((t,)))
+        kept = found.measured.gain
+        lrs = sorted(set(nets["recipe_lr"].dropna())) if "recipe_lr" in nets else []
+        used = usable_nets(df)
+        used = used[(used["treatment"] == t) & (used["split_kind"] == "random")]
+        arms.append(
+            {
+                "treatment": t,
+                "init": "paper" if BY_NAME[t].init == CAFFE else "He",
+                "lr": lrs[0] if len(lrs) == 1 else float("nan"),
+                "top1_by_n": used.groupby("n")["top1"].mean().to_dict(),
+                "kept": float(kept.mean()) if len(kept) else float("nan"),
+                "kept_ci": found.measured.cis()[1] if len(kept) else (float("nan"),) * 2,
+                "kept_units": kept,
+                "statuses": nets["status"].value_counts().to_dict(),
+            }
+        )
+    return arms
+
+
+def _random_arms_section(df: pd.DataFrame) -> str:
+    arms = random_arms(df)
+    if not arms:
+        return "No random-weight cells in this run."
+    ns = sorted({n for arm in arms for n in arm["top1_by_n"]})
+    header = ["arm", "init", "lr", *(f"n={n}" for n in ns), "kept at n≥3 [95% CI]", "nets"]
+    rows = []
+    for arm in arms:
+        by_n = arm["top1_by_n"]
+        statuses = ", ".join(f"{k} {s}" for s, k in sorted(arm["statuses"].items()))
+        rows.append(
+            [
+                DISPLAY_NAMES[arm["treatment"]],
+                arm["init"],
+                f"{arm['lr']:g}",
+                *("–" if n not in by_n else pct(by_n[n]) for n in ns),
+                f"{pct(arm['kept'])} {_ci(*arm['kept_ci'])}".replace("+", ""),
+                statuses,
+            ]
+        )
+    lines = [_md_table(header, rows)]
+    by_lr: dict[float, dict[str, dict]] = {}
+    for arm in arms:
+        by_lr.setdefault(arm["lr"], {})[arm["init"]] = arm
+    for lr, pair in sorted(by_lr.items()):
+        if set(pair) != {"He", "paper"}:
+            continue
+        he, paper = pair["He"]["kept_units"], pair["paper"]["kept_units"]
+        common = he.index.intersection(paper.index)
+        diff = he[common] - paper[common]
+        ci = t_interval(diff.to_numpy())
+        lines.append(
+            f"- Init at equal lr {lr:g}: He keeps {signed_pct(diff.mean())} more of the "
+            f"base's gain than the paper's init at n≥3, 95% CI {_ci(*ci)} (t over "
+            f"{len(common)} base nets with both arms)."
+        )
+    return "\n\n".join(lines)
 
 
 STUDY = "config/study.yaml; results/study/claims.md; docs/claims.md#the-study"
@@ -206,7 +320,14 @@ def render_markdown(df: pd.DataFrame, claims: Sequence[Claim]) -> str:
         _claims_section(claims),
         "## Margins",
         margins_markdown(),
-        "## Mean top-1 by treatment and n (random splits, trained nets only)",
+        "## Mean top-1 by treatment and n (random splits, nets that count)",
         _means_section(df),
+        "## Random-weight arms: init × lr",
+        "Frozen random layers of two inits (He-normal; the paper's Caffe Gaussians) at two "
+        "learning rates of the layers above them, on the same splits and seeds: the init's "
+        "effect is read at equal lr. Mean top-1 on random splits by n (nets that count, "
+        "`chance` ones included), the share of the base's gain over chance kept at n≥3 (per "
+        "base net), and every net of the arm by status.",
+        _random_arms_section(df),
     ]
     return "\n\n".join(parts) + "\n"

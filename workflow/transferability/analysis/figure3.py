@@ -1,5 +1,6 @@
 """Figure 3 of Yosinski et al. (2014): (a) the dissimilar split, (b) frozen random layers,
-(c) every net's top-1 relative to its own base."""
+(c) every net's top-1 relative to its own base; and (d) AnB's drop against the task
+distance of every split (figure_distance.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import seaborn as sns
 from matplotlib.axes import Axes
 
 from ..treatments import BASE, RANDOM_INIT, REGISTRY, TRANSFER
+from .figure_distance import panel_distance
 from .nets import excluded_nets, pair_with_base, usable_nets
 from .plotting import (
     EDGE_WIDTH,
@@ -205,16 +207,19 @@ def _panel_relative(ax: Axes, df: pd.DataFrame) -> None:
 
 
 def figure3(df: pd.DataFrame, path: str | Path, dpi: int = 150) -> Path:
-    """Paper Figure 3: (a) dissimilar split, (b) random frozen layers, (c) top-1 vs base."""
+    """Paper Figure 3: (a) dissimilar split, (b) random frozen layers, (c) top-1 vs base;
+    and (d) the transfer drop against task distance, the paper's claim as a dose-response."""
     nets = usable_nets(df)
     with sns.axes_style("whitegrid"):
-        fig, axes = plt.subplots(1, 3, figsize=(16, 5), layout="constrained")
+        fig, grid = plt.subplots(2, 2, figsize=(13, 10), layout="constrained")
+        axes = grid.flatten()
         paired = pair_with_base(df)
         anb = (paired["split_kind"] == "dissimilar") & (paired["treatment"] == TRANSFER)
         _panel_dissimilar(axes[0], nets, paired[anb])
         _panel_random(axes[1], nets, excluded_nets(df), paired)
         _panel_relative(axes[2], df)
-        for ax in axes:
+        for ax in axes[:3]:
             n_axis(ax)
+        panel_distance(axes[3], df)
         suptitle(fig, df, "Figure 3")
     return save(fig, path, dpi)

@@ -20,20 +20,29 @@ Interval = tuple[float, float]
 
 @dataclass(frozen=True)
 class Measured:
-    """One value per unit of a measure, in points of top-1 and on the gain scale."""
+    """One value per unit of a measure, in points of top-1, on the gain scale (over the
+    base's top-1 above chance: what verdicts use) and on the error scale (over the base's
+    error, 1 - top-1: shown beside it; None where it means nothing, as for a share kept)."""
 
     points: pd.Series
     gain: pd.Series
+    error: pd.Series | None = None
 
     @classmethod
     def empty(cls) -> Measured:
-        return cls(pd.Series(dtype=float), pd.Series(dtype=float))
+        return cls(pd.Series(dtype=float), pd.Series(dtype=float), pd.Series(dtype=float))
 
     def __len__(self) -> int:
         return len(self.gain)
 
     def cis(self) -> tuple[Interval, Interval]:
         return t_interval(self.points.to_numpy()), t_interval(self.gain.to_numpy())
+
+    def error_ci(self) -> Interval:
+        return NAN_CI if self.error is None else t_interval(self.error.to_numpy())
+
+    def error_mean(self) -> float:
+        return NAN if self.error is None or not len(self.error) else float(self.error.mean())
 
 
 @dataclass(frozen=True)
@@ -51,6 +60,8 @@ class Measurement:
     # (the dissimilar claim: a Welch interval of a difference of two sets of units).
     cis: tuple[Interval, Interval] | None = None
     effects: tuple[float, float] | None = None
+    # Its error-scale effect and interval, where `cis` and `effects` are given too.
+    error: tuple[float, Interval] | None = None
     control: Measured | None = None
     no_data: str = ""  # why nothing could be measured ("" if something was)
 

@@ -16,6 +16,9 @@ import numpy as np
 import pandas as pd
 
 from ..treatments import SELFFER, SELFFER_FT, TRANSFER, TRANSFER_FT
+from .drops import SCALES, by_split, relative_drops
+from .drops import error as _error
+from .drops import gain as _gain
 from .layer_sets import ALL_N, HIGH_END_N, HIGH_N, HIGH_N_MIN, LOW_END_N, MID_N, RANDOM_N_MIN
 from .measured import (
     NAN,
@@ -30,7 +33,7 @@ from .measured import (
     units_and_nets,
 )
 from .nets import BASE_KEYS, pair_with_base, usable_nets
-from .stats import MIN_UNITS, welch_interval
+from .stats import MIN_UNITS, beyond_interval, slope_interval
 from .units import SOURCE_BASE, labels, per_unit
 
 
@@ -40,6 +43,7 @@ class ClaimSpec(Protocol):
 
     treatments: tuple[str, ...]
     control: str
+    ns: tuple[int, ...]  # the layers its measure reads, where the registry picks them
 
     @property
     def keys(self) -> tuple[str, ...]: ...
@@ -50,14 +54,14 @@ class ClaimSpec(Protocol):
 MIN_BASE_ABOVE_CHANCE = 0.01
 
 
-def _gain(cells: pd.DataFrame) -> pd.Series:
-    """Each paired cell's base accuracy above chance: the gain scale's unit."""
-    return cells["base_top1"] - cells["chance"]
-
-
 def _measure(diff: pd.Series, cells: pd.DataFrame, keys: Sequence[str]) -> Measured:
-    """Per unit, the mean of a difference in points and of it over the base's gain."""
-    return Measured(per_unit(diff, cells, keys), per_unit(diff / _gain(cells), cells, keys))
+    """Per unit, the mean of a difference in points, over the base's gain and over its
+    error."""
+    return Measured(
+        per_unit(diff, cells, keys),
+        per_unit(diff / _gain(cells), cells, keys),
+        per_unit(diff / _error(cells), cells, keys),
+    )
 
 
 def _ns(cells: pd.DataFrame) -> tuple[int, ...]:
@@ -93,8 +97,9 @@ def selffer_dip(df: pd.DataFrame, claim: ClaimSpec) -> Measurement:
             "end (n=6,7)"
         )
     gains = pd.Series({label: _gain(groups[label]).iloc[0] for label in dips.index})
+    errors = pd.Series({label: _error(groups[label]).iloc[0] for label in dips.index})
     n_nets = sum(len(groups[label]) for label in dips.index)
-    measured = Measured(dips, dips / gains)
+    measured = Measured(dips, dips / gains, dips / errors)
     return Measurement(measured, n_nets, units_and_nets(measured, n_nets))
 
 
@@ -112,6 +117,7 @@ def _declines(cells: pd.DataFrame) -> pd.DataFrame:
             "split": unit["split"].iloc[0],
             "points": _decline(unit, diff),
             "gain": _decline(unit, diff / _gain(unit)),
+            "error": _decline(unit, diff / _error(unit)),
         }
     return pd.DataFrame.from_dict(rows, orient="index").dropna()
 
@@ -127,8 +133,8 @@ def transfer_decline(df: pd.DataFrame, claim: ClaimSpec) -> Measurement:
         )
     # The split is the unit: its two directions share the class partition that makes the
     # high layers specific. Each split weighs the same, however many seeds it has.
-    by_split = per_source.groupby("split")[["points", "gain"]].mean()
-    measured = Measured(by_split["points"], by_split["gain"])
+    by_split = per_source.groupby("split")[["points", "gain", "error"]].mean()
+    measured = Measured(by_split["points"], by_split["gain"], by_split["error"])
     sources = Measured(per_source["points"], per_source["gain"])
     n_nets = int(labels(cells, SOURCE_BASE).isin(per_source.index).sum())
     aside = (
@@ -173,45 +179,123 @@ def ft_boost_high_n(df: pd.DataFrame, claim: ClaimSpec) -> Measurement:
     return _ft_boost(df, claim, HIGH_N)
 
 
+def _scale_text(values: pd.Series) -> str:
+    return ", ".join(f"{label} {signed_pct(v)}" for label, v in values.items())
+
+
 def dissimilar_drop(df: pd.DataFrame, claim: ClaimSpec) -> Measurement:
-    paired = pair_with_base(df)
-    cells = paired[(paired["treatment"] == TRANSFER) & (paired["n"] >= HIGH_N_MIN)]
-    kind = cells["split_kind"]
-    # Compare the two kinds at the same n, otherwise a deeper n on one side fakes a bigger drop.
-    ns = sorted(set(cells.loc[kind == "random", "n"]) & set(cells.loc[kind == "dissimilar", "n"]))
-    if not ns:
+    """The semantic partition's relative drop minus the random partitions' mean, with the
+    partition as the unit: one dissimilar partition against the spread of the random ones
+    (stats.beyond_interval)."""
+    cells = relative_drops(df, claim.ns)
+    splits = by_split(cells) if len(cells) else pd.DataFrame(columns=["split_kind"])
+    rnd = splits[splits["split_kind"] == "random"]
+    dis = splits[splits["split_kind"] == "dissimilar"]
+    if rnd.empty or dis.empty:
         return Measurement.nothing(
-            f"needs AnB nets with a trained base at a common n>={HIGH_N_MIN} on both random "
-            "and dissimilar splits"
+            f"needs AnB nets with a trained base at n={ns_text(claim.ns)} on both random "
+            "splits and the dissimilar partition"
         )
-    cells = cells[cells["n"].isin(ns)]
-    diff = cells["top1"] - cells["base_top1"]
-    is_dis = cells["split_kind"] == "dissimilar"
-    dis = _measure(diff[is_dis], cells[is_dis], claim.keys)
-    rnd = _measure(diff[~is_dis], cells[~is_dis], claim.keys)
-    cis = (
-        welch_interval(dis.points.to_numpy(), rnd.points.to_numpy()),
-        welch_interval(dis.gain.to_numpy(), rnd.gain.to_numpy()),
-    )
-    effects = (dis.points.mean() - rnd.points.mean(), dis.gain.mean() - rnd.gain.mean())
-    if np.isnan(cis[1][0]):
-        interval = (
-            f"no interval ({len(dis)} dissimilar and {len(rnd)} random units; at least "
-            f"{MIN_UNITS} needed on each side)"
-        )
+    found = {
+        scale: (float(dis[scale].mean() - rnd[scale].mean()), _beyond(dis[scale], rnd[scale]))
+        for scale in SCALES
+    }
+    effect, interval = found["gain"]
+    if np.isnan(interval[0]):
+        text = f"no interval ({len(rnd)} random partitions; at least {MIN_UNITS} needed)"
     else:
-        interval = (
-            f"95% CI [{signed_pct(cis[1][0])}, {signed_pct(cis[1][1])}] (Welch, {len(dis)} "
-            f"dissimilar vs {len(rnd)} random units); in points of top-1 "
-            f"{points(effects[0])} [{points(cis[0][0])}, {points(cis[0][1])}]"
+        text = (
+            f"95% interval [{signed_pct(interval[0])}, {signed_pct(interval[1])}] (the one "
+            f"dissimilar partition against the spread of {len(rnd)} random ones: a prediction "
+            f"interval, t({len(rnd) - 1}) x sd x sqrt(1 + 1/{len(rnd)})); in points of top-1 "
+            f"{points(found['points'][0])} [{points(found['points'][1][0])}, "
+            f"{points(found['points'][1][1])}]"
         )
+    per_direction = cells[cells["split_kind"] == "dissimilar"].groupby("target")["gain"].mean()
+    random_direction = cells[cells["split_kind"] == "random"].groupby("target")["gain"].mean()
     result = (
-        f". Dissimilar {signed_pct(dis.gain.mean())} ({len(dis)} units, {int(is_dis.sum())} "
-        f"nets) minus random {signed_pct(rnd.gain.mean())} ({len(rnd)} units, "
-        f"{int((~is_dis).sum())} nets): {signed_pct(effects[1])}, {interval}"
+        f". Dissimilar {signed_pct(dis['gain'].mean())} (1 partition, "
+        f"{int((cells['split_kind'] == 'dissimilar').sum())} nets; by target half: "
+        f"{_scale_text(per_direction)}) minus random {signed_pct(rnd['gain'].mean())} "
+        f"({len(rnd)} partitions, {int((cells['split_kind'] == 'random').sum())} nets; by "
+        f"target half: {_scale_text(random_direction)}): {signed_pct(effect)}, {text}"
     )
-    measured = Measured(pd.concat([dis.points, rnd.points]), pd.concat([dis.gain, rnd.gain]))
-    return Measurement(measured, len(cells), result, tuple(ns), cis=cis, effects=effects)
+    measured = Measured(
+        pd.concat([dis["points"], rnd["points"]]), pd.concat([dis["gain"], rnd["gain"]])
+    )
+    return Measurement(
+        measured,
+        len(cells),
+        result,
+        tuple(claim.ns),
+        cis=(found["points"][1], found["gain"][1]),
+        effects=(found["points"][0], found["gain"][0]),
+        error=found["error"],
+    )
+
+
+def _beyond(dissimilar: pd.Series, random: pd.Series) -> tuple[float, float]:
+    return beyond_interval(float(dissimilar.mean()), random.to_numpy())
+
+
+# Splits the slope needs at the least: three coefficients and two degrees of freedom left.
+MIN_SLOPE_SPLITS = 5
+
+
+def distance_slope(df: pd.DataFrame, claim: ClaimSpec) -> Measurement:
+    """The slope of the relative AnB drop on the task distance over splits (the unit),
+    with the targets' base top-1 as a covariate; as an effect, the drop it predicts across
+    the run's range of distances (slope x range), so it is judged against the two-group
+    claim's margin."""
+    cells = relative_drops(df, claim.ns)
+    if cells.empty or "task_distance" not in cells or cells["task_distance"].isna().all():
+        return Measurement.nothing(
+            f"needs AnB nets with a trained base at n={ns_text(claim.ns)} and each split's "
+            "task distance (the table's task_distance column, from the task_distance step)"
+        )
+    splits = by_split(cells)
+    if len(splits) < MIN_SLOPE_SPLITS:
+        return Measurement.nothing(
+            f"{len(splits)} splits; the slope with a covariate needs at least {MIN_SLOPE_SPLITS}"
+        )
+    distance = splits["task_distance"]
+    span = float(distance.max() - distance.min())
+    fits = {scale: slope_interval(splits[scale], distance, splits["base_top1"]) for scale in SCALES}
+    slope, (low, high), base_coef = fits["gain"]
+    per_direction = []
+    for target, part in cells.groupby("target"):
+        d = by_split(part)
+        b, (lo, hi), _ = slope_interval(d["gain"], d["task_distance"], d["base_top1"])
+        ci = f"[{signed_pct(0.1 * lo)}, {signed_pct(0.1 * hi)}]"
+        per_direction.append(f"target {target} {signed_pct(0.1 * b)} {ci}")
+    dissimilar = splits.loc[splits["split_kind"] == "dissimilar", "task_distance"]
+    where = f"; the dissimilar partition at {dissimilar.iloc[0]:.3f}" if len(dissimilar) else ""
+    result = (
+        f"; {len(splits)} splits, {len(cells)} nets, task distances {distance.min():.3f} to "
+        f"{distance.max():.3f}{where}. Slope: {signed_pct(0.1 * slope)} of the base's gain over "
+        f"chance per 0.1 of distance, 95% CI [{signed_pct(0.1 * low)}, {signed_pct(0.1 * high)}] "
+        f"(t over {len(splits)} splits, {len(splits) - 3} df), at equal target base top-1 "
+        f"(its coefficient: {signed_pct(0.01 * base_coef)} per point of base top-1); by target "
+        f"half: {', '.join(per_direction)}. Over the run's range of distances ({span:.3f}): "
+        f"{signed_pct(slope * span)} [{signed_pct(low * span)}, {signed_pct(high * span)}]; in "
+        f"points {points(fits['points'][0] * span)} [{points(fits['points'][1][0] * span)}, "
+        f"{points(fits['points'][1][1] * span)}]"
+    )
+    measured = Measured(splits["points"], splits["gain"], splits["error"])
+
+    def scaled(scale: str) -> tuple[float, tuple[float, float]]:
+        b, (lo, hi), _ = fits[scale]
+        return b * span, (lo * span, hi * span)
+
+    return Measurement(
+        measured,
+        len(cells),
+        result,
+        tuple(claim.ns),
+        cis=(scaled("points")[1], scaled("gain")[1]),
+        effects=(scaled("points")[0], scaled("gain")[0]),
+        error=scaled("error"),
+    )
 
 
 def share_kept(df: pd.DataFrame, claim: ClaimSpec) -> Measurement:

@@ -1,13 +1,15 @@
 """Which nets of the tidy results table count: the one selection the claims, the figures and
-the trace share. A net counts only if its status is `trained`; a `diverged` or `failed` net is
-drawn and listed, never averaged in."""
+the trace share. A net counts if its status is `trained`, or `chance` with frozen random
+layers below it (there a net that never left chance is the result the paper predicts, and
+only the random-weight claims read those treatments); a `diverged` or `failed` net, and a
+`chance` one of any other treatment, is drawn and listed, never averaged in."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from ..training.status import DIVERGED, FAILED, TRAINED
-from ..treatments import BASE, REGISTRY
+from ..training.status import CHANCE, DIVERGED, FAILED, TRAINED
+from ..treatments import BASE, REGISTRY, is_random
 
 # The paper's names, in the registry's order (treatments.py), for claims.md's tables.
 DISPLAY_NAMES: dict[str, str] = {t.name: t.label for t in REGISTRY}
@@ -76,17 +78,26 @@ def _exclude_cells_of_excluded_sources(out: pd.DataFrame) -> None:
             )
 
 
+def counts(out: pd.DataFrame) -> pd.Series:
+    """Which nets of a normalised table count: trained, or at chance on random layers."""
+    random = out["treatment"].map(lambda t: t in RANDOM_TREATMENTS)
+    return (out["status"] == TRAINED) | ((out["status"] == CHANCE) & random)
+
+
+RANDOM_TREATMENTS = frozenset(t.name for t in REGISTRY if t.is_cell and is_random(t.name))
+
+
 def usable_nets(df: pd.DataFrame) -> pd.DataFrame:
-    """Nets with status `trained`: the only ones that enter means, intervals and claims."""
+    """The nets that enter means, intervals and claims (`counts`)."""
     out = normalise(df)
-    return out[out["status"] == TRAINED].reset_index(drop=True)
+    return out[counts(out)].reset_index(drop=True)
 
 
 def excluded_nets(df: pd.DataFrame) -> pd.DataFrame:
-    """Every net that is not `trained` (diverged, failed, or an unknown status), sorted so
-    reports list them in a stable order."""
+    """Every net that does not count (diverged, failed, at chance outside the random
+    arms, or an unknown status), sorted so reports list them in a stable order."""
     out = normalise(df)
-    out = out[out["status"] != TRAINED]
+    out = out[~counts(out)]
     return out.sort_values(NET_KEYS, kind="stable").reset_index(drop=True)
 
 

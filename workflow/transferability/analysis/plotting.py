@@ -87,7 +87,7 @@ def suptitle(fig: Figure, df: pd.DataFrame, title: str) -> None:
     """Title with the count of nets not counted: a reader must know what the means leave out."""
     bad = excluded_nets(df)
     if bad.empty:
-        note = "every net trained"
+        note = "every net counts"
     else:
         counts = bad["status"].value_counts().sort_index()
         kinds = " and ".join(f"{count} {status}" for status, count in counts.items())

@@ -106,3 +106,36 @@ def bootstrap_mean(
     rng = np.random.default_rng(BOOT_SEED)
     idx = rng.integers(0, len(sums), size=(N_BOOT, len(sums)))
     return _percentile_ci(sums[idx].sum(axis=1) / counts[idx].sum(axis=1))
+
+
+def beyond_interval(x: float, y: Sequence[float]) -> tuple[float, float]:
+    """Interval of x - mean(y) where x is one more draw of what y samples (a prediction
+    interval: the one dissimilar partition against the spread of random ones, with the
+    partition as the unit); no interval below MIN_UNITS values of y."""
+    b = _values(y)
+    if len(b) < MIN_UNITS or math.isnan(x):
+        return NAN_CI
+    half = t_quantile((1 + CI_LEVEL) / 2, len(b) - 1) * b.std(ddof=1) * math.sqrt(1 + 1 / len(b))
+    diff = float(x - b.mean())
+    return diff - half, diff + half
+
+
+def slope_interval(
+    y: Sequence[float], x: Sequence[float], covariate: Sequence[float]
+) -> tuple[float, tuple[float, float], float]:
+    """Least squares y ~ 1 + x + covariate: the slope of x, its 95% t interval (k - 3
+    degrees of freedom) and the covariate's coefficient. NaNs where k - 3 < 1 or the design
+    is singular (e.g. a covariate that does not vary)."""
+    ys, xs, cs = (np.asarray(v, dtype=float) for v in (y, x, covariate))
+    keep = ~(np.isnan(ys) | np.isnan(xs) | np.isnan(cs))
+    ys, xs, cs = ys[keep], xs[keep], cs[keep]
+    design = np.column_stack([np.ones_like(xs), xs, cs])
+    k, p = design.shape
+    if k - p < 1 or np.linalg.matrix_rank(design) < p:
+        return float("nan"), NAN_CI, float("nan")
+    beta, *_ = np.linalg.lstsq(design, ys, rcond=None)
+    residual = ys - design @ beta
+    variance = float(residual @ residual) / (k - p)
+    se = math.sqrt(variance * np.linalg.inv(design.T @ design)[1, 1])
+    half = t_quantile((1 + CI_LEVEL) / 2, k - p) * se
+    return float(beta[1]), (float(beta[1] - half), float(beta[1] + half)), float(beta[2])

@@ -45,7 +45,7 @@ def unit_name(keys: Sequence[str]) -> str:
             "(their own base cancels in the difference)"
         )
     if tuple(keys) == SPLIT:
-        return "random split (both directions, every seed): its cells share one class partition"
+        return "split (both directions, every seed): its cells share one class partition"
     return "base net (split, target, seed) with all cells compared with it"
 
 

@@ -5,6 +5,11 @@ in the table and on the figures (with a marker of their own), with the reason:
 
 - `diverged`: the training loss became non-finite; training stopped there.
 - `failed`: the loss stayed finite, but the net did not learn, or learned and collapsed.
+- `chance`: the training loss never fell below (1 - 3%) ln k, the loss of predicting the
+  class prior, and ends within 3% of it, and no trainable layer is dead: the net never
+  left chance. With frozen
+  random layers below it that is a measured result (the random-weight claims count it, at
+  chance); anywhere else it is excluded like a failure, but named for what it is.
 
 The thresholds come from the per-epoch histories of real runs of the default
 (`benchmarks/recipe_sweep.py`; docs/training.md has the numbers). With the old recipe
@@ -23,8 +28,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-TRAINED, DIVERGED, FAILED = "trained", "diverged", "failed"
-STATUSES = (TRAINED, DIVERGED, FAILED)
+TRAINED, CHANCE, DIVERGED, FAILED = "trained", "chance", "diverged", "failed"
+STATUSES = (TRAINED, CHANCE, DIVERGED, FAILED)
 
 # "Did not learn": the best validation top-1 keeps less than this share of the way from
 # chance to perfect (top-1 0.36 for 5 classes; every net that trained in the sweeps got
@@ -51,14 +56,16 @@ def classify(
 ) -> tuple[str, str]:
     """(status, reason) of a net from its per-epoch history; reason is '' when trained.
 
+    A net whose training loss never fell below the prior's (within CHANCE_LOSS_TOLERANCE of
+    ln k) and ends there is `chance` unless a trainable layer is dead (`failed`: a broken
+    optimiser).
     `near_chance_is_a_result`: for frozen random layers the paper predicts near-chance
-    top-1, so there not learning is an outcome to count, not a failure. Such a net that
-    never learned (no validation epoch well above chance, or a training loss never below
-    the prior's) and ends at the no-information optimum (loss within
-    CHANCE_LOSS_TOLERANCE of ln k) with live trainable layers is `trained` even if it
-    gives one class to every image (with no information, any one class is optimal); only
-    the signs of a broken optimiser (a non-finite loss, a dead layer, a collapse from a
-    better state) make it `failed`.
+    top-1, so there not learning is an outcome to count, not a failure. Such a net whose
+    loss left the prior's but whose validation top-1 never rose well above chance, and
+    that ends at the no-information optimum, is `trained` even if it gives one class to
+    every image (with no information, any one class is optimal); only the signs of a
+    broken optimiser (a non-finite loss, a dead layer, a collapse from a better state)
+    make it `failed`.
     """
     if diverged:
         return DIVERGED, "the training loss became non-finite"
@@ -73,11 +80,17 @@ def classify(
     never_below_prior = min(h["loss"] for h in history) >= (
         (1 - CHANCE_LOSS_TOLERANCE) * -math.log(chance)
     )
-    if (
-        near_chance_is_a_result
-        and (not learned or never_below_prior)
-        and at_chance_optimum(history[-1]["loss"], chance)
-    ):
+    # Never below the prior's loss and ending at it: nothing learned. (A loss that ends far
+    # above it is a broken optimiser: the checks below call that a collapse.)
+    if never_below_prior and at_chance_optimum(history[-1]["loss"], chance):
+        if dead_layer:  # a broken optimiser, not a net that had nothing to learn from
+            return FAILED, dead_layer
+        lowest = min(h["loss"] for h in history)
+        return CHANCE, (
+            f"never left chance: the lowest training loss, {lowest:.4f}, is within "
+            f"{CHANCE_LOSS_TOLERANCE:.0%} of ln k ({-math.log(chance):.4f}, the class prior's)"
+        )
+    if near_chance_is_a_result and not learned and at_chance_optimum(history[-1]["loss"], chance):
         return (FAILED, dead_layer) if dead_layer else (TRAINED, "")
     if not near_chance_is_a_result and not learned:
         return FAILED, (
