@@ -25,7 +25,16 @@ from transferability import records
 from transferability.errors import DataError
 
 from .support import REPO
-from .test_rerun import DOWNSTREAM, bases, cells, clone, edited, planned_jobs  # noqa: F401
+from .test_rerun import (  # noqa: F401
+    DISTANCE,
+    DOWNSTREAM,
+    REFERENCE,
+    bases,
+    cells,
+    clone,
+    edited,
+    planned_jobs,
+)
 
 pytestmark = pytest.mark.provenance
 
@@ -71,7 +80,7 @@ def test_the_step_table_is_code_the_steps_run(clone):
         no_metadata(clone),
         replaced(steps, "    s = args.settings\n", "    s = dict(args.settings)\n"),
     ):
-        assert planned_jobs(clone) == SPLIT_JOBS | bases() | cells() | DOWNSTREAM
+        assert planned_jobs(clone) == SPLIT_JOBS | bases() | cells() | DISTANCE | DOWNSTREAM
 
 
 def test_another_steps_function_in_the_table_reruns_only_that_step(clone):

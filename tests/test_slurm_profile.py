@@ -55,12 +55,14 @@ def test_grouping_cuts_the_default_to_a_few_jobs_and_off_is_one_per_cell():
         name: int(value)
         for name, (value, _unit) in run_script("slurm_overhead.py", "--counts", timeout=600).items()
     }
-    # 1 prepare_data + 12 train_base (make_split, aggregate, figures, claims, tables are
-    # localrules), plus the 196 cells: one job each, or 35 to a group job (6 groups).
-    assert results["default_sbatch_jobs_ungrouped"] == 13 + 196
-    assert results["default_sbatch_jobs_grouped"] == 13 + 6
-    assert results["tiny_sbatch_jobs_grouped_dry_run"] == 5 + 2  # 40 cells: 35 + 5
-    # The paper's grid: prepare_data, store_images, 14 base nets + 322 cells, one job each;
-    # as arrays, one sbatch each for the two data rules and one per training rule.
-    assert results["imagenet_sbatch_jobs"] == 2 + 14 + 322
-    assert results["imagenet_sbatch_calls_with_arrays"] == 4
+    # 1 prepare_data + 12 train_base + 1 train_reference (make_split, task_distance,
+    # aggregate, figures, claims, tables are localrules), plus the 196 cells: one job each,
+    # or 35 to a group job (6 groups).
+    assert results["default_sbatch_jobs_ungrouped"] == 14 + 196
+    assert results["default_sbatch_jobs_grouped"] == 14 + 6
+    assert results["tiny_sbatch_jobs_grouped_dry_run"] == 6 + 2  # 40 cells: 35 + 5
+    # The paper's grid: prepare_data, store_images, 14 base nets, the reference net + 322
+    # cells, one job each; as arrays, one sbatch each for the two data rules and one per
+    # training rule.
+    assert results["imagenet_sbatch_jobs"] == 2 + 14 + 1 + 322
+    assert results["imagenet_sbatch_calls_with_arrays"] == 5

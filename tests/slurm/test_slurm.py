@@ -191,11 +191,12 @@ def test_every_job_went_through_slurm_and_completed(slurm_run):
     assert comments.count("rule_cells_train_cell") == 1, comments
     assert sum(c.startswith("rule_train_base") for c in comments) == 2, comments
     assert "rule_prepare_data" in comments, comments
+    assert "rule_train_reference" in comments, comments  # the task distance's net
     # The seconds-long rules ran on the submitting node (localrules), not as SLURM jobs.
-    for rule in ("make_split", "aggregate", "figures", "claims", "tables"):
+    for rule in ("make_split", "task_distance", "aggregate", "figures", "claims", "tables"):
         assert not [c for c in comments if c.startswith(f"rule_{rule}")], comments
         assert f"localrule {rule}:" in log
-    assert len(jobs) == 4
+    assert len(jobs) == 5
 
 
 def test_training_jobs_got_a_gpu_and_the_others_did_not(slurm_run):

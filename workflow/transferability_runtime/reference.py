@@ -30,6 +30,7 @@ REPO = Path(__file__).resolve().parents[2]
 TABLE = "summary.csv"
 HISTORY = "history.csv"
 FIGURES = ("figure2.png", "figure3.png", "training_curves.png")
+DISTANCES = "task_distance.csv"
 CLAIMS = "claims.md"
 RUN = "run.json"
 ELAPSED = re.compile(r"Elapsed time: (\d+):(\d+):(\d+(?:\.\d+)?)")
@@ -229,19 +230,23 @@ def main(argv=None) -> int:
     p.add_argument("--results", default="results")
     p.add_argument("--out", default="results/reference")
     p.add_argument("--started", type=float, required=True, help="epoch seconds make demo began")
+    p.add_argument("--ended", type=float, help="epoch seconds it ended (default: now)")
+    p.add_argument("--elapsed", type=float, help="Snakemake's elapsed seconds (default: its log)")
     p.add_argument("--cores", type=int, default=2)
     p.add_argument("--workdir", default=".", help="where snakemake ran (for its log)")
     p.add_argument("--configfile", action="append", default=[], help="extra config files used")
     p.add_argument("--command", default="make reference (make clean; make demo)",
                    help="what made the run, for the record")  # fmt: skip
     args = p.parse_args(argv)
-    seconds = datetime.now(UTC).timestamp() - args.started
+    seconds = (args.ended or datetime.now(UTC).timestamp()) - args.started
     results, out = Path(args.results), Path(args.out)
     if not (results / "summary.csv").is_file():
         print(f"error: {results}/summary.csv is missing; run `make demo` first", file=sys.stderr)
         return 1
     out.mkdir(parents=True, exist_ok=True)
     shutil.copy2(results / "summary.csv", out / TABLE)
+    if (results / DISTANCES).is_file():  # each split's task distance (issue 32)
+        shutil.copy2(results / DISTANCES, out / DISTANCES)
     import pandas as pd
 
     history = pd.read_parquet(results / "history.parquet", engine="pyarrow")
@@ -258,7 +263,7 @@ def main(argv=None) -> int:
         "commit": commit(),
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "make_demo_seconds": round(seconds, 1),
-        "snakemake_elapsed_seconds": snakemake_elapsed(Path(args.workdir)),
+        "snakemake_elapsed_seconds": args.elapsed or snakemake_elapsed(Path(args.workdir)),
         "cores": args.cores,
         "cpu_count": os.cpu_count(),
         "machine": platform.processor() or platform.machine(),
