@@ -282,7 +282,7 @@ REGISTRY: tuple[ClaimSpec, ...] = (
         unit=SPLIT,
         ns=(7,),
         ns_reason="n = 7 as the paper: the only layer it reports for this comparison, so its "
-        "-17% and the margin are defined there (the slope claims add n = 5-7)",
+        "-17% and the margin are defined there; the slope claims add n = 5-7",
     ),
     ClaimSpec(
         "transfer_falls_with_distance",

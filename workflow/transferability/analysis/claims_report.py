@@ -279,8 +279,9 @@ def _random_arms_section(df: pd.DataFrame) -> str:
         diff = he[common] - paper[common]
         ci = t_interval(diff.to_numpy())
         lines.append(
-            f"- Init at equal lr {lr:g}: He keeps {signed_pct(diff.mean())} more of the "
-            f"base's gain than the paper's init at n≥3, 95% CI {_ci(*ci)} (t over "
+            f"- Init at equal lr {lr:g}: He's random layers keep "
+            f"{100 * diff.mean():+.1f} points more of the base's gain over chance than the "
+            f"paper's init at n≥3, 95% CI [{100 * ci[0]:+.1f}, {100 * ci[1]:+.1f}] (t over "
             f"{len(common)} base nets with both arms)."
         )
     return "\n\n".join(lines)
