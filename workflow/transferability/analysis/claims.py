@@ -25,7 +25,18 @@ from .. import treatments as treatments_registry
 from ..treatments import BASE, RANDOM, RANDOM_PAPER, SELFFER, SELFFER_FT, TRANSFER, TRANSFER_FT
 from . import convergence, measures
 from .layer_sets import HIGH_N, HIGH_N_MIN, RANDOM_N_MIN
-from .measured import NAN, NAN_CI, Interval, Measured, Measurement, ns_text, pct, points, signed_pct
+from .measured import (
+    NAN,
+    NAN_CI,
+    Interval,
+    Measured,
+    Measurement,
+    interval_text,
+    ns_text,
+    pct,
+    points,
+    signed_pct,
+)
 from .nets import excluded_nets, usable_nets
 from .units import SPLIT, unit_keys, unit_name
 
@@ -442,7 +453,7 @@ def _recipe_text(df: pd.DataFrame, treatments: Iterable[str]) -> str:
     return "; ".join(parts)
 
 
-def _bound(spec: ClaimSpec, found: Measurement, claim: dict) -> str:
+def _bound(spec: ClaimSpec, claim: dict) -> str:
     """What a "not reproduced" excludes: each measure that confidently fell short, with the
     bound of its interval in points (and on the verdict's scale)."""
     measures = [
@@ -508,7 +519,7 @@ def evaluate(spec: ClaimSpec, df: pd.DataFrame) -> Claim:
     if scale_dependent:
         detail += (
             f" **Scale-dependent:** on the error scale ({signed_pct(error_effect)} "
-            f"{_interval(error_ci)}, margin {error_margin.text()}) the verdict would be "
+            f"{interval_text(error_ci)}, margin {error_margin.text()}) the verdict would be "
             f"{error_verdict}."
         )
     claim = dict(
@@ -546,14 +557,10 @@ def evaluate(spec: ClaimSpec, df: pd.DataFrame) -> Claim:
         scale_dependent=scale_dependent,
         nets_recipe=recipe,
     )
-    claim["bound"] = _bound(spec, found, claim) if verdict == NOT_REPRODUCED else ""
+    claim["bound"] = _bound(spec, claim) if verdict == NOT_REPRODUCED else ""
     if claim["bound"]:
         claim["detail"] += f" Not reproduced: it excludes {claim['bound']}."
     return Claim(**claim)
-
-
-def _interval(ci: Interval) -> str:
-    return "n/a" if np.isnan(ci[0]) else f"[{signed_pct(ci[0])}, {signed_pct(ci[1])}]"
 
 
 def all_claims(df: pd.DataFrame, check: convergence.Convergence | None = None) -> list[Claim]:

@@ -11,7 +11,7 @@ from ..training.status import CHANCE, STATUSES, TRAINED
 from ..treatments import BY_NAME, CAFFE, is_random
 from . import convergence, measures
 from .claims import NOT_JUDGED, PAPER_GAIN, REGISTRY, Claim
-from .measured import pct, points, signed_pct
+from .measured import interval_text, pct, points, signed_pct
 from .nets import (
     DISPLAY_NAMES,
     NET_KEYS,
@@ -67,7 +67,7 @@ def margins_markdown() -> str:
 
 
 def _ci(low: float, high: float) -> str:
-    return "n/a" if pd.isna(low) else f"[{signed_pct(low)}, {signed_pct(high)}]"
+    return interval_text((low, high))
 
 
 def _verdict_text(claim: Claim) -> str:

@@ -82,6 +82,11 @@ def points(x: float) -> str:
     return "n/a" if pd.isna(x) else f"{100 * x:+.2f}"
 
 
+def interval_text(ci: Interval) -> str:
+    """'[+1.2%, +3.4%]' on the gain or error scale; 'n/a' without an interval."""
+    return "n/a" if pd.isna(ci[0]) else f"[{signed_pct(ci[0])}, {signed_pct(ci[1])}]"
+
+
 def ns_text(ns: Iterable[int]) -> str:
     return ",".join(str(n) for n in sorted(set(ns)))
 
