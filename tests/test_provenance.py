@@ -73,3 +73,58 @@ def test_every_cli_step_has_a_fingerprint_covering_what_it_imports():
     assert set(steps) == set(provenance.STEP_MODULES)
     for step, imported in steps.items():
         assert imported <= set(provenance.modules_of(step)), step
+
+
+def _code_of_a_copy(tmp_path, edit) -> provenance.Code:
+    """The fingerprints of a copy of the package with `edit(package_dir)` applied."""
+    import shutil
+
+    copy = tmp_path / provenance.PACKAGE_NAME
+    shutil.copytree(provenance.PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    edit(copy)
+    code = provenance.CODE
+    parts = {name: code.step_modules[name] for name in code.parts}
+    return provenance.Code(copy, provenance.STEP_MODULES, code.step_functions, parts)
+
+
+def test_a_new_argument_of_one_step_changes_only_that_steps_fingerprint(tmp_path):
+    def edit(package):
+        steps = package / "steps.py"
+        old = '(Arg("table"), Arg("claims-html"), Arg("summary-html"), Arg("nets"))'
+        assert old in steps.read_text()
+        steps.write_text(steps.read_text().replace(old, old[:-1] + ', optional("extra"))'))
+
+    edited = _code_of_a_copy(tmp_path, edit)
+    changed = {
+        step
+        for step in provenance.STEP_MODULES
+        if edited.code_fingerprint(step) != provenance.code_fingerprint(step)
+    }
+    assert changed == {"tables"}
+
+
+def test_a_nets_key_covers_the_reader_of_its_own_data_and_no_other(tmp_path):
+    from transferability_runtime import plan
+
+    from .support import tiny_config
+
+    def edit(package):
+        loader = package / "data" / "store_loader.py"
+        loader.write_text(loader.read_text() + "\nEXTRA = 1\n")
+
+    edited = _code_of_a_copy(tmp_path, edit)
+    assert edited.code_fingerprint("read-stored") != provenance.code_fingerprint("read-stored")
+    for step in ("train-cell", "train-base", "train-reference", "read-imagefolder"):
+        assert edited.code_fingerprint(step) == provenance.code_fingerprint(step), step
+    assert "data.store_loader" not in provenance.modules_of("train-cell")
+
+    def keys(code, stored):
+        paths = {"stored": stored, "generated": False}
+        config = tiny_config()
+        config["dataset"]["resize"] = 32
+        p = plan.Plan(config, paths, code.code_fingerprint, "data")
+        return p.cell("random0", "B", "transfer", 3, 0), p.base("random0", "A", 0)
+
+    # Fashion-MNIST nets (tensors) keep their keys; nets read through a store get new ones.
+    assert keys(edited, stored=False) == keys(provenance.CODE, stored=False)
+    assert set(keys(edited, stored=True)).isdisjoint(keys(provenance.CODE, stored=True))

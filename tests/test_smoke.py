@@ -204,7 +204,9 @@ def test_the_smoke_run_on_the_cpu_end_to_end(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     results = tmp_path / "results/smoke"
     report = (results / "smoke_report.md").read_text()
-    assert f"**{smoke_report.GOOD}: 22 training jobs, all on the CPU" in report
+    # 22 nets and the task distance's reference net, each checked for its device.
+    assert f"**{smoke_report.GOOD}: 23 training jobs, all on the CPU" in report
+    assert "| reference net seed0 |" in report
     assert report in result.stdout  # printed when the run ends
     metrics = sorted(results.glob("*/**/metrics.json"))
     assert len(metrics) == 22

@@ -287,6 +287,12 @@ def cell_metrics():
     return [f"{CELL_DIR}/metrics.json".format(**vars(c)) for c in grid.cells(config)]
 
 
+def training_records():
+    """What every training job records of where it ran: each net's metrics and the
+    reference net's record (the smoke report reads them all)."""
+    return [*base_metrics(), *cell_metrics(), REFERENCE_FEATURES]
+
+
 def base_models():
     return [f"{BASE_DIR}/model.pt".format(**vars(b)) for b in grid.bases(config)]
 

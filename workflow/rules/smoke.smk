@@ -14,7 +14,7 @@ onsuccess:
 onerror:
     print_job_errors()
     if config["smoke_report"]:
-        expected = base_metrics() + cell_metrics()
+        expected = training_records()
         text, _ = smoke_report.report(
             [p for p in expected if Path(p).exists()], RESULTS, expected
         )
@@ -25,7 +25,7 @@ onerror:
 rule smoke_report:
     """Where each training job ran (node, device, torch, CUDA, bf16, images/s); fails if a job given a GPU trained on the CPU."""
     input:
-        metrics=ancient(base_metrics() + cell_metrics()),
+        metrics=ancient(training_records()),
         stale=stale(SMOKE_REPORT),
     output:
         SMOKE_REPORT,

@@ -6,7 +6,10 @@ module they import, transitively. The hash is of each module's syntax tree witho
 docstrings: comments, docstrings and formatting do not change what a step computes, so
 they rerun nothing. A module may name registry values (`PROVENANCE_DATA`) that are data,
 not code: a job's key holds the one entry it uses instead (a treatment's colour is not
-its nets' code).
+its nets' code). The step table is seen by each step as its own entry and function only.
+What a training step runs for one kind of data alone (the store's reader, imported by name:
+data/readers.py) is a part of its own (`read-stored`), which the key of a net on that
+data adds.
 
 Every output of a step gets a *record* beside it (`<output>.prov.json`, `records.py`):
 the job's key (a digest of its settings, its code and its inputs' keys, computed by the
@@ -22,6 +25,7 @@ import hashlib
 from pathlib import Path
 
 from . import steps
+from .data import readers
 
 PACKAGE = Path(__file__).resolve().parent
 PACKAGE_NAME = PACKAGE.name
@@ -72,6 +76,29 @@ def _targets(node: ast.Assign | ast.AnnAssign) -> list[ast.expr]:
     return node.targets if isinstance(node, ast.Assign) else [node.target]
 
 
+def _keep_own_entry(tree: ast.Module, step: str) -> None:
+    """The table `STEPS = (Step("name", ...), ...)` in the tree reduced to `step`'s own
+    entry: another step's arguments are not this step's code (a new argument of one step
+    reruns only that step)."""
+    for node in tree.body:
+        if not isinstance(node, ast.Assign | ast.AnnAssign) or not isinstance(
+            node.value, ast.Tuple
+        ):
+            continue
+        if not any(isinstance(t, ast.Name) and t.id == "STEPS" for t in _targets(node)):
+            continue
+        node.value.elts = [
+            entry
+            for entry in node.value.elts
+            if not (
+                isinstance(entry, ast.Call)
+                and entry.args
+                and isinstance(entry.args[0], ast.Constant)
+                and entry.args[0].value != step
+            )
+        ]
+
+
 class Code:
     """The code of one package's steps. A module is named by its path in the package
     (`training.jobs` is training/jobs.py); a module of a sibling package that it imports
@@ -83,8 +110,13 @@ class Code:
         package: Path,
         step_modules: dict[str, tuple[str, ...]],
         step_functions: dict[str, str] | None = None,  # step -> its function in steps.py
+        # Code a step runs for some data only, imported by name ("read-stored": the store's
+        # reader, data/readers.py): fingerprinted like a step, without the command line.
+        parts: dict[str, tuple[str, ...]] | None = None,
     ):
-        self.package, self.name, self.step_modules = package, package.name, step_modules
+        self.package, self.name = package, package.name
+        self.step_modules = {**step_modules, **(parts or {})}
+        self.parts = set(parts or ())
         self.step_functions = step_functions or {}
         # Keyed by (module, step): the step table is seen per step.
         self._trees: dict[tuple, ast.Module] = {}
@@ -150,6 +182,7 @@ class Code:
                     for node in tree.body
                     if not (isinstance(node, ast.FunctionDef) and node.name in others)
                 ]
+                _keep_own_entry(tree, step)
             self._trees[view] = tree
         return self._trees[view]
 
@@ -183,6 +216,7 @@ class Code:
             raise KeyError(f"unknown step {step!r}; known: {sorted(self.step_modules)}")
         seen: set[str] = set()
         common = [m for m in COMMON_MODULES if self.source_file(m) is not None]
+        common = [] if step in self.parts else common
         todo = [*self.step_modules[step], *common]
         while todo:
             module = todo.pop()
@@ -207,6 +241,14 @@ class Code:
 # The package modules each `python -m transferability STEP` calls into, as steps.py
 # declares them.
 STEP_MODULES = {step.name: step.modules for step in steps.STEPS}
-CODE = Code(PACKAGE, STEP_MODULES, {step.name: step.run.__name__ for step in steps.STEPS})
+# The reader of each kind of cache, which a training step imports by name: a net's key
+# adds the one of its own data (transferability_runtime/plan.py).
+READER_PARTS = {f"read-{kind}": (module,) for kind, module in readers.READERS.items()}
+CODE = Code(
+    PACKAGE,
+    STEP_MODULES,
+    {step.name: step.run.__name__ for step in steps.STEPS},
+    READER_PARTS,
+)
 source_file, resolve, modules_of = CODE.source_file, CODE.resolve, CODE.modules_of
 code_fingerprint = CODE.code_fingerprint

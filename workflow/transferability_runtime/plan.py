@@ -102,6 +102,14 @@ class Plan:
         settings = grid.split_settings(self.config, split)
         return self.key("make-split", settings, self.code("make-split"), [self.cache()])
 
+    def training_code(self, step: str):
+        """The code a training step runs on this config's data: the step's, and the reader
+        of its kind of cache where it has one (imported by name: data/readers.py)."""
+        kind = "stored" if self.paths["stored"] else None
+        if kind is None and self.config["dataset"]["name"] in sources.STREAMED:
+            kind = "imagefolder"
+        return self.code(step) if kind is None else [self.code(step), self.code(f"read-{kind}")]
+
     def _net(self, step, split, target, treatment, n, seed, base) -> str:
         net = {"split": split, "target": target, "treatment": treatment, "n": n, "seed": seed}
         # How the store is read (settings["feed"]: threads, prefetch, RAM) changes no
@@ -112,7 +120,8 @@ class Plan:
             "train": {k: v for k, v in train.items() if k != "feed"},
             "treatment": treatments.training_entry(treatment),
         }
-        return self.key(step, settings, self.code(step), [self.cache(), self.split(split), base])
+        inputs = [self.cache(), self.split(split), base]
+        return self.key(step, settings, self.training_code(step), inputs)
 
     @functools.cache
     def base(self, split: str, half: str, seed: int) -> str:
@@ -144,7 +153,8 @@ class Plan:
         settings = grid.reference_settings(self.config)
         settings = {k: v for k, v in settings.items() if k != "feed"}  # as for the nets
         settings["seed"] = grid.reference_seed(self.config)
-        return self.key("train-reference", settings, self.code("train-reference"), [self.cache()])
+        code = self.training_code("train-reference")
+        return self.key("train-reference", settings, code, [self.cache()])
 
     @functools.cache
     def distance(self) -> str:
@@ -180,7 +190,8 @@ class Plan:
         out |= dict.fromkeys(p["figures"], self.after_table("figures", figures))
         out |= dict.fromkeys(p["claims"], self.after_table("claims", registry("naming")))
         out |= dict.fromkeys(p["tables"], self.after_table("tables", registry("naming")))
-        out[p["smoke"]] = self.key("smoke-report", None, self.code("smoke-report"), self._metrics())
+        trained = [*self._metrics(), self.reference()]  # what the smoke report reads
+        out[p["smoke"]] = self.key("smoke-report", None, self.code("smoke-report"), trained)
         return out
 
 

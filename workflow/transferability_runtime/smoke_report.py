@@ -1,7 +1,8 @@
 """The smoke run's report (config/smoke.yaml; its images: smoke_images.py): a few minutes
 that tell a cluster user whether the set-up works before the paper's grid is launched.
 
-`report` reads every training job's metrics (jobinfo.py) and writes a short Markdown
+`report` reads every training job's metrics (jobinfo.py), the reference net's record
+(reference_net.json) among them, and writes a short Markdown
 report: where each job ran, on which device, with which torch and CUDA, whether bf16
 autocast was on, images per second, and what went wrong with the fix. A training job
 that was given a GPU but trained on the CPU makes the run NOT GOOD (non-zero exit of the
@@ -23,11 +24,15 @@ GOOD, NOT_GOOD = "SMOKE RUN GOOD", "SMOKE RUN NOT GOOD"
 def _log_of(metrics: Path, results: Path) -> Path:
     """<results>/cells/<split>/.../seed0/metrics.json -> <results>/logs/train_cell/.../seed0.log"""
     kind, *rest = metrics.parent.relative_to(results).parts
+    if kind == "task_distance":  # <results>/task_distance/reference_net.json
+        return results / "logs" / "train_reference.log"
     rule = {"base": "train_base", "cells": "train_cell"}[kind]
     return results.joinpath("logs", rule, *rest[:-1], f"{rest[-1]}.log")
 
 
 def _name(m: dict) -> str:
+    if m["treatment"] == "reference":  # the task distance's net on every class
+        return f"reference net seed{m['seed']}"
     if m["treatment"] == "base":
         return f"base {m['split']}/{m['target']} seed{m['seed']}"
     return f"{m['treatment']} {m['split']}/{m['target']} n{m['n']} seed{m['seed']}"

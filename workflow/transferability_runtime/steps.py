@@ -55,7 +55,7 @@ CODE = provenance.Code(
 
 def code_fingerprint(step: str) -> str:
     """The fingerprint of the code any step runs (provenance.py)."""
-    if step in provenance.STEP_MODULES:
+    if step in provenance.CODE.step_modules:
         return provenance.code_fingerprint(step)
     return CODE.code_fingerprint(step)
 

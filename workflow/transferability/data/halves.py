@@ -1,7 +1,8 @@
 """One half's train/val/test images as a training job takes them, whichever kind of cache
 its dataset has: a tensor cache (normalised here), an ImageFolder index (streamed by
-imagefolder.py) or a decoded store (store_loader.py). The split file is checked against
-the data first, so a stale or hand-edited one fails naming the file, not in an IndexError.
+imagefolder.py) or a decoded store (store_loader.py), the readers readers.py names. The
+split file is checked against the data first, so a stale or hand-edited one fails naming
+the file, not in an IndexError.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import torch
 
 from ..errors import DataError
+from . import readers
 from .cache import load_cache
 from .splits import validate_split
 
@@ -41,14 +43,9 @@ def load_half(
     check_indices(cache_path, cache, half, record, split_path, split)
     relabel = torch.full((len(cache["classes"]),), -1, dtype=torch.int64)
     relabel[torch.tensor(half["class_indices"])] = torch.arange(len(half["class_indices"]))
-    if cache.get("kind") == "imagefolder":  # too big for memory: streamed from disk
-        from .imagefolder import load_half as stream_half
-
-        return stream_half(cache, half, relabel, workers=torch.get_num_threads())
-    if cache.get("kind") == "stored":  # decoded once: rows of a memory-mapped file
-        from .store_loader import load_half as stored_half
-
-        return stored_half(cache_path, cache, half, relabel, feed=feed)
+    reader = readers.reader(cache.get("kind"))  # streamed, or rows of a decoded store
+    if reader is not None:
+        return reader.read_half(cache_path, cache, half, relabel, feed)
     return _tensor_half(cache, half, relabel)
 
 

@@ -182,6 +182,13 @@ class Stream:
         return iter(self._loader([list(range(i, min(i + size, n))) for i in range(0, n, size)]))
 
 
+def read_half(index_path, index: dict, half: dict, relabel, feed=None) -> dict:
+    """The half as halves.load_half asks every reader (readers.py); `feed` is the store's."""
+    import torch
+
+    return load_half(index, half, relabel, workers=torch.get_num_threads())
+
+
 def load_half(index: dict, half: dict, relabel, workers: int) -> dict:
     """Streams of a half's train (random crops), val and test (centre crops) images."""
     import torch

@@ -200,6 +200,9 @@ def load_half(descriptor_path, descriptor: dict, half: dict, relabel, feed=None)
     return parts
 
 
+read_half = load_half  # as halves.load_half asks every reader (readers.py)
+
+
 def in_memory_half(descriptor_path, descriptor: dict, half: dict, pin: bool = False):
     """The half's rows read once, in file order, into one uint8 tensor in RAM (page-locked
     if `pin` and CUDA is present), and the store rows it holds (ascending: row i of the

@@ -13,6 +13,7 @@ import json
 
 import torch
 
+from .. import jobinfo
 from ..atomic import torch_save, write_text
 from ..data.cache import load_cache
 from ..data.halves import load_half
@@ -72,6 +73,15 @@ def train_reference(*, cache, seed, settings, threads, out_model, out_features, 
         "feature_layer": models.LAYER_NAMES[FEATURE_STAGE],
         "settings": settings,
         **stats,
+        # Where it ran, as every net records it: the smoke report checks its GPU use too.
+        "treatment": "reference",
+        "epochs": outcome.epochs_run,
+        "train_seconds": outcome.train_seconds,
+        "train_images": len(half["train_idx"]),
+        "device": outcome.device,
+        "threads": threads,
+        **jobinfo.record(outcome.device, settings["recipe"].get("precision", "fp32")),
+        **jobinfo.software(),
     }
     torch_save({"state_dict": net.to("cpu").state_dict(), "seed": seed}, out_model)
     write_text(out_features, json.dumps(record, indent=1, sort_keys=True))
