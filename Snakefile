@@ -33,7 +33,6 @@ validate(config, str(CONFIG_SCHEMA))  # fills in the schema's defaults
 
 
 include: "workflow/rules/common.smk"
-include: "workflow/rules/provenance.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/aggregate.smk"
@@ -63,5 +62,4 @@ rule all:
         CLAIMS,
         REPORT_TABLES,
         kept_outputs(),
-        STALE_MARKERS.values(),
         [SMOKE_REPORT] if config["smoke_report"] else [],

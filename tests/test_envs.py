@@ -205,7 +205,7 @@ def rule_env_and_step(block: str) -> tuple[Path, str]:
     return (REPO / "workflow/rules" / env).resolve(), step
 
 
-# The rules that run a step of the packages (mark_stale runs only echo and rm).
+# The rules that run a step of the packages.
 RULES = sorted((name, block) for name, block in rules().items() if "step_command(" in block)
 
 

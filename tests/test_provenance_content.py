@@ -126,6 +126,32 @@ def test_a_hand_edited_top1_retrains_that_net(clone):
     assert jobs >= DOWNSTREAM and not bases() & jobs
 
 
+def test_a_run_for_one_file_remakes_it_when_its_record_is_stale(clone):
+    """Named targets are judged by their records as `all` is: a hand-edited metrics file
+    asked for by its path is remade, and nothing else."""
+    cell = "results/cells/random0/B/transfer/n7/seed0/metrics.json"
+    with no_metadata(clone), replaced(clone / cell, '"top1": ', '"top1": 0.97, "was": '):
+        jobs = planned_jobs(clone, targets=(cell,))
+    assert jobs == {("train_cell", "random0", "B", "transfer", "7", "0")}
+
+
+def test_a_run_for_one_file_remakes_a_stale_net_it_is_made_from_and_no_other(clone):
+    """AnB at n = 7 on B is made from base A: with that base's record stale, a run for the
+    cell retrains the base and the cell; the other stale cells wait for a run that needs
+    them."""
+    cell = "results/cells/random0/B/transfer/n7/seed0/metrics.json"
+    base = clone / "results/base/random0/A/seed0/metrics.json"
+    with no_metadata(clone), replaced(base, '"top1": ', '"top1": 0.97, "was": '):
+        jobs = planned_jobs(clone, targets=(cell,))
+        everything = planned_jobs(clone)
+    assert jobs == {
+        ("train_base", "random0", "A", "0"),
+        ("train_cell", "random0", "B", "transfer", "7", "0"),
+    }
+    # A run of `all` remakes every net made from that base (its checkpoint is remade too).
+    assert ("train_cell", "random0", "B", "transfer", "1", "0") in everything
+
+
 def test_a_table_of_another_grid_is_refused_by_the_steps_that_read_it(clone, tmp_path):
     """Case 5: a summary.parquet copied in from another run: remade at the start, and
     refused by the claims step run by hand with the key the plan gives."""
@@ -163,6 +189,24 @@ def test_an_output_with_a_future_time_changes_nothing(clone):
         assert path.exists() and records.problem(path, records.read(path)["key"]) is None
     finally:
         os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+
+def test_a_stale_output_dated_in_the_future_is_named_with_its_fix(clone):
+    """The one case a note cannot tell Snakemake (its time is not newer than the output):
+    the run stops at the start naming the file and what to do, and deletes nothing."""
+    from .test_rerun import run_snakemake
+
+    cell = "results/cells/random0/B/transfer/n7/seed0/metrics.json"
+    path = clone / cell
+    before = path.stat()
+    ahead = time.time() + 86400
+    with no_metadata(clone), replaced(path, '"top1": ', '"top1": 0.97, "was": '):
+        os.utime(path, (ahead, ahead))
+        result = run_snakemake(clone, "--dry-run")
+        assert path.exists()
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert result.returncode != 0
+    assert cell in result.stdout + result.stderr and "delete it" in result.stdout + result.stderr
 
 
 def test_a_docstring_edit_reruns_nothing(clone):

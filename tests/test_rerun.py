@@ -57,11 +57,12 @@ def clone(tmp_path_factory):
 JOB_LINE = re.compile(r"^(?:local)?rule (\w+):$")
 
 
-def planned_jobs(clone: Path, change: dict | None = None) -> set[tuple]:
-    """The jobs a dry run would execute (without `all`): (rule, *wildcard values)."""
+def planned_jobs(clone: Path, change: dict | None = None, targets=()) -> set[tuple]:
+    """The jobs a dry run (for `targets`, default `all`) would execute (without `all`):
+    (rule, *wildcard values)."""
     if change is not None:
         (clone / "change.yaml").write_text(yaml.safe_dump(change))
-    result = run_snakemake(clone, "--dry-run", change=change is not None)
+    result = run_snakemake(clone, "--dry-run", *targets, change=change is not None)
     assert result.returncode == 0, result.stderr[-5000:]
     jobs, rule = [], None
     for line in result.stdout.splitlines():
@@ -71,8 +72,7 @@ def planned_jobs(clone: Path, change: dict | None = None) -> set[tuple]:
         elif line.strip().startswith("wildcards:") and jobs:
             values = line.split(":", 1)[1].split(",")
             jobs[-1] += [v.split("=", 1)[1].strip() for v in values]
-    # mark_stale: the marker that makes Snakemake rerun a job whose record is stale.
-    return {tuple(j) for j in jobs if j[0] not in ("all", "mark_stale")}
+    return {tuple(j) for j in jobs if j[0] != "all"}
 
 
 def cells(treatments=TREATMENTS, ns=("1", "7"), split="random0", seed="0") -> set[tuple]:
@@ -112,14 +112,13 @@ def test_a_fine_tuning_setting_reruns_only_the_fine_tuned_cells(clone):
     jobs = planned_jobs(clone, {"training": {"finetune": {"lr": 0.01}}})
     fine_tuned = tuple(t for t in TREATMENTS if treatments.BY_NAME[t].fine_tunes)
     assert jobs == cells(fine_tuned) | DOWNSTREAM
-    # docs/reruns.md's way to see the plan: a table of jobs per rule (and one stale-marker
-    # job for each job that is remade).
+    # docs/reruns.md's way to see the plan: a table of jobs per rule.
     result = run_snakemake(clone, "--dry-run", "--quiet", "rules", change=True)
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, re.M))
     remade = len(cells(fine_tuned)) + len(DOWNSTREAM)
-    assert counts == {"mark_stale": str(remade), "train_cell": str(len(cells(fine_tuned))),
+    assert counts == {"train_cell": str(len(cells(fine_tuned))),
                       "aggregate": "1", "figures": "1", "claims": "1", "tables": "1", "all": "1",
-                      "total": str(2 * remade + 1)}  # fmt: skip
+                      "total": str(remade + 1)}  # fmt: skip
 
 
 @pytest.mark.invalidation

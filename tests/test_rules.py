@@ -25,7 +25,6 @@ def test_the_workflow_has_the_designed_rules():
         "tables",
         "make_smoke_images",
         "smoke_report",
-        "mark_stale",
     }
 
 

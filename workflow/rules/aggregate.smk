@@ -1,9 +1,7 @@
 rule task_distance:
     """Each split's distance between its halves, in the reference net's features."""
     input:
-        stale=stale(DISTANCES),
-        features=ancient(REFERENCE_FEATURES),
-        splits=ancient(split_files()),
+        unpack(made_from(DISTANCES, features=REFERENCE_FEATURES, splits=split_files())),
     output:
         DISTANCES,
     log:
@@ -30,9 +28,15 @@ rule task_distance:
 rule aggregate:
     """Every net's metrics into one tidy table (parquet, and CSV beside it)."""
     input:
-        stale=stale(SUMMARY, SUMMARY_CSV, HISTORY),
-        metrics=ancient(base_metrics() + cell_metrics()),
-        distances=ancient(DISTANCES),
+        unpack(
+            made_from(
+                SUMMARY,
+                SUMMARY_CSV,
+                HISTORY,
+                metrics=base_metrics() + cell_metrics(),
+                distances=DISTANCES,
+            )
+        ),
     output:
         table=SUMMARY,
         csv=SUMMARY_CSV,
@@ -63,9 +67,7 @@ rule aggregate:
 rule figures:
     """The paper's Figures 2 and 3 from the table, and every net's training curves."""
     input:
-        stale=stale(*FIGURES, CURVES),
-        table=ancient(SUMMARY),
-        history=ancient(HISTORY),
+        unpack(made_from(*FIGURES, CURVES, table=SUMMARY, history=HISTORY)),
     output:
         figure2=report(FIGURES[0], caption="../report/figure2.rst", category="Figures"),
         figure3=report(FIGURES[1], caption="../report/figure3.rst", category="Figures"),
@@ -100,8 +102,7 @@ rule figures:
 rule claims:
     """A verdict on each of the paper's claims, with effect sizes and intervals."""
     input:
-        stale=stale(CLAIMS),
-        table=ancient(SUMMARY),
+        unpack(made_from(CLAIMS, table=SUMMARY)),
     output:
         report(CLAIMS, caption="../report/claims.rst", category="Claims"),
     log:

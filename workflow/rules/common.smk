@@ -9,6 +9,7 @@ import sys
 import time
 
 from transferability import grid, layers, records
+from transferability.atomic import write_text
 from transferability.data import sources
 from transferability.errors import PipelineError
 from transferability_runtime import configcheck, partition_check, plan, runcheck, steps
@@ -160,9 +161,9 @@ STORE, STORE_PIXELS = PATHS["store"], PATHS["pixels"]
 
 # ---------------------------------------------------------------------------- provenance
 # Every job's key (transferability_runtime/plan.py) and, at the start of the run, every
-# existing output whose record does not match it: such a job gets one more input, a marker
-# that rule mark_stale makes (a temp file), so Snakemake reruns it and what is made from
-# it. File times and Snakemake's metadata decide nothing here: the same holds after
+# existing output whose record does not match it: such a job gets one more input, a note
+# written now (write_notes), so Snakemake reruns it and what is made from it, for any
+# target. The records decide, not file times or Snakemake's metadata: the same holds after
 # `rm -rf .snakemake`, and a dry run shows exactly what a run would remake.
 # The dataset's files are hashed once, then known by size, mtime, ctime and inode: that
 # cache is Snakemake's folder's (deleting it costs one hashing of the sources).
@@ -195,32 +196,64 @@ if STALE:
     )
 
 
-def new_marker(key):
-    """A marker file that does not exist yet (`<key>.<i>`): a missing input is what makes
-    Snakemake rerun a job, whatever the times and its metadata say."""
-    i = 1
-    while Path(f"{STALE_DIR}/{key}.{i}").exists():
-        i += 1
-    return f"{STALE_DIR}/{key}.{i}"
+def future_dated(paths):
+    """Those of PATHS dated after now (a clock skewed between hosts sharing results/)."""
+    now = time.time()
+    return [p for p in paths if Path(p).exists() and Path(p).stat().st_mtime > now]
 
 
-# One marker per stale job, inputs of `all` too: Snakemake makes a missing file only where
-# a job that runs needs it, so the markers are targets of their own.
-STALE_MARKERS = {EXPECTED[path]: new_marker(EXPECTED[path]) for path in STALE}
+def write_notes(stale):
+    """One note per stale job, written now, which the job takes as an input: newer than
+    its outputs, so Snakemake reruns it whichever target asked for it (its own outputs or
+    one made from them). The note says why; the time in it keeps its content new, as
+    Snakemake compares an input's checksum too. Notes of jobs no longer stale go."""
+    notes = {}
+    for path, why in stale.items():
+        notes.setdefault(EXPECTED[path], []).append(f"{path}: {why}")
+    folder = Path(STALE_DIR)
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.iterdir():
+        if old.is_file() and old.name not in notes:
+            old.unlink()
+    for key, why in notes.items():
+        write_text(folder / key, "\n".join([*why, f"(noted {time.time_ns()})", ""]))
+    return {key: f"{STALE_DIR}/{key}" for key in notes}
 
 
-def stale(*patterns):
-    """An input function: the marker (rule mark_stale) of a job whose existing output is
-    stale, so Snakemake reruns it and what is made from it; nothing otherwise."""
+if ahead := future_dated(STALE):
+    raise WorkflowError(
+        f"{ahead[0]} (and {len(ahead) - 1} more) is not what the config and code make now "
+        f"({STALE[ahead[0]]}) and is dated in the future (a clock skewed between hosts "
+        "sharing results/?), so Snakemake would keep it: delete it (nothing the config "
+        "makes is lost) and run again"
+    )
+STALE_NOTES = write_notes(STALE) if workflow.is_main_process else {}
 
-    def marker(wildcards):
-        for pattern in patterns:
-            path = pattern.format(**wildcards)
-            if path in STALE:
-                return STALE_MARKERS[EXPECTED[path]]
-        return []
 
-    return marker
+def filled(value, wildcards):
+    """An input's path(s) for one job: a pattern, a list of them or a function."""
+    if callable(value):
+        return value(wildcards)
+    if isinstance(value, str):
+        return value.format(**wildcards)
+    return [path.format(**wildcards) for path in value]
+
+
+def made_from(*outputs, **inputs):
+    """A rule's named inputs (`unpack` it), for the job making OUTPUTS (patterns). Each is
+    `ancient`: file times decide nothing. A job whose existing output is stale gets its
+    note (write_notes) and its inputs plain instead, as Snakemake does not judge a job
+    below one that reruns and reaches it only through inputs that are not ancient. An
+    input is a pattern, a list of paths or a function of the wildcards."""
+
+    def given(wildcards):
+        paths = {name: filled(value, wildcards) for name, value in inputs.items()}
+        for pattern in outputs:
+            if (path := pattern.format(**wildcards)) in STALE:
+                return paths | {"stale": STALE_NOTES[EXPECTED[path]]}
+        return {name: ancient(value) for name, value in paths.items()}
+
+    return given
 
 
 def provenance(step):

@@ -1,7 +1,7 @@
 rule make_smoke_images:
     """A small ImageFolder of generated JPEGs (dataset.generate): data the smoke run brings along."""
     input:
-        stale=stale(GENERATED_ROOT),
+        unpack(made_from(GENERATED_ROOT)),
     output:
         directory(GENERATED_ROOT),
     log:
@@ -28,8 +28,7 @@ rule make_smoke_images:
 rule prepare_data:
     """Read the raw IDX files once into a tensor cache every training job loads."""
     input:
-        ancient(GENERATED_IMAGES),
-        stale=stale(DATA_INDEX),
+        unpack(made_from(DATA_INDEX, images=GENERATED_IMAGES)),
     output:
         DATA_INDEX,
     log:
@@ -58,8 +57,7 @@ rule prepare_data:
 rule store_images:
     """Every image decoded once, 256 x 256 uint8 in one memory-mapped file (data/store.py)."""
     input:
-        stale=stale(STORE),
-        index=ancient(DATA_INDEX),
+        unpack(made_from(STORE, index=DATA_INDEX)),
     output:
         cache=STORE,
         pixels=STORE_PIXELS,
@@ -89,8 +87,7 @@ rule store_images:
 rule make_split:
     """Classes into halves A/B and the train/val/test images of each half."""
     input:
-        stale=stale(SPLIT_FILE),
-        cache=ancient(DATA_CACHE),
+        unpack(made_from(SPLIT_FILE, cache=DATA_CACHE)),
     output:
         SPLIT_FILE,
     log:

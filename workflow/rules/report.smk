@@ -1,8 +1,7 @@
 rule tables:
     """The claims and summary tables as HTML for `snakemake --report`, and which nets each figure and claim used."""
     input:
-        stale=stale(*REPORT_TABLES),
-        table=ancient(SUMMARY),
+        unpack(made_from(*REPORT_TABLES, table=SUMMARY)),
     output:
         claims=report(
             f"{RESULTS}/report/claims.html",

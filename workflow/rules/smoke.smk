@@ -25,8 +25,7 @@ onerror:
 rule smoke_report:
     """Where each training job ran (node, device, torch, CUDA, bf16, images/s); fails if a job given a GPU trained on the CPU."""
     input:
-        metrics=ancient(training_records()),
-        stale=stale(SMOKE_REPORT),
+        unpack(made_from(SMOKE_REPORT, metrics=training_records())),
     output:
         SMOKE_REPORT,
     log:

@@ -1,9 +1,14 @@
 rule train_base:
     """A base net: all eight layers trained on one half (the n = 0 points)."""
     input:
-        stale=stale(f"{BASE_DIR}/model.pt", f"{BASE_DIR}/metrics.json"),
-        cache=ancient(DATA_CACHE),
-        split=ancient(SPLIT_FILE),
+        unpack(
+            made_from(
+                f"{BASE_DIR}/model.pt",
+                f"{BASE_DIR}/metrics.json",
+                cache=DATA_CACHE,
+                split=SPLIT_FILE,
+            )
+        ),
     output:
         model=f"{BASE_DIR}/model.pt",
         metrics=f"{BASE_DIR}/metrics.json",
@@ -40,10 +45,14 @@ rule train_base:
 rule train_cell:
     """One transfer cell: layers 1..n from a base net (or random), chopped and retrained."""
     input:
-        stale=stale(f"{CELL_DIR}/metrics.json"),
-        cache=ancient(DATA_CACHE),
-        split=ancient(SPLIT_FILE),
-        base=ancient(cell_base),
+        unpack(
+            made_from(
+                f"{CELL_DIR}/metrics.json",
+                cache=DATA_CACHE,
+                split=SPLIT_FILE,
+                base=cell_base,
+            )
+        ),
     output:
         metrics=f"{CELL_DIR}/metrics.json",
     log:
@@ -84,8 +93,7 @@ rule train_cell:
 rule train_reference:
     """The task distance's reference net: every class at once; its fc7 class means."""
     input:
-        stale=stale(REFERENCE_MODEL, REFERENCE_FEATURES),
-        cache=ancient(DATA_CACHE),
+        unpack(made_from(REFERENCE_MODEL, REFERENCE_FEATURES, cache=DATA_CACHE)),
     output:
         model=REFERENCE_MODEL,
         features=REFERENCE_FEATURES,

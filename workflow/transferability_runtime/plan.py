@@ -234,8 +234,11 @@ def stale(expected: dict[str, str]) -> dict[str, str]:
         if why is not None:
             found[path] = why
     # Inputs are `ancient` to Snakemake (file times decide nothing), so what is made from a
-    # remade output is named here: every existing output with a stale or missing input.
-    remade = set(found) | {path for path in expected if not Path(path).exists()}
+    # remade output is named here: every existing output with a stale or missing input. A
+    # job that reruns remakes all its outputs (a base net's checkpoint with its metrics).
+    remade = {path for path in expected if not Path(path).exists()}
+    rerun = {expected[path] for path in set(found) | remade}
+    remade |= {path for path, key in expected.items() if key in rerun}
     while True:
         more = {
             path: f"it was made from {source}, which is remade"
