@@ -72,7 +72,7 @@ rule store_images:
         **resources("data"),
     params:
         provenance=provenance("store-images"),
-        settings=lambda wc: settings_json({"resize": config["dataset"]["resize"]}),
+        settings=lambda wc: settings_json(grid.store_settings(config)),
     shell:
         step_command(
             "store-images",

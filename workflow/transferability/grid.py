@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .data import feed, sources
+from .data import feed, sources, store_jpeg
 from .data.splits import HALVES, resolve_groups
 from .errors import ConfigError
 from .treatments import BY_NAME, CELL_TREATMENTS, REGISTRY, source_half  # noqa: F401  (re-exported)
@@ -90,6 +90,18 @@ def subset_settings(config: dict) -> dict:
 def reference_seed(config: dict) -> int:
     """The seed of the task distance's reference net: the run's first."""
     return config["seeds"][0]
+
+
+def store_settings(config: dict) -> dict:
+    """What rule store_images makes the store from: the size, and the form where the config
+    names one (absent: raw rows, so the settings of existing stores stay the same)."""
+    dataset = config["dataset"]
+    settings = {"resize": dataset["resize"]}
+    if "store_format" in dataset:
+        settings["format"] = dataset["store_format"]
+        if settings["format"] == "jpeg":
+            settings["quality"] = dataset.get("store_quality", store_jpeg.QUALITY_DEFAULT)
+    return settings
 
 
 def split_settings(config: dict, split: str) -> dict:

@@ -105,8 +105,16 @@ def store_images(args) -> None:
     from .data.cache import load_cache
     from .data.store import write_store
 
+    s = args.settings
     index = load_cache(args.index)
-    out = write_store(index, args.settings.get("resize", 256), args.out, workers=args.threads)
+    out = write_store(
+        index,
+        s.get("resize", 256),
+        args.out,
+        workers=args.threads,
+        form=s.get("format", "raw"),
+        quality=s.get("quality"),
+    )
     rows = out["rows"]
     print(f"wrote {args.out}: {rows['train']} train + {rows['test']} test images, decoded once")
 

@@ -35,7 +35,9 @@ def output_paths(config: dict, results: str) -> dict:
         "index": cache.removesuffix(".pt") + ".index.pt" if stored else cache,
         "stored": stored,
         "store": store,
-        "pixels": store.removesuffix(".pt") + ".pixels",
+        # Its data: raw rows, or JPEGs (dataset.store_format: jpeg).
+        "pixels": store.removesuffix(".pt")
+        + (".jpegs" if dataset.get("store_format") == "jpeg" else ".pixels"),
         # config/smoke.yaml: the workflow writes its own ImageFolder (dataset.generate).
         "generated": f"{results}/images" if dataset.get("generate") else None,
         "split": f"{results}/splits/{{split}}.json",
@@ -94,8 +96,8 @@ class Plan:
         """The key of the file the training jobs read: the index, or the store made of it."""
         if not self.paths["stored"]:
             return self.index()
-        resize = {"resize": self.config["dataset"]["resize"]}
-        return self.key("store-images", resize, self.code("store-images"), [self.index()])
+        settings = grid.store_settings(self.config)
+        return self.key("store-images", settings, self.code("store-images"), [self.index()])
 
     @functools.cache
     def split(self, split: str) -> str:

@@ -10,6 +10,11 @@ and are absent by default, so the settings of existing runs are unchanged:
       store_in_memory: true   # read the half's rows once, sequentially, into RAM
       gather_threads: 4       # threads copying rows into batches (default 1)
       prefetch_batches: 3     # batches gathered ahead of the step (default 2)
+      stage_to: $TMPDIR/transferability   # copy the store to node-local disk first
+
+Staging is done by each job, not by a rule: a rule's job runs on one node, and the copy is
+needed on every node that trains. The first job on a node copies; the others on that node
+wait for it and reuse the copy (store.stage_store).
 
 Torch-free at import, like the rest of data/.
 """
@@ -36,6 +41,22 @@ class Feed:
     # half into a pinned batch buffer anyway, so pinning 131 GB would save no copy and
     # cost a long cudaHostAlloc and memory the kernel can never reclaim.
     pin_half: bool = False
+    # A folder on node-local disk for a copy of the store (environment variables such as
+    # $TMPDIR or $SLURM_TMPDIR expanded on the node); None: read the store where it is.
+    stage_to: str | None = None
+
+    def stage_dir(self) -> str:
+        """stage_to with the node's environment variables filled in; refused if one is
+        not set there (the copy would land in a folder literally named `$TMPDIR`)."""
+        import os
+
+        folder = os.path.expandvars(self.stage_to)
+        if "$" in folder:
+            raise ConfigError(
+                f"dataset.stage_to: {self.stage_to!r} names a variable this node does not "
+                "set; use a path or a variable every training node sets ($TMPDIR)"
+            )
+        return folder
 
     @property
     def in_flight(self) -> int:
@@ -48,6 +69,7 @@ KEYS = {
     "store_in_memory": "in_memory",
     "gather_threads": "gather_threads",
     "prefetch_batches": "prefetch",
+    "stage_to": "stage_to",
 }
 
 

@@ -4,6 +4,9 @@ once, resized to `side` x `side` (the authors' 256 x 256: Caffe's `convert_image
 training jobs memory-map. Train images come first, then the test (ILSVRC-2012 val) images,
 in the index's order.
 
+`dataset.store_format: jpeg` keeps each resized image as a JPEG instead (store_jpeg.py):
+several times smaller, decoded per batch by the training job.
+
 Beside the pixels, a small descriptor (the training jobs' `--cache`) holds the index (files,
 labels, classes, per-channel statistics), where the pixels are, and the size and mtime of
 every source image when it was decoded: a store whose pixel file is truncated or changed,
@@ -21,6 +24,7 @@ from pathlib import Path
 
 from ..atomic import torch_save, write_atomic
 from ..errors import DataError
+from . import store_jpeg
 
 KIND = "stored"
 PIXELS_SUFFIX = ".pixels"
@@ -87,52 +91,91 @@ def _row_crc(pixels, side: int, total: int) -> int:
     return zlib.crc32(last, zlib.crc32(first))
 
 
-def write_store(index: dict, side: int, out, workers: int = 1) -> dict:
-    """Decode every image of `index` (imagefolder.build_index) once into `<out>.pixels` and
-    write the descriptor `out`; both atomically. Returns the descriptor."""
+def _in_chunks(work, chunks: list[tuple], workers: int):
+    """work(*chunk) of each chunk, in order: in `workers` forked processes (they inherit
+    the imports) or, with one worker, here."""
+    if workers > 1 and len(chunks) > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            yield from pool.map(work, *zip(*chunks, strict=True))
+    else:
+        for chunk in chunks:
+            yield work(*chunk)
+
+
+def write_store(
+    index: dict, side: int, out, workers: int = 1, form: str = "raw", quality: int | None = None
+) -> dict:
+    """Decode every image of `index` (imagefolder.build_index) once into `<out>.pixels`
+    (form "raw") or `<out>.jpegs` (form "jpeg", at `quality`) and write the descriptor
+    `out`; both atomically. Returns the descriptor."""
     import numpy as np
     import torch
 
     files = list(index["train_files"]) + list(index["test_files"])
     if not files:
         raise DataError(f"{out}: the index lists no images")
-    pixels = pixels_path(out)
+    n = len(files)
+    quality = quality or store_jpeg.QUALITY_DEFAULT
     stats: list[tuple[int, int]] = []
+    layout: dict = {}
 
-    def write(tmp: Path) -> None:
-        np.memmap(tmp, dtype=np.uint8, mode="w+", shape=(len(files), side, side, CHANNELS)).flush()
-        n = len(files)
+    def write_raw(tmp: Path) -> None:
+        np.memmap(tmp, dtype=np.uint8, mode="w+", shape=(n, side, side, CHANNELS)).flush()
         chunks = [(str(tmp), n, i, files[i : i + CHUNK], side) for i in range(0, n, CHUNK)]
-        if workers > 1 and len(chunks) > 1:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
+        for chunk_stats in _in_chunks(_fill, chunks, workers):  # each fills its own rows
+            stats.extend(chunk_stats)
 
-            # fork: the children inherit the imports; each writes its own rows of the file.
-            context = multiprocessing.get_context("fork")
-            with ProcessPoolExecutor(workers, mp_context=context) as pool:
-                jobs = [pool.submit(_fill, *chunk) for chunk in chunks]
-                for job in jobs:
-                    stats.extend(job.result())
-        else:
-            for chunk in chunks:
-                stats.extend(_fill(*chunk))
+    def write_jpegs(tmp: Path) -> None:
+        offsets = [0]
+        chunks = [(files[i : i + CHUNK], side, quality) for i in range(0, n, CHUNK)]
+        with open(tmp, "wb") as f:
+            for encoded, chunk_stats in _in_chunks(store_jpeg.encode_files, chunks, workers):
+                for blob in encoded:
+                    f.write(blob)
+                    offsets.append(offsets[-1] + len(blob))
+                stats.extend(chunk_stats)
+        layout.update(format=store_jpeg.FORMAT, quality=quality, offsets=torch.tensor(offsets))
 
-    write_atomic(pixels, write)
+    if form == store_jpeg.FORMAT:
+        pixels = store_jpeg.data_path(out)
+        write_atomic(pixels, write_jpegs)
+    elif form == "raw":
+        pixels = pixels_path(out)
+        write_atomic(pixels, write_raw)
+    else:
+        raise DataError(f"dataset.store_format: {form!r}; use raw or jpeg")
     n_train = len(index["train_files"])
     table = torch.tensor(stats, dtype=torch.int64)
     descriptor = {k: v for k, v in index.items() if k != "kind"} | {
         "kind": KIND,
         "side": side,
         "pixels": pixels.name,
-        "rows": {"train": n_train, "test": len(files) - n_train},
+        "rows": {"train": n_train, "test": n - n_train},
         "pixels_bytes": pixels.stat().st_size,
-        "pixels_crc": _row_crc(pixels, side, len(files)),
         "train_stat": table[:n_train],
         "test_stat": table[n_train:],
         "sources": sources_fingerprint(files, stats),
+        **layout,
     }
+    descriptor["pixels_crc"] = data_crc(pixels, descriptor)
     torch_save(descriptor, out)
     return descriptor
+
+
+def is_jpeg(descriptor: dict) -> bool:
+    return descriptor.get("format") == store_jpeg.FORMAT
+
+
+def data_crc(path, descriptor: dict) -> int:
+    """The cheap check of a store's data file: crc32 of its first and last image."""
+    if is_jpeg(descriptor):
+        return store_jpeg.record_crc(path, descriptor["offsets"])
+    total = descriptor["rows"]["train"] + descriptor["rows"]["test"]
+    return _row_crc(path, descriptor["side"], total)
 
 
 def sources_fingerprint(files, stats) -> str:
@@ -162,8 +205,7 @@ def check_store(descriptor_path, descriptor: dict, verify_files: int = VERIFY_FI
             f"{pixels}: {size} bytes, {expected} expected (truncated or from another run); "
             + _remake(descriptor_path)
         )
-    total = descriptor["rows"]["train"] + descriptor["rows"]["test"]
-    if _row_crc(pixels, descriptor["side"], total) != descriptor["pixels_crc"]:
+    if data_crc(pixels, descriptor) != descriptor["pixels_crc"]:
         raise DataError(f"{pixels}: changed since it was written; {_remake(descriptor_path)}")
     files = list(descriptor["train_files"]) + list(descriptor["test_files"])
     stats = descriptor["train_stat"].tolist() + descriptor["test_stat"].tolist()
@@ -192,6 +234,9 @@ def open_pixels(descriptor_path, descriptor: dict, verify_files: int = VERIFY_FI
     pixels = check_store(descriptor_path, descriptor, verify_files)
     side = descriptor["side"]
     total = descriptor["rows"]["train"] + descriptor["rows"]["test"]
+    if is_jpeg(descriptor):  # the JPEGs, decoded per batch (store_jpeg.py)
+        data = np.memmap(pixels, dtype=np.uint8, mode="r", shape=(descriptor["pixels_bytes"],))
+        return store_jpeg.EncodedRows(read_only_tensor(data), descriptor["offsets"], side)
     # mode "r": a shared, read-only mapping. A private writable one (mode "c") counts the
     # whole file (262 GB for ILSVRC-2012) as committed memory, and a node with strict
     # overcommit refuses to open it (ENOMEM).
@@ -230,8 +275,12 @@ def half_rows(descriptor: dict, half: dict):
 
 def half_bytes(descriptor: dict, half: dict) -> int:
     """Bytes of RAM a half held in memory takes: its rows times a row's bytes
-    (ILSVRC-2012, a 500-class half: 665,583 rows x 196,608 B = 130.9 GB)."""
-    return len(half_rows(descriptor, half)) * row_bytes(descriptor["side"])
+    (ILSVRC-2012, a 500-class half: 665,583 rows x 196,608 B = 130.9 GB), or its JPEGs'."""
+    rows = half_rows(descriptor, half)
+    if is_jpeg(descriptor):
+        offsets = descriptor["offsets"].numpy()
+        return int((offsets[rows + 1] - offsets[rows]).sum())
+    return len(rows) * row_bytes(descriptor["side"])
 
 
 # What a training job needs beside the half's rows, in MiB: the torch/CUDA process and
@@ -323,7 +372,6 @@ def stage_store(descriptor_path, dst_dir) -> Path:
     dst_dir = Path(dst_dir)
     dst_dir.mkdir(parents=True, exist_ok=True)
     dst, dst_pixels = dst_dir / src.name, dst_dir / descriptor["pixels"]
-    total = descriptor["rows"]["train"] + descriptor["rows"]["test"]
     with open(dst_dir / f".{src.name}.stage-lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also on a kill
         if _staged(src, dst, dst_pixels, descriptor):
@@ -334,10 +382,7 @@ def stage_store(descriptor_path, dst_dir) -> Path:
                 shutil.copyfile(source, tmp)
                 if tmp.stat().st_size != source.stat().st_size:
                     raise DataError(f"{tmp}: copy of {source} is short; is {dst_dir} full?")
-                if (
-                    target == dst_pixels
-                    and _row_crc(tmp, descriptor["side"], total) != (descriptor["pixels_crc"])
-                ):
+                if target == dst_pixels and data_crc(tmp, descriptor) != descriptor["pixels_crc"]:
                     raise DataError(f"{tmp}: copy of {source} differs from it; stage again")
                 os.replace(tmp, target)
             finally:
@@ -354,8 +399,7 @@ def _staged(src: Path, dst: Path, dst_pixels: Path, descriptor: dict) -> bool:
         size = dst_pixels.stat().st_size
     except OSError:
         return False
-    total = descriptor["rows"]["train"] + descriptor["rows"]["test"]
     return (
         size == descriptor["pixels_bytes"]
-        and _row_crc(dst_pixels, descriptor["side"], total) == descriptor["pixels_crc"]
+        and data_crc(dst_pixels, descriptor) == descriptor["pixels_crc"]
     )

@@ -2,7 +2,8 @@
 the training device, a whole batch at a time.
 
 Per step the host only gathers the batch's uint8 rows out of the store (a memcpy, no
-decoding) into pinned memory, in background threads a few batches ahead (feed.py: the
+decoding; from a JPEG store, store_jpeg.py, the JPEGs decoded on the GPU, or on the CPU in
+the gather threads) into pinned memory, in background threads a few batches ahead (feed.py: the
 rows from the memory map or from the half read into RAM once, how many threads, how far
 ahead); on a GPU each thread also starts its batch's copy on a side stream, so the copies
 of the next batches overlap the step of this one. On the device: a random `crop` x `crop`
@@ -23,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
-from . import store
+from . import store, store_jpeg
 from .feed import Feed, from_settings
 
 
@@ -75,6 +76,10 @@ class StoredImages:
     def __init__(self, pixels, rows, crop: int, mean, std, random_crop: bool, feed=None):
         self.pixels, self.rows, self.crop = pixels, rows, crop
         self.feed = feed or Feed()
+        # A JPEG store's batches are decoded (store_jpeg.Decoder); raw rows are copied.
+        self.decoder = None
+        if isinstance(pixels, store_jpeg.EncodedRows):
+            self.decoder = store_jpeg.Decoder(pixels.side)
         self.side = pixels.shape[1]
         self.mean_255 = torch.tensor(mean).mul(255).view(1, -1, 1, 1)
         self.std_255 = torch.tensor(std).mul(255).view(1, -1, 1, 1)
@@ -93,18 +98,30 @@ class StoredImages:
     def _gather(self, positions) -> torch.Tensor:
         """The uint8 rows of these positions, in pinned memory when they go to a GPU."""
         rows = self.rows[positions]
+        pin = self.device.type == "cuda"
+        if self.decoder is not None:  # JPEGs decoded on the CPU
+            decoded = self.decoder(self.pixels.encoded(rows), "cpu")
+            return decoded.pin_memory() if pin else decoded
         shape = (len(rows), *self.pixels.shape[1:])
-        out = torch.empty(shape, dtype=torch.uint8, pin_memory=self.device.type == "cuda")
+        out = torch.empty(shape, dtype=torch.uint8, pin_memory=pin)
         return torch.index_select(self.pixels, 0, rows, out=out)
 
     def _fetch(self, positions):
-        """Host gather, then (on a GPU) the copy on a side stream; run in the prefetch thread."""
-        host = self._gather(positions)
+        """Host gather, then (on a GPU) the copy on a side stream; run in the prefetch thread.
+        JPEGs bound for a GPU are decoded there, on the same side stream."""
         if self.device.type != "cuda":
-            return host, None
+            return self._gather(positions), None
         side = self._side_stream()
+        decode_here = self.decoder is not None and not self.decoder.cpu_only
+        host = None if decode_here else self._gather(positions)
         with torch.cuda.stream(side):
-            on_device = host.to(self.device, non_blocking=True)
+            if decode_here:
+                encoded = self.pixels.encoded(self.rows[positions])
+                on_device = self.decoder(encoded, self.device)
+                if on_device.device.type != "cuda":  # the decoder fell back to the CPU
+                    on_device = on_device.to(self.device, non_blocking=False)
+            else:
+                on_device = host.to(self.device, non_blocking=True)
             ready = torch.cuda.Event()
             ready.record(side)
         return on_device, ready
@@ -177,6 +194,8 @@ def load_half(descriptor_path, descriptor: dict, half: dict, relabel, feed=None)
     """StoredImages of a half's train (random crops), val and test (centre crops) images,
     read as `feed` (a feed.Feed or a job's settings["feed"]; None: the defaults) says."""
     feed = from_settings(feed)
+    if feed.stage_to:  # a node-local copy, made once per node (store.stage_store)
+        descriptor_path = store.stage_store(descriptor_path, feed.stage_dir())
     offsets = {"train": 0, "test": descriptor["rows"]["train"]}
     if feed.in_memory:
         pixels, held = in_memory_half(descriptor_path, descriptor, half, feed.pin_half)
@@ -212,6 +231,8 @@ def in_memory_half(descriptor_path, descriptor: dict, half: dict, pin: bool = Fa
     side = descriptor["side"]
     needed = store.half_bytes(descriptor, half)
     store.check_fits_in_memory(descriptor_path, needed, store.memory_limit())
+    if store.is_jpeg(descriptor):
+        return store_jpeg.read_rows(pixels, descriptor["offsets"].numpy(), held, side), held
     pin = pin and torch.cuda.is_available()
     out = torch.empty((len(held), side, side, store.CHANNELS), dtype=torch.uint8, pin_memory=pin)
     store.read_rows(pixels, held, side, out.numpy())
