@@ -8,6 +8,12 @@ best of --repeats timings of at least --seconds each. No crop or normalisation: 
 they run there. Pinned memory needs CUDA: on a machine without it the batches go to
 pageable memory, and the line `# pinned: no` says so.
 
+Then the same for a JPEG store (dataset.store_format: jpeg) held in RAM, decoded on the
+CPU in the gather threads (the fallback where a GPU's nvJPEG is missing; on a GPU the
+decode runs there): its images are 256 x 256 crops of a photograph (matplotlib's
+grace_hopper.jpg, each crop shifted and scaled differently) at quality 90, so their size
+and decode cost are a photograph's, not random noise's. Its bytes per image are printed.
+
     .venv/bin/python benchmarks/loader_threads.py [--images 2048] [--repeats 3]
     .venv/bin/python benchmarks/loader_threads.py --quick
 """
@@ -28,6 +34,7 @@ from device_check import Sizes, grid_config, stored_data, write_store  # noqa: E
 from imagefolder_pipeline import cpu_model  # noqa: E402
 
 BATCH = 256
+PHOTO = "mpl-data/sample_data/grace_hopper.jpg"  # matplotlib's sample photograph
 
 
 def result(name: str, value, unit: str) -> None:
@@ -54,6 +61,47 @@ def rate(images, repeats: int, seconds: float) -> float:
             seen += epoch()
         best = max(best, seen / (time.perf_counter() - started))
     return best
+
+
+def write_jpeg_store(tmp: Path, n: int, classes: int):
+    """A JPEG store of `n` crops of a photograph (store_jpeg's form) and its descriptor."""
+    import matplotlib
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    from transferability.data import store, store_jpeg
+
+    side = store.SIDE_DEFAULT
+    photo = Image.open(Path(matplotlib.get_data_path()).parent / PHOTO).convert("RGB")
+    rng = np.random.default_rng(0)
+    path = tmp / "jpeg.pt"
+    data, offsets = store_jpeg.data_path(path), [0]
+    with open(data, "wb") as f:
+        for _ in range(n):
+            w = int(rng.integers(side, photo.width + 1))
+            h = int(rng.integers(side, photo.height + 1))
+            x, y = (
+                int(rng.integers(0, photo.width - w + 1)),
+                int(rng.integers(0, photo.height - h + 1)),
+            )
+            crop = photo.crop((x, y, x + w, y + h)).resize((side, side), Image.Resampling.BILINEAR)
+            blob = store_jpeg.encode(np.asarray(crop), 90)
+            f.write(blob)
+            offsets.append(offsets[-1] + len(blob))
+    descriptor = {
+        "kind": store.KIND, "format": store_jpeg.FORMAT, "quality": 90, "side": side,
+        "classes": [str(c) for c in range(classes)], "resize": side, "crop": 227,
+        "train_files": [], "test_files": [], "train_y": torch.arange(n) % classes,
+        "test_y": torch.zeros(0, dtype=torch.int64), "mean": [0.5] * 3, "std": [0.25] * 3,
+        "pixels": data.name, "rows": {"train": n, "test": 0}, "pixels_bytes": offsets[-1],
+        "offsets": torch.tensor(offsets),
+        "train_stat": torch.zeros((0, 2), dtype=torch.int64),
+        "test_stat": torch.zeros((0, 2), dtype=torch.int64),
+    }  # fmt: skip
+    descriptor["pixels_crc"] = store.data_crc(data, descriptor)
+    half = {"train_idx": list(range(n)), "val_idx": [], "test_idx": []}
+    return path, descriptor, half
 
 
 def main(argv=None) -> None:
@@ -89,8 +137,27 @@ def main(argv=None) -> None:
                     round(rates[where, threads]),
                     "images/s",
                 )
+        result("store_bytes_per_image_raw", store_row_bytes(), "B")
+        jpeg = write_jpeg_store(Path(tmp), args.images, sizes.classes)
+        result("store_bytes_per_image_jpeg", round(jpeg[1]["pixels_bytes"] / args.images), "B")
+        for threads in (1, 2, 4):
+            feed = {"in_memory": True, "gather_threads": threads, "prefetch": 4}
+            images, _ = stored_data(jpeg, sizes, feed)["train"]
+            rates["jpeg", threads] = rate(images, args.repeats, args.seconds)
+            result(
+                f"loader_jpeg_images_per_s_threads{threads}",
+                round(rates["jpeg", threads]),
+                "images/s",
+            )
     result("loader_images_per_s_per_thread", round(rates["in_memory", 1]), "images/s")
     result("loader_scaling_4_threads", round(rates["in_memory", 4] / rates["in_memory", 1], 2), "x")
+    result("loader_jpeg_images_per_s_per_thread", round(rates["jpeg", 1]), "images/s")
+
+
+def store_row_bytes() -> int:
+    from transferability.data import store
+
+    return store.row_bytes(store.SIDE_DEFAULT)
 
 
 if __name__ == "__main__":

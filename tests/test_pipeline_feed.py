@@ -253,4 +253,9 @@ def test_the_loader_benchmark_prints_its_rate_per_thread_and_at_1_2_4_threads():
     results = run_script("loader_threads.py", "--quick", timeout=120)
     for threads in (1, 2, 4):
         assert float(results[f"loader_images_per_s_in_memory_threads{threads}"][0]) > 0
+        assert float(results[f"loader_jpeg_images_per_s_threads{threads}"][0]) > 0
     assert results["loader_images_per_s_per_thread"][1] == "images/s"
+    assert results["loader_jpeg_images_per_s_per_thread"][1] == "images/s"
+    # A photograph's JPEG at quality 90 is several times smaller than its raw row.
+    raw, jpeg = (int(results[f"store_bytes_per_image_{f}"][0]) for f in ("raw", "jpeg"))
+    assert raw == 196_608 and jpeg * 4 < raw
