@@ -25,6 +25,7 @@ def test_the_workflow_has_the_designed_rules():
         "tables",
         "make_smoke_images",
         "smoke_report",
+        "check_driver",
     }
 
 

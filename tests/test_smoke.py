@@ -108,6 +108,10 @@ def test_metrics_record_where_a_job_ran():
     assert jobinfo.images_per_second(120, 2, 4.0) == 60.0
 
 
+def driver_check_line(report: str) -> str:
+    return report.split("## Driver")[1].strip().splitlines()[0]
+
+
 def fake_metrics(results, name, **fields) -> str:
     """A training job's metrics file as training/jobs.py writes it, with the fields of a CPU job."""
     record = {
@@ -197,6 +201,28 @@ def test_report_of_a_failed_run_names_the_missing_jobs_and_their_logs(tmp_path):
     assert f"- **not run**: `{done}`" in text
 
 
+def test_a_driver_too_old_for_the_env_is_named_first_when_jobs_failed(tmp_path):
+    """The check_driver job's finding: the cause and the env to use where GPU jobs failed;
+    only a note where every job trained (the rules then use the other env)."""
+    import json
+
+    from transferability_runtime import driver_check
+
+    results = tmp_path / "results"
+    driver = results / "driver_check.json"
+    driver.parent.mkdir(parents=True)
+    advice = driver_check.advice("550.54.15")
+    driver.write_text(json.dumps({"host": "gpu3", "advice": advice, "runs": False}))
+    done = fake_metrics(results, "A/transfer/n2/seed0")
+    missing = str(results / "cells/random0/B/selffer/n6/seed0/metrics.json")
+    text, good = smoke_report.report([done], results, [done, missing], driver=driver)
+    problems = text.split("## Problems")[1].splitlines()
+    assert not good and problems[2] == f"- **driver** on gpu3: {advice}"
+    assert "use envs/train-cu12.yaml" in advice
+    text, good = smoke_report.report([done], results, [done], driver=driver)
+    assert good and f"- **driver** on gpu3: {advice}" in text.split("## Notes")[1]
+
+
 @pytest.mark.workflow
 def test_the_smoke_run_on_the_cpu_end_to_end(tmp_path):
     """The documented workstation command, as it is: about 1.5-2.5 min on 2 shared cores."""
@@ -207,6 +233,7 @@ def test_the_smoke_run_on_the_cpu_end_to_end(tmp_path):
     # 22 nets and the task distance's reference net, each checked for its device.
     assert f"**{smoke_report.GOOD}: 23 training jobs, all on the CPU" in report
     assert "| reference net seed0 |" in report
+    assert "## Driver" in report and driver_check_line(report).endswith("nothing to check")
     assert report in result.stdout  # printed when the run ends
     metrics = sorted(results.glob("*/**/metrics.json"))
     assert len(metrics) == 22

@@ -38,7 +38,7 @@ GENERATED_ROOT = f"{RESULTS}/images"  # the rule's output, made only where asked
 GENERATED_IMAGES = [PATHS["generated"]] if PATHS["generated"] else []
 if GENERATED_IMAGES:
     config["dataset"]["root"] = GENERATED_ROOT
-SMOKE_REPORT = PATHS["smoke"]
+SMOKE_REPORT, DRIVER_CHECK = PATHS["smoke"], PATHS["driver"]
 LOGS = f"{RESULTS}/logs"
 BENCHMARKS = f"{RESULTS}/benchmarks"
 # Per-epoch training state (not a rule output, so a failed job's state survives).

@@ -77,6 +77,14 @@ def advice(driver: str | tuple[int, ...], using: str = ENVS[0].path) -> str:
     )
 
 
+NO_DRIVER = "no NVIDIA driver found (nvidia-smi is absent or failed): nothing to check"
+
+
+def runs(line: str) -> bool:
+    """Whether an advice line says the env runs on the driver."""
+    return "runs here" in line
+
+
 def query_driver() -> str | None:
     """The driver version nvidia-smi reports for the first GPU, or None (no nvidia-smi)."""
     try:
@@ -96,11 +104,11 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     driver = argv[0] if argv else query_driver()
     if driver is None:
-        print("no NVIDIA driver found (nvidia-smi is absent or failed): nothing to check")
+        print(NO_DRIVER)
         return 0
     line = advice(driver)
     print(line)
-    return 0 if "runs here" in line else 1
+    return 0 if runs(line) else 1
 
 
 if __name__ == "__main__":

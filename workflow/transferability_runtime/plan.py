@@ -61,6 +61,8 @@ def output_paths(config: dict, results: str) -> dict:
         ],
         "claims": [f"{results}/claims.md"],
         "smoke": f"{results}/smoke_report.md",
+        # The smoke run's check of a GPU node's driver against the training env.
+        "driver": f"{results}/driver_check.json",
         "tables": [
             f"{results}/report/claims.html",
             f"{results}/report/summary.html",
@@ -192,8 +194,10 @@ class Plan:
         out |= dict.fromkeys(p["figures"], self.after_table("figures", figures))
         out |= dict.fromkeys(p["claims"], self.after_table("claims", registry("naming")))
         out |= dict.fromkeys(p["tables"], self.after_table("tables", registry("naming")))
-        trained = [*self._metrics(), self.reference()]  # what the smoke report reads
-        out[p["smoke"]] = self.key("smoke-report", None, self.code("smoke-report"), trained)
+        driver = self.key("driver-check", None, self.code("driver-check"), [])
+        out[p["driver"]] = driver
+        read = [*self._metrics(), self.reference(), driver]  # what the smoke report reads
+        out[p["smoke"]] = self.key("smoke-report", None, self.code("smoke-report"), read)
         return out
 
 

@@ -63,9 +63,10 @@ def _last_lines(path: Path, count: int = 2) -> str:
     return " / ".join(lines[-count:]) or "(empty)"
 
 
-def report(metrics_paths, results, expected=()) -> tuple[str, bool]:
+def report(metrics_paths, results, expected=(), driver=None) -> tuple[str, bool]:
     """The report's Markdown and whether the run is good. `expected`: metrics files the
-    run should have made; those missing are failed (or never started) jobs."""
+    run should have made; those missing are failed (or never started) jobs. `driver`: the
+    driver check's file (rule check_driver, on a GPU node like a training job)."""
     results = Path(results)
     found, problems, notes = [], [], []
     for path in map(Path, metrics_paths):
@@ -118,6 +119,7 @@ def report(metrics_paths, results, expected=()) -> tuple[str, bool]:
             "no training job was given a GPU: a CPU run (as on a workstation); on a cluster "
             "this means the jobs did not get the GPUs they ask for"
         )
+    checked = _driver(driver, problems, notes)
     good = not problems and bool(found)
     given = sum(bool(m.get("gpu_requested")) for _, m in found)
     if not good:
@@ -154,14 +156,31 @@ def report(metrics_paths, results, expected=()) -> tuple[str, bool]:
         f"- {host}: {device}, {count} job(s)" for (host, device), count in sorted(where.items())
     ]
     lines += [] if found else ["- no training job finished"]
+    if checked:
+        lines += ["", "## Driver", "", f"- {checked['host']}: {checked['advice']}"]
     lines += ["", "## Problems", ""] + ([f"- {p}" for p in problems] or ["- none"])
     lines += ["", "## Notes", ""] + ([f"- {n}" for n in notes] or ["- none"])
     lines += ["", f"**{verdict}**", ""]
     return "\n".join(lines), good
 
 
-def write_report(metrics_paths, results, out, expected=()) -> bool:
-    text, good = report(metrics_paths, results, expected)
+def _driver(path, problems: list, notes: list) -> dict | None:
+    """The driver check's finding. A driver too old for the training env is the cause
+    named first where jobs failed or missed their GPU; where they all trained, the rules
+    use another env (envs/train-cu12.yaml) and it is a note."""
+    if path is None or not Path(path).is_file():
+        if path is not None:
+            notes.append(f"no driver check: `{path}` was not made (its job failed or waits)")
+        return None
+    checked = json.loads(Path(path).read_text())
+    if not checked["runs"]:
+        line = f"**driver** on {checked['host']}: {checked['advice']}"
+        (problems.insert(0, line) if problems else notes.append(line))
+    return checked
+
+
+def write_report(metrics_paths, results, out, expected=(), driver=None) -> bool:
+    text, good = report(metrics_paths, results, expected, driver)
     write_text(out, text)
     print(text)
     return good

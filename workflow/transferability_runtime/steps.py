@@ -11,7 +11,7 @@ from pathlib import Path
 
 from transferability import cli, provenance
 from transferability.steps import STEPS as EXPERIMENT_STEPS
-from transferability.steps import Arg, Step
+from transferability.steps import Arg, Step, optional
 
 PROG = "python -m transferability_runtime"
 
@@ -30,11 +30,27 @@ def make_images(args) -> None:
     print(f"wrote {out}: {args.settings['classes']} classes of JPEGs")
 
 
+def driver_check(args) -> None:
+    import json
+    import socket
+
+    from transferability.atomic import write_text
+
+    from . import driver_check as check
+
+    driver = check.query_driver()
+    found = {"host": socket.gethostname(), "driver": driver, "env": check.ENVS[0].path}
+    found["advice"] = check.advice(driver) if driver else check.NO_DRIVER
+    found["runs"] = driver is None or check.runs(found["advice"])
+    write_text(args.out, json.dumps(found, indent=1, sort_keys=True))
+    print(found["advice"])
+
+
 def smoke_report(args) -> int:
     from .smoke_report import NOT_GOOD, write_report
 
     # The report sits in the run's results folder (<results>/smoke_report.md).
-    if write_report(args.metrics, Path(args.out).parent, args.out):
+    if write_report(args.metrics, Path(args.out).parent, args.out, driver=args.driver):
         return 0
     print(f"{NOT_GOOD}: the report above says why", file=sys.stderr)
     return 1
@@ -42,7 +58,13 @@ def smoke_report(args) -> int:
 
 STEPS: tuple[Step, ...] = (
     Step("make-images", make_images, (Arg("out"),), ("smoke_images",)),
-    Step("smoke-report", smoke_report, (Arg("metrics", nargs="+"), Arg("out")), ("smoke_report",)),
+    Step("driver-check", driver_check, (Arg("out"),), ("driver_check",)),
+    Step(
+        "smoke-report",
+        smoke_report,
+        (Arg("metrics", nargs="+"), optional("driver"), Arg("out")),
+        ("smoke_report",),
+    ),
 )
 # Every step a rule can run, by name.
 ALL: dict[str, Step] = {step.name: step for step in (*EXPERIMENT_STEPS, *STEPS)}
