@@ -10,7 +10,10 @@ batch 256, the alexnet227 net of a 500-class half), on one GPU:
    227-px images), timed after warm-up epochs (cuDNN's autotuning, the caching allocator).
 2. `loader_to_device_img_per_s` (and per gather-thread count): the loader alone: rows of
    a store (random pixels in a file) gathered into pinned memory, copied to the GPU,
-   cropped, mirrored and normalised there, with no net.
+   cropped, mirrored and normalised there, with no net. `loader_jpeg_to_device_img_per_s`:
+   the same from a JPEG store held in RAM (dataset.store_format: jpeg; crops of a
+   photograph at quality 90) decoded on the GPU with nvJPEG, and its share of the frozen
+   cell's rate (`jpeg_fed_share`).
 3. `store_cold_img_per_s`, `store_warm_img_per_s`, `store_in_memory_img_per_s`: the full
    cell trained through the store: its first epoch with the file dropped from the page
    cache (cold), a second epoch (warm: page cache), and from the half read into RAM.
@@ -40,6 +43,8 @@ sys.path.insert(0, str(REPO / "workflow"))
 # A share of the rate from memory at or above this counts as fed (timing noise aside).
 FED_SHARE = 0.9
 FROZEN_N = 5
+PHOTO = "mpl-data/sample_data/grace_hopper.jpg"  # matplotlib's sample photograph
+JPEG_IMAGES = 2048  # the JPEG store's size here: encoding takes ~3 ms per image
 
 
 def result(name: str, value: float, unit: str, fmt: str = ".4g") -> None:
@@ -199,6 +204,47 @@ def write_store(tmp: Path, sizes: Sizes):
     return path, descriptor, half
 
 
+def write_jpeg_store(tmp: Path, n: int, classes: int):
+    """A JPEG store of `n` crops of a photograph (store_jpeg's form) and its descriptor."""
+    import matplotlib
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    from transferability.data import store, store_jpeg
+
+    side = store.SIDE_DEFAULT
+    photo = Image.open(Path(matplotlib.get_data_path()).parent / PHOTO).convert("RGB")
+    rng = np.random.default_rng(0)
+    path = tmp / "jpeg.pt"
+    data, offsets = store_jpeg.data_path(path), [0]
+    with open(data, "wb") as f:
+        for _ in range(n):
+            w = int(rng.integers(side, photo.width + 1))
+            h = int(rng.integers(side, photo.height + 1))
+            x, y = (
+                int(rng.integers(0, photo.width - w + 1)),
+                int(rng.integers(0, photo.height - h + 1)),
+            )
+            crop = photo.crop((x, y, x + w, y + h)).resize((side, side), Image.Resampling.BILINEAR)
+            blob = store_jpeg.encode(np.asarray(crop), 90)
+            f.write(blob)
+            offsets.append(offsets[-1] + len(blob))
+    descriptor = {
+        "kind": store.KIND, "format": store_jpeg.FORMAT, "quality": 90, "side": side,
+        "classes": [str(c) for c in range(classes)], "resize": side, "crop": 227,
+        "train_files": [], "test_files": [], "train_y": torch.arange(n) % classes,
+        "test_y": torch.zeros(0, dtype=torch.int64), "mean": [0.5] * 3, "std": [0.25] * 3,
+        "pixels": data.name, "rows": {"train": n, "test": 0}, "pixels_bytes": offsets[-1],
+        "offsets": torch.tensor(offsets),
+        "train_stat": torch.zeros((0, 2), dtype=torch.int64),
+        "test_stat": torch.zeros((0, 2), dtype=torch.int64),
+    }  # fmt: skip
+    descriptor["pixels_crc"] = store.data_crc(data, descriptor)
+    half = {"train_idx": list(range(n)), "val_idx": [], "test_idx": []}
+    return path, descriptor, half
+
+
 def drop_cache(path: Path) -> None:
     """Evict a file's pages from the page cache (clean pages: it was flushed): cold reads."""
     fd = os.open(path, os.O_RDONLY)
@@ -336,6 +382,12 @@ def main(argv=None) -> int:
             result(f"loader_to_device_img_per_s_threads{n}", loader[n], "images/s", ".0f")
         result("loader_to_device_img_per_s", max(loader.values()), "images/s", ".0f")
         rates = store_rates(stored, sizes, config, device, max(loader, key=loader.get))
+        jpeg = write_jpeg_store(Path(tmp), min(JPEG_IMAGES, sizes.store_images), sizes.classes)
+        best = max(loader, key=loader.get)
+        jpeg_feed = {"gather_threads": best, "prefetch": 4, "in_memory": True}
+        jpeg_rate = loader_rate(jpeg, sizes, device, jpeg_feed)
+    result("loader_jpeg_to_device_img_per_s", jpeg_rate, "images/s", ".0f")
+    result("jpeg_fed_share", jpeg_rate / frozen, "x", ".3f")
     result("store_cold_img_per_s", rates["cold"], "images/s", ".0f")
     result("store_warm_img_per_s", rates["warm"], "images/s", ".0f")
     result("store_in_memory_img_per_s", rates["in_memory"], "images/s", ".0f")

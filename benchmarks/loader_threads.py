@@ -30,11 +30,16 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from device_check import Sizes, grid_config, stored_data, write_store  # noqa: E402
+from device_check import (  # noqa: E402
+    Sizes,
+    grid_config,
+    stored_data,
+    write_jpeg_store,
+    write_store,
+)
 from imagefolder_pipeline import cpu_model  # noqa: E402
 
 BATCH = 256
-PHOTO = "mpl-data/sample_data/grace_hopper.jpg"  # matplotlib's sample photograph
 
 
 def result(name: str, value, unit: str) -> None:
@@ -61,47 +66,6 @@ def rate(images, repeats: int, seconds: float) -> float:
             seen += epoch()
         best = max(best, seen / (time.perf_counter() - started))
     return best
-
-
-def write_jpeg_store(tmp: Path, n: int, classes: int):
-    """A JPEG store of `n` crops of a photograph (store_jpeg's form) and its descriptor."""
-    import matplotlib
-    import numpy as np
-    import torch
-    from PIL import Image
-
-    from transferability.data import store, store_jpeg
-
-    side = store.SIDE_DEFAULT
-    photo = Image.open(Path(matplotlib.get_data_path()).parent / PHOTO).convert("RGB")
-    rng = np.random.default_rng(0)
-    path = tmp / "jpeg.pt"
-    data, offsets = store_jpeg.data_path(path), [0]
-    with open(data, "wb") as f:
-        for _ in range(n):
-            w = int(rng.integers(side, photo.width + 1))
-            h = int(rng.integers(side, photo.height + 1))
-            x, y = (
-                int(rng.integers(0, photo.width - w + 1)),
-                int(rng.integers(0, photo.height - h + 1)),
-            )
-            crop = photo.crop((x, y, x + w, y + h)).resize((side, side), Image.Resampling.BILINEAR)
-            blob = store_jpeg.encode(np.asarray(crop), 90)
-            f.write(blob)
-            offsets.append(offsets[-1] + len(blob))
-    descriptor = {
-        "kind": store.KIND, "format": store_jpeg.FORMAT, "quality": 90, "side": side,
-        "classes": [str(c) for c in range(classes)], "resize": side, "crop": 227,
-        "train_files": [], "test_files": [], "train_y": torch.arange(n) % classes,
-        "test_y": torch.zeros(0, dtype=torch.int64), "mean": [0.5] * 3, "std": [0.25] * 3,
-        "pixels": data.name, "rows": {"train": n, "test": 0}, "pixels_bytes": offsets[-1],
-        "offsets": torch.tensor(offsets),
-        "train_stat": torch.zeros((0, 2), dtype=torch.int64),
-        "test_stat": torch.zeros((0, 2), dtype=torch.int64),
-    }  # fmt: skip
-    descriptor["pixels_crc"] = store.data_crc(data, descriptor)
-    half = {"train_idx": list(range(n)), "val_idx": [], "test_idx": []}
-    return path, descriptor, half
 
 
 def main(argv=None) -> None:

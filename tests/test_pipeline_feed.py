@@ -206,6 +206,7 @@ def test_device_check_measures_every_figure_and_gives_a_verdict_tiny_on_the_cpu(
     names = {line.split()[1] for line in done.stdout.splitlines() if line.startswith("RESULT ")}
     wanted = {"full_cell_img_per_s", "frozen_n5_img_per_s", "loader_to_device_img_per_s"}
     wanted |= {"store_cold_img_per_s", "store_warm_img_per_s", "store_in_memory_img_per_s"}
+    wanted |= {"loader_jpeg_to_device_img_per_s", "jpeg_fed_share"}  # the JPEG store
     assert wanted | {"gpu_busy_share", "fed_share"} <= names, names
     verdict = done.stdout.strip().splitlines()[-1]
     assert verdict == "fed" or verdict.startswith("input-bound at "), verdict
