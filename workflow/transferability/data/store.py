@@ -81,6 +81,16 @@ def _fill(pixels: str, total: int, start: int, files: list[str], side: int) -> l
     return stats
 
 
+def _encode(files: list[str], side: int, quality: int) -> tuple[list[bytes], list]:
+    """`files` decoded and resized as for the raw store, each encoded as a JPEG
+    (store_jpeg.encode); with each file's (size, mtime) before it was read."""
+    stats, encoded = [], []
+    for name in files:
+        stats.append(_stat(name))
+        encoded.append(store_jpeg.encode(decode_resized(name, side), quality))
+    return encoded, stats
+
+
 def _row_crc(pixels, side: int, total: int) -> int:
     """crc32 of the first and last row: a cheap check that the file is the one written."""
     row = side * side * CHANNELS
@@ -133,7 +143,7 @@ def write_store(
         offsets = [0]
         chunks = [(files[i : i + CHUNK], side, quality) for i in range(0, n, CHUNK)]
         with open(tmp, "wb") as f:
-            for encoded, chunk_stats in _in_chunks(store_jpeg.encode_files, chunks, workers):
+            for encoded, chunk_stats in _in_chunks(_encode, chunks, workers):
                 for blob in encoded:
                     f.write(blob)
                     offsets.append(offsets[-1] + len(blob))

@@ -40,18 +40,6 @@ def encode(image, quality: int) -> bytes:
     return out.getvalue()
 
 
-def encode_files(files: list[str], side: int, quality: int) -> tuple[list[bytes], list]:
-    """Decode, resize (store.decode_resized) and encode each file; with each file's
-    (size, mtime) before it was read. Run by the writer's worker processes."""
-    from .store import _stat, decode_resized
-
-    stats, encoded = [], []
-    for name in files:
-        stats.append(_stat(name))
-        encoded.append(encode(decode_resized(name, side), quality))
-    return encoded, stats
-
-
 def record_crc(path, offsets) -> int:
     """crc32 of the first and the last JPEG: a cheap check that the file is the one written."""
     offsets = [int(o) for o in (offsets[0], offsets[1], offsets[-2], offsets[-1])]
