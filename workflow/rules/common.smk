@@ -50,7 +50,9 @@ RESUME = f"{RESULTS}/resume"
 # The prefix is formatted like a shell command, hence the doubled braces.
 _package_path = shlex.quote(PACKAGE_ROOT).replace("{", "{{").replace("}", "}}")
 shell.prefix(
-    f"set -euo pipefail; export PYTHONPATH={_package_path}${{{{PYTHONPATH:+:$PYTHONPATH}}}}; "
+    "set -euo pipefail; export PYTHONPATH="
+    + _package_path
+    + "${{PYTHONPATH:+:$PYTHONPATH}}; "
 )
 
 # config `device` reaches every job (local, shared process or SLURM: each job reads the
