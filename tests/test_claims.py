@@ -353,13 +353,6 @@ def test_t_quantile_matches_the_tables(df, t):
     assert stats.t_quantile(0.975, df) == pytest.approx(t, abs=1e-4)
 
 
-def test_welch_interval_matches_a_hand_computation():
-    # means 2.5 and 0.5; se = sqrt(1.6667/4 + 0.25/3) = 0.7071; Welch df = 4.077
-    low, high = stats.welch_interval([1, 2, 3, 4], [0, 0.5, 1])
-    half = stats.t_quantile(0.975, 4.0766) * 0.70711
-    assert (low, high) == pytest.approx((2 - half, 2 + half), abs=1e-3)
-
-
 def test_t_interval_covers_with_three_units_where_the_bootstrap_does_not():
     """Why t is the default: over 3 normal units, t covers about 95%, the percentile
     bootstrap far less."""

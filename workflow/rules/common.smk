@@ -73,7 +73,6 @@ except PipelineError as e:
 
 if workflow.is_main_process:
     problems = list(runcheck.start_problems(workflow.basedir))
-    problems += filter(None, [runcheck.results_problem(RESULTS)])
     repo = Path(workflow.basedir)
     problems += filter(None, [configcheck.results_problem(RESULTS, repo)])
     if problems:

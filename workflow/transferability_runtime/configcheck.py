@@ -7,6 +7,7 @@ dumping the whole schema; this runs first and says what is wrong in one line per
 from __future__ import annotations
 
 import math
+import os
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -199,9 +200,15 @@ RESULTS_DEFAULT = "results"
 
 
 def results_problem(results: str, repo_root: Path) -> str | None:
-    """`results:` must be results/ (or a folder under it) or a folder outside the
-    repository; anything else inside the repository (`.`, `workflow`, `config`, ...) is
-    refused. A relative `results` is taken from the working directory, as Snakemake does."""
+    """`results:` must be a folder (or not exist yet), and results/ (or a folder under it)
+    or a folder outside the repository; anything else inside the repository (`.`,
+    `workflow`, `config`, ...) is refused. A relative `results` is taken from the working
+    directory, as Snakemake does."""
+    if os.path.lexists(results) and not os.path.isdir(results):
+        return (
+            f"results: {results} is a file, not a folder; move the file away or set "
+            "`results:` in your config to a folder"
+        )
     where, root = Path(results).resolve(), Path(repo_root).resolve()
     allowed = (root / RESULTS_DEFAULT).resolve()
     if where == allowed or allowed in where.parents:

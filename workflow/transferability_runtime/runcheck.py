@@ -5,7 +5,6 @@ Called by workflow/rules/common.smk in Snakemake's main process. Standard librar
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -19,15 +18,6 @@ def start_problems(basedir: str) -> Iterator[str]:
             f"the workflow's folder {basedir} has braces in its path, which Snakemake reads "
             "as wildcards (in the rules' conda: paths); clone or move it to a path without { }"
         )
-
-
-def results_problem(results: str) -> str | None:
-    if os.path.lexists(results) and not os.path.isdir(results):
-        return (
-            f"results: {results} is a file, not a folder; move the file away or set "
-            "`results:` in your config to a folder"
-        )
-    return None
 
 
 PING_SECONDS = 15

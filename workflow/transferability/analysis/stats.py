@@ -66,21 +66,6 @@ def t_interval(values: Sequence[float]) -> tuple[float, float]:
     return float(x.mean() - half), float(x.mean() + half)
 
 
-def welch_interval(x: Sequence[float], y: Sequence[float]) -> tuple[float, float]:
-    """Interval of mean(x) - mean(y) for two independent sets of units (unequal variances,
-    Welch-Satterthwaite degrees of freedom); no interval if either side has < MIN_UNITS."""
-    a, b = _values(x), _values(y)
-    if len(a) < MIN_UNITS or len(b) < MIN_UNITS:
-        return NAN_CI
-    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
-    diff, se = float(a.mean() - b.mean()), math.sqrt(va + vb)
-    if se == 0:
-        return diff, diff
-    df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
-    half = t_quantile((1 + CI_LEVEL) / 2, df) * se
-    return diff - half, diff + half
-
-
 def _percentile_ci(samples: np.ndarray) -> tuple[float, float]:
     tail = (1 - CI_LEVEL) / 2 * 100
     low, high = np.percentile(samples, [tail, 100 - tail])
