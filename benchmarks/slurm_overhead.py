@@ -164,7 +164,8 @@ def wall_times(tmp: Path, cores: int, grid: dict) -> None:
             # The local cluster's one partition for the GPU rules (the shipped profile
             # leaves the partition to the user, and a run without one stops at start).
             "--set-resources", "train_base:slurm_partition=debug",
-            "train_cell:slurm_partition=debug",
+            "train_cell:slurm_partition=debug", "train_reference:slurm_partition=debug",
+            "check_driver:slurm_partition=debug",
         )  # fmt: skip
         log, slurm_seconds = run.output, run.seconds
     finally:

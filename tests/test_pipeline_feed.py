@@ -24,7 +24,11 @@ from transferability.training.resume_state import ResumeState
 from transferability.training.sgd import Recipe
 from transferability.training.solver import train
 from transferability_runtime import driver_check
-from transferability_runtime.partition_check import partition_problem, settings_partition_problem
+from transferability_runtime.partition_check import (
+    GPU_RULES,
+    partition_problem,
+    settings_partition_problem,
+)
 from transferability_runtime.smoke_images import write_images
 
 from .support import REPO, run_script, tiny_config
@@ -219,8 +223,8 @@ def test_a_slurm_profile_without_a_gpu_partition_is_refused_naming_the_key(tmp_p
     only_base = {"set-resources": {"train_base": {"slurm_partition": "gpu"}}}
     assert "train_cell" in partition_problem(only_base)
     assert "train_base" not in partition_problem(only_base).split(":")[1]
-    both = {"set-resources": ["train_base:slurm_partition=gpu", "train_cell:slurm_partition=gpu"]}
-    assert partition_problem(both) is None
+    every = {"set-resources": [f"{r}:slurm_partition=gpu" for r in GPU_RULES]}
+    assert partition_problem(every) is None
     assert partition_problem({"default-resources": ["slurm_partition=gpu"]}) is None
     # What Snakemake resolved from the shipped profile (no partition), then with one given.
     from types import SimpleNamespace
@@ -231,9 +235,7 @@ def test_a_slurm_profile_without_a_gpu_partition_is_refused_naming_the_key(tmp_p
         overwrite_resources=shipped.get("set-resources") or {},
     )
     assert "slurm_partition" in settings_partition_problem(resolved)
-    resolved.overwrite_resources = {
-        r: {"slurm_partition": "g"} for r in ("train_base", "train_cell")
-    }
+    resolved.overwrite_resources = {r: {"slurm_partition": "g"} for r in GPU_RULES}
     assert settings_partition_problem(resolved) is None
 
 

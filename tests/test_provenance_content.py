@@ -78,7 +78,11 @@ def test_the_step_table_is_code_the_steps_run(clone):
     steps = clone / "workflow/transferability/steps.py"
     with (
         no_metadata(clone),
-        replaced(steps, "    s = args.settings\n", "    s = dict(args.settings)\n"),
+        replaced(
+            steps,
+            "    s = args.settings\n    cache = load_cache(args.cache)\n",
+            "    s = dict(args.settings)\n    cache = load_cache(args.cache)\n",
+        ),
     ):
         assert planned_jobs(clone) == SPLIT_JOBS | bases() | cells() | DISTANCE | DOWNSTREAM
 

@@ -24,7 +24,8 @@ def test_the_user_profile_holds_the_cluster_settings_and_requeues():
 
 def test_the_training_rules_ask_one_gpu_and_no_other_rule_does():
     for name, block in rules().items():
-        assert ("gpu=True" in block) == name.startswith("train_"), name
+        gpu = name.startswith("train_") or name == "check_driver"  # partition_check.GPU_RULES
+        assert ("gpu=True" in block) == gpu, name
     assert 'GPU_GRES = "gpu:1"' in (REPO / "workflow/rules/common.smk").read_text()
 
 

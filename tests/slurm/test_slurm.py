@@ -47,6 +47,8 @@ LOCAL_CLUSTER_ARGS = [
     "--set-resources",
     "train_base:slurm_partition=debug",
     "train_cell:slurm_partition=debug",
+    "train_reference:slurm_partition=debug",
+    "check_driver:slurm_partition=debug",
     "--slurm-init-seconds-before-status-checks",
     "1",
 ]

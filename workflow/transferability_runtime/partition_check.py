@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-# The rules that train nets on a GPU (workflow/rules/train.smk).
-GPU_RULES = ("train_base", "train_cell")
+# The rules whose jobs ask for a GPU: the nets (workflow/rules/train.smk) and the smoke
+# run's driver check (smoke.smk).
+GPU_RULES = ("train_base", "train_cell", "train_reference", "check_driver")
 KEY = "slurm_partition"
 
 
