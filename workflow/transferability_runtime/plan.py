@@ -232,6 +232,8 @@ def stale(expected: dict[str, str]) -> dict[str, str]:
         small = Path(path).is_file() and Path(path).stat().st_size <= CHECK_AT_START
         why = records.problem(path, expected[path], check_content=small, record=record)
         if why is None:
+            # A record written since it was read (a job of another run finishing): read it.
+            record = record or records.read(path) or {}
             for source, made_of in (record.get("inputs") or {}).items():
                 now = recorded.get(source)
                 if now is not None and now.get("sha256") != made_of.get("sha256"):
